@@ -221,7 +221,9 @@ def _int(environ: Mapping[str, str], variable: str, default: int, low: int, high
     return value
 
 
-def _float(environ: Mapping[str, str], variable: str, default: float, low: float, high: float) -> float:
+def _float(
+    environ: Mapping[str, str], variable: str, default: float, low: float, high: float
+) -> float:
     raw = environ.get(variable, "").strip()
     if not raw:
         return default

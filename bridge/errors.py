@@ -1,11 +1,11 @@
 """The bridge's errors, and the one question each answers: ack, or retry?
 
-    BridgeError
-     ├── ConfigError        Raised at cold start: the environment is wrong. The process must not serve.
-     ├── PermanentError     The message can never succeed. Ack it and publish it to the rejected topic.
-     │                      Carries a stable ``reason`` code (see ``Reason``).
-     └── TransientError     Retrying may help. Raise, so the function answers 5xx and Pub/Sub redelivers;
-                            what keeps failing ends in the dead-letter topic.
+BridgeError
+ ├── ConfigError      At cold start: the environment is wrong; the instance must not serve.
+ ├── PermanentError   The message can never succeed: ack it, publish it to the rejected
+ │                    topic with its stable ``reason`` code (see ``Reason``).
+ └── TransientError   Retrying may help: raise, the function answers 5xx, Pub/Sub
+                      redelivers; what keeps failing ends in the dead-letter topic.
 """
 
 from __future__ import annotations

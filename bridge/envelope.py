@@ -1,0 +1,125 @@
+"""The envelope a publisher sends, and its two spellings.
+
+Envelope mode: the message data is the UTF-8 JSON object
+``{"service", "payload", "delay_s"?, "idempotency_key"?, "deadline_s"?}``.
+Attribute mode (a ``service`` attribute is present): the data is the payload object itself and
+``delay_s``, ``idempotency_key``, ``deadline_s`` are attributes. Both end as one ``Envelope``,
+checked by the same rules; every violation becomes a ``PermanentError`` with a precise reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bridge.errors import PermanentError, Reason
+
+MAX_DELAY_S = 30 * 24 * 3600  # Cloud Tasks schedules at most 30 days ahead
+MIN_DEADLINE_S, MAX_DEADLINE_S = 15, 1800  # Cloud Tasks' dispatch deadline range, HTTP targets
+MAX_KEY_CHARS = 500
+# A key travels in the X-Idempotency-Key header and a Pub/Sub attribute: printable ASCII only,
+# so it can neither inject a header line nor be re-encoded differently by a proxy.
+_HEADER_SAFE = re.compile(r"[\x20-\x7e]+")
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
+class Envelope(BaseModel):
+    """A validated request to enqueue ``payload`` for ``service``."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    service: str = Field(min_length=1, max_length=63)
+    payload: dict[str, Any]
+    delay_s: int = Field(default=0, ge=0, le=MAX_DELAY_S)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=MAX_KEY_CHARS)
+    deadline_s: int | None = Field(default=None, ge=MIN_DEADLINE_S, le=MAX_DEADLINE_S)
+
+    @field_validator("idempotency_key")
+    @classmethod
+    def _key_fits_in_a_header(cls, key: str | None) -> str | None:
+        if key is not None and not _HEADER_SAFE.fullmatch(key):
+            raise pydantic_core.PydanticCustomError(
+                "bad_idempotency_key",
+                "must be printable ASCII (no control characters, CR/LF or non-ASCII letters)",
+            )
+        return key
+
+
+def parse_envelope(data: bytes) -> Envelope:
+    """Envelope mode: ``data`` is the whole envelope as UTF-8 JSON."""
+    try:
+        return Envelope.model_validate_json(data)
+    except ValidationError as e:
+        raise _permanent_from(e, data) from e
+
+
+def parse_attribute_envelope(data: bytes, attributes: Mapping[str, str]) -> Envelope:
+    """Attribute mode: ``data`` is the payload object; the rest comes from ``attributes``."""
+    if not data.strip():
+        raise PermanentError(
+            Reason.MISSING_PAYLOAD,
+            "attribute mode needs the payload JSON object as the message data (at least {})",
+            field="payload",
+        )
+    try:
+        payload = pydantic_core.from_json(data)
+    except ValueError as e:
+        raise _bad_json(data, str(e)) from e
+    fields: dict[str, Any] = {"service": attributes["service"], "payload": payload}
+    for name in ("delay_s", "deadline_s"):
+        if name in attributes:
+            fields[name] = _attribute_int(name, attributes[name])
+    if "idempotency_key" in attributes:
+        fields["idempotency_key"] = attributes["idempotency_key"]
+    try:
+        return Envelope.model_validate(fields)
+    except ValidationError as e:
+        raise _permanent_from(e, data) from e
+
+
+def _attribute_int(name: str, raw: str) -> int:
+    # Attributes are strings by nature; accept plain decimal digits only ("30", not "+30", "3e1").
+    if not _DIGITS.fullmatch(raw):
+        raise PermanentError(
+            Reason.WRONG_TYPE, f"attribute {name}: {raw!r} is not a whole number", field=name
+        )
+    return int(raw)
+
+
+def _bad_json(data: bytes, problem: str) -> PermanentError:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return PermanentError(Reason.BAD_UTF8, f"data is not valid UTF-8 (byte {e.start})")
+    return PermanentError(Reason.BAD_JSON, f"data is not valid JSON: {problem}")
+
+
+_REASON_BY_ERROR_TYPE = {
+    "model_type": Reason.NOT_AN_OBJECT,
+    "model_attributes_type": Reason.NOT_AN_OBJECT,
+    "missing": Reason.MISSING_FIELD,
+    "extra_forbidden": Reason.UNKNOWN_FIELD,
+    "greater_than_equal": Reason.OUT_OF_RANGE,
+    "less_than_equal": Reason.OUT_OF_RANGE,
+    "string_too_short": Reason.OUT_OF_RANGE,
+    "string_too_long": Reason.OUT_OF_RANGE,
+    "bad_idempotency_key": Reason.BAD_IDEMPOTENCY_KEY,
+}
+
+
+def _permanent_from(error: ValidationError, data: bytes) -> PermanentError:
+    first = error.errors(include_url=False, include_input=False)[0]
+    kind = first["type"]
+    if kind == "json_invalid":
+        return _bad_json(data, first["msg"].removeprefix("Invalid JSON: "))
+    field = ".".join(str(part) for part in first["loc"]) or None
+    if field == "payload" and kind == "dict_type":
+        reason = Reason.PAYLOAD_NOT_OBJECT
+    else:
+        reason = _REASON_BY_ERROR_TYPE.get(kind, Reason.WRONG_TYPE)
+    where = f"{field}: " if field else "envelope: "
+    return PermanentError(reason, where + first["msg"], field=field)

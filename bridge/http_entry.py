@@ -1,0 +1,124 @@
+"""``POST /enqueue``: the old enqueuer's HTTP API, on the same core, for its existing callers.
+
+Status codes: 200 created or duplicate; 422 with a FastAPI-style ``{"detail": [...]}`` for any
+invalid request; 413 for a body over the limit; 503 with ``Retry-After`` when Cloud Tasks fails
+in a way that retrying may fix. Without ``idempotency_key`` a random key is used, as before:
+such requests are not deduplicated.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from time import perf_counter
+from typing import Any
+
+import flask
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from bridge.config import Settings
+from bridge.envelope import parse_envelope
+from bridge.errors import PermanentError, Reason, TransientError
+from bridge.gateway import TaskGateway
+from bridge.logs import Outcome, fingerprint, log_outcome
+from bridge.naming import KeyKind
+from bridge.plan import DedupeKey, plan_task
+from bridge.pubsub_entry import utc_now
+
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # Pub/Sub's message limit: no larger envelope can exist
+RETRY_AFTER_S = 5
+
+
+class HttpBridge:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        gateway: TaskGateway,
+        clock: Callable[[], datetime] = utc_now,
+        new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self._settings = settings
+        self._gateway = gateway
+        self._clock = clock
+        self._new_key = new_key
+
+    def handle(self, request: flask.Request) -> flask.Response:
+        if request.path.rstrip("/") != "/enqueue":
+            return _json({"detail": "Not Found"}, 404)
+        if request.method != "POST":
+            return _json({"detail": "Method Not Allowed"}, 405, Allow="POST")
+        started = perf_counter()
+        request.max_content_length = MAX_REQUEST_BYTES
+        try:
+            body = request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            return _json({"detail": f"request body over {MAX_REQUEST_BYTES} bytes"}, 413)
+        try:
+            envelope = parse_envelope(body)
+            key = envelope.idempotency_key or self._new_key()
+            now = self._clock()
+            spec = plan_task(
+                envelope,
+                settings=self._settings,
+                dedupe=DedupeKey(KeyKind.IDEMPOTENCY_KEY, key),
+                message_id=None,
+                not_before=now,
+                now=now,
+                traceparent=request.headers.get("traceparent"),
+            )
+            result = self._gateway.create(spec)
+        except PermanentError as e:
+            _log(Outcome.REJECTED, body, started, reason=e.reason.value, error=e.detail)
+            if e.reason is Reason.TOO_LARGE:
+                return _json({"detail": e.detail}, 413)
+            return _json({"detail": [_detail_item(e, self._settings)]}, 422)
+        except TransientError as e:
+            _log(Outcome.RETRY, body, started, reason=e.code, error=e.detail)
+            return _json(
+                {"detail": f"Cloud Tasks is unavailable ({e.code}); retry later"},
+                503,
+                **{"Retry-After": str(RETRY_AFTER_S)},
+            )
+        outcome = Outcome.DUPLICATE if result.duplicate else Outcome.CREATED
+        _log(outcome, body, started, service=envelope.service, task=result.task_name)
+        return _json(
+            {
+                "ok": True,
+                "task": result.task_name,
+                "service": envelope.service,
+                "queue": spec.route.queue_id,
+                "deadline_s": spec.deadline_s,
+                "idempotency_key": key,
+                "duplicate": result.duplicate,
+            },
+            200,
+        )
+
+
+def _detail_item(error: PermanentError, settings: Settings) -> dict[str, Any]:
+    loc = ["body", *(error.field.split(".") if error.field else [])]
+    item: dict[str, Any] = {"type": error.reason.value, "loc": loc, "msg": error.detail}
+    if error.reason is Reason.UNKNOWN_SERVICE:
+        item["ctx"] = {"known_services": settings.service_names}
+    return item
+
+
+def _json(body: dict[str, Any], status: int, **headers: str) -> flask.Response:
+    response = flask.jsonify(body)
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+def _log(outcome: Outcome, body: bytes, started: float, **fields: Any) -> None:
+    log_outcome(
+        outcome,
+        message=f"{outcome.value} POST /enqueue",
+        entry="http",
+        data_bytes=len(body),
+        data_sha256=fingerprint(body),
+        latency_ms=round((perf_counter() - started) * 1000, 2),
+        **fields,
+    )

@@ -1,0 +1,107 @@
+"""The pure core: from a validated envelope to the exact task to create. No network, no clock.
+
+Everything a task will be (queue, name, URL, headers, body, OIDC identity, deadline, schedule)
+is decided here, so it can be tested with plain values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bridge.config import Route, Settings
+from bridge.envelope import Envelope
+from bridge.errors import PermanentError, Reason
+from bridge.naming import KeyKind, task_id_for, task_name_for
+
+IDEMPOTENCY_HEADER = "X-Idempotency-Key"
+MESSAGE_ID_HEADER = "X-Pubsub-Message-Id"
+TRACEPARENT = "traceparent"
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One HTTP task, fully decided."""
+
+    route: Route
+    task_name: str  # full path: projects/P/locations/L/queues/Q/tasks/ID
+    caller_sa: str
+    deadline_s: int
+    schedule_time: datetime | None  # None: dispatch now
+    headers: Mapping[str, str]
+    body: bytes
+    idempotency_key: str  # what the worker sees in X-Idempotency-Key
+
+
+@dataclass(frozen=True, slots=True)
+class DedupeKey:
+    """What names the task: a publisher's key, or a Pub/Sub message id."""
+
+    kind: KeyKind
+    value: str
+
+
+def route_for(settings: Settings, service: str) -> Route:
+    """Raised if unknown: ``PermanentError(unknown_service)``, listing the known services."""
+    route = settings.routes.get(service)
+    if route is None:
+        known = ", ".join(settings.service_names)
+        raise PermanentError(
+            Reason.UNKNOWN_SERVICE,
+            f"service: unknown service {service!r}; known services: {known}",
+            field="service",
+        )
+    return route
+
+
+def encode_body(payload: object, *, max_body_bytes: int) -> bytes:
+    """The payload as the worker receives it: UTF-8 JSON, non-ASCII kept as is."""
+    try:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError as e:  # NaN or Infinity: not JSON, a worker could not parse it
+        raise PermanentError(Reason.BAD_JSON, f"payload: {e}", field="payload") from e
+    encoded = body.encode("utf-8")
+    if len(encoded) > max_body_bytes:
+        raise PermanentError(
+            Reason.TOO_LARGE,
+            f"payload: {len(encoded)} bytes as JSON, over the limit of {max_body_bytes}",
+            field="payload",
+        )
+    return encoded
+
+
+def plan_task(
+    envelope: Envelope,
+    *,
+    settings: Settings,
+    dedupe: DedupeKey,
+    message_id: str | None,
+    not_before: datetime,
+    now: datetime,
+    traceparent: str | None = None,
+) -> TaskSpec:
+    """Decide the task for ``envelope``; its schedule counts ``delay_s`` from ``not_before``."""
+    route = route_for(settings, envelope.service)
+    body = encode_body(envelope.payload, max_body_bytes=settings.max_body_bytes)
+    header_key = envelope.idempotency_key or dedupe.value
+    headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: header_key}
+    if message_id:
+        headers[MESSAGE_ID_HEADER] = message_id
+    if traceparent and _TRACEPARENT.fullmatch(traceparent):
+        headers[TRACEPARENT] = traceparent
+    scheduled = not_before + timedelta(seconds=envelope.delay_s)
+    task_id = task_id_for(service=route.service, kind=dedupe.kind, value=dedupe.value)
+    return TaskSpec(
+        route=route,
+        task_name=task_name_for(queue_path=route.queue_path, task_id=task_id),
+        caller_sa=settings.caller_sa,
+        deadline_s=envelope.deadline_s or route.deadline_s,
+        schedule_time=scheduled if scheduled > now else None,
+        headers=headers,
+        body=body,
+        idempotency_key=header_key,
+    )

@@ -1,0 +1,148 @@
+"""The Pub/Sub entry: one CloudEvent in, one task (or one rejection) out.
+
+Ack or retry is decided here and nowhere else: returning acks the message (2xx); raising
+``TransientError`` makes the function answer 5xx, so Pub/Sub redelivers it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from time import perf_counter
+from typing import Any
+
+from bridge.config import Settings
+from bridge.envelope import Envelope, parse_attribute_envelope, parse_envelope
+from bridge.errors import PermanentError, TransientError
+from bridge.event import PubsubMessage, decode_event
+from bridge.gateway import TaskGateway
+from bridge.logs import Outcome, fingerprint, log_outcome
+from bridge.naming import KeyKind
+from bridge.plan import TRACEPARENT, DedupeKey, TaskSpec, plan_task
+from bridge.rejections import RejectionSink, rejection_for
+
+SERVICE_ATTRIBUTE = "service"  # its presence selects attribute mode
+ORIGIN_ATTRIBUTE = "bridge_origin_message_id"  # set by `bridge replay`: name as the original
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def envelope_of(message: PubsubMessage) -> Envelope:
+    if SERVICE_ATTRIBUTE in message.attributes:
+        return parse_attribute_envelope(message.data, message.attributes)
+    return parse_envelope(message.data)
+
+
+def dedupe_key_of(envelope: Envelope, message: PubsubMessage) -> DedupeKey:
+    if envelope.idempotency_key:
+        return DedupeKey(KeyKind.IDEMPOTENCY_KEY, envelope.idempotency_key)
+    origin = message.attributes.get(ORIGIN_ATTRIBUTE)
+    return DedupeKey(KeyKind.MESSAGE_ID, origin or message.message_id)
+
+
+def plan_message(message: PubsubMessage, *, settings: Settings, now: datetime) -> TaskSpec:
+    """The task a Pub/Sub message becomes; raised if it cannot: ``PermanentError``."""
+    envelope = envelope_of(message)
+    return plan_task(
+        envelope,
+        settings=settings,
+        dedupe=dedupe_key_of(envelope, message),
+        message_id=message.message_id,
+        # Counting the delay from the publish time keeps a redelivered message on schedule.
+        not_before=message.publish_time or now,
+        now=now,
+        traceparent=message.attributes.get(TRACEPARENT),
+    )
+
+
+class PubsubBridge:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        gateway: TaskGateway,
+        rejections: RejectionSink,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._settings = settings
+        self._gateway = gateway
+        self._rejections = rejections
+        self._clock = clock
+
+    def handle(self, *, event_id: str | None, event_time: str | None, data: Any) -> Outcome:
+        """Raised if worth retrying: ``TransientError``. Any other end acks the message."""
+        started = perf_counter()
+        try:
+            message = decode_event(event_id=event_id, event_time=event_time, data=data)
+        except PermanentError as e:
+            # Without a readable message, keep the whole event body: nothing is lost.
+            unreadable = PubsubMessage(event_id or "", _event_bytes(data), {}, None)
+            return self._reject(unreadable, e, started=started)
+        try:
+            spec = plan_message(message, settings=self._settings, now=self._clock())
+            result = self._gateway.create(spec)
+        except PermanentError as e:
+            return self._reject(message, e, started=started)
+        except TransientError as e:
+            self._log(Outcome.RETRY, message, started, reason=e.code, error=e.detail)
+            raise
+        outcome = Outcome.DUPLICATE if result.duplicate else Outcome.CREATED
+        self._log(outcome, message, started, spec=spec, task=result.task_name)
+        return outcome
+
+    def _reject(self, message: PubsubMessage, error: PermanentError, *, started: float) -> Outcome:
+        rejection = rejection_for(
+            data=message.data,
+            attributes=message.attributes,
+            message_id=message.message_id,
+            error=error,
+        )
+        try:
+            self._rejections.reject(rejection)
+        except TransientError as e:
+            self._log(Outcome.RETRY, message, started, reason=error.reason.value, error=e.detail)
+            raise
+        severity = "ERROR" if self._settings.drop_rejected else None
+        self._log(
+            Outcome.REJECTED,
+            message,
+            started,
+            reason=error.reason.value,
+            error=error.detail,
+            severity=severity,
+        )
+        return Outcome.REJECTED
+
+    def _log(
+        self,
+        outcome: Outcome,
+        message: PubsubMessage,
+        started: float,
+        *,
+        spec: TaskSpec | None = None,
+        severity: str | None = None,
+        **fields: Any,
+    ) -> None:
+        log_outcome(
+            outcome,
+            message=f"{outcome.value} {message.message_id}",
+            severity=severity,
+            message_id=message.message_id,
+            service=spec.route.service if spec else message.attributes.get(SERVICE_ATTRIBUTE),
+            queue=spec.route.queue_id if spec else None,
+            data_bytes=len(message.data),
+            data_sha256=fingerprint(message.data),
+            latency_ms=round((perf_counter() - started) * 1000, 2),
+            **fields,
+        )
+
+
+def _event_bytes(data: Any) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode("utf-8", "surrogatepass")
+    return json.dumps(data, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
