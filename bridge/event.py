@@ -31,7 +31,8 @@ class PubsubMessage:
 def decode_event(*, event_id: str | None, event_time: str | None, data: Any) -> PubsubMessage:
     """Raised if unreadable: ``PermanentError`` (``bad_event`` or ``bad_base64``)."""
     body = _as_object(data)
-    message = body.get("message")
+    # Some producers (and google-cloudevents' "simple" sample) send the bare message.
+    message = body.get("message", body if "messageId" in body else None)
     if not isinstance(message, dict):
         raise PermanentError(Reason.BAD_EVENT, "the event carries no Pub/Sub 'message' object")
     message_id = message.get("messageId") or message.get("message_id") or event_id
@@ -49,16 +50,6 @@ def decode_event(*, event_id: str | None, event_time: str | None, data: Any) -> 
         attributes=attributes,
         publish_time=parse_time(publish_time),
     )
-
-
-def raw_data_of(data: Any) -> str | None:
-    """The message's ``data`` exactly as it arrived (base64 text), for a ``bad_event`` rejection."""
-    try:
-        message = _as_object(data).get("message")
-    except PermanentError:
-        return None
-    value = message.get("data") if isinstance(message, dict) else None
-    return value if isinstance(value, str) else None
 
 
 def parse_time(value: object) -> datetime | None:

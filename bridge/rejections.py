@@ -100,12 +100,15 @@ class PubsubRejectionSink:
         if self._publisher is None:
             with self._lock:
                 if self._publisher is None:
-                    from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # heavy: lazy
-
-                    self._publisher = pubsub_v1.PublisherClient(
-                        batch_settings=pubsub_v1.types.BatchSettings(max_messages=1)
-                    )
+                    self._publisher = make_publisher()
         return self._publisher
+
+
+def make_publisher() -> Any:
+    """A publisher that sends each message at once (honours ``PUBSUB_EMULATOR_HOST``)."""
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # heavy: lazy
+
+    return pubsub_v1.PublisherClient(batch_settings=pubsub_v1.types.BatchSettings(max_messages=1))
 
 
 class DroppingRejectionSink:

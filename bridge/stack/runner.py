@@ -1,0 +1,438 @@
+"""The Stack: the whole product running locally, on real emulators, on loopback, on free ports.
+
+    publisher ──> Pub/Sub emulator ──push──> functions-framework (main.py, ``enqueue``)
+                  topic enqueue-requests              │ CreateTask (insecure gRPC)
+                  rejected / dead-letter topics  <────┤
+                                                      v
+                                  Cloud Tasks emulator (loopback wrapper, own venv)
+                                                      │ HTTP POST at schedule_time
+                                                      v
+                                  recording worker (brain, testimonios, transcripciones, regresos)
+
+``Stack.start()`` starts and wires everything, polling each piece until it is ready (with a
+deadline); ``Stack.stop()`` stops every process it started by PID, with its process group. Use it
+as a context manager so that a failure anywhere still stops everything.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from bridge.stack import procs
+from bridge.stack.procs import MissingPrerequisite, Proc, StackError
+from bridge.stack.pubsub_rest import PubSubRest, PulledMessage
+from bridge.stack.tasks_admin import TasksAdmin
+from bridge.stack.worker import Received, RecordingWorker
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TASKS_VENV = REPO_ROOT / ".venv-tasks-emulator"
+
+PROJECT_ID = "local-bridge"
+REGION = "us-central1"
+CALLER_SA = "enqueuer-api@local-bridge.iam.gserviceaccount.com"
+TOPIC = "enqueue-requests"
+PUSH_SUBSCRIPTION = "enqueue-requests-bridge"
+REJECTED_TOPIC = "enqueue-rejected"
+REJECTED_SUBSCRIPTION = "enqueue-rejected-pull"
+DEAD_LETTER_TOPIC = "enqueue-dead-letter"
+DEAD_LETTER_SUBSCRIPTION = "enqueue-dead-letter-pull"
+MAX_DELIVERY_ATTEMPTS = 5  # Pub/Sub's minimum
+ACK_DEADLINE_S = 30  # push request timeout; TASKS_TIMEOUT_S (10 s) stays well under it
+READY_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One worker service, as the old enqueuer configured it (queue names, paths, deadlines)."""
+
+    name: str
+    suffix: str
+    queue_id: str
+    path: str
+    deadline_s: int
+
+    @property
+    def queue_path(self) -> str:
+        return f"projects/{PROJECT_ID}/locations/{REGION}/queues/{self.queue_id}"
+
+
+SERVICES = (
+    Service("brain", "BRAIN", "queue-brain", "/process", 700),
+    Service("testimonios", "TESTI", "queue-testimonios", "/generate-testimony", 390),
+    Service("transcripciones", "TRANS", "queue-transcripciones", "/api/transcribe", 880),
+    Service(
+        "regresos", "REGRESOS", "queue-regresos", "/_tasks/process-pdf-back-questions-run", 1800
+    ),
+)
+SERVICE_BY_NAME = {service.name: service for service in SERVICES}
+
+
+def find_pubsub_emulator() -> Path:
+    """The Pub/Sub emulator's launcher, or ``MissingPrerequisite`` saying what to install."""
+    override = os.environ.get("PUBSUB_EMULATOR_BIN")
+    if override:
+        return Path(override)
+    relative = Path("platform/pubsub-emulator/bin/cloud-pubsub-emulator")
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        raise MissingPrerequisite(
+            "gcloud is not on PATH: the Pub/Sub emulator ships with the Google Cloud CLI "
+            "(Debian packages google-cloud-cli and google-cloud-cli-pubsub-emulator), "
+            "or set PUBSUB_EMULATOR_BIN to its cloud-pubsub-emulator launcher"
+        )
+    candidate = Path(gcloud).resolve().parent.parent / relative  # SDK_ROOT/bin/gcloud
+    if candidate.exists():
+        return candidate
+    try:
+        sdk_root = subprocess.run(  # noqa: S603 - fixed argv
+            [gcloud, "info", "--format=value(installation.sdk_root)"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
+    except (subprocess.SubprocessError, OSError) as err:
+        raise MissingPrerequisite(f"`gcloud info` failed ({err}): cannot find the SDK") from err
+    candidate = Path(sdk_root) / relative
+    if not candidate.exists():
+        raise MissingPrerequisite(
+            f"the Pub/Sub emulator is not installed ({candidate} is missing): "
+            "`gcloud components install pubsub-emulator`, or the Debian package "
+            "google-cloud-cli-pubsub-emulator"
+        )
+    return candidate
+
+
+def check_prerequisites(source: Path) -> dict[str, Path]:
+    """Everything the stack runs, or one ``MissingPrerequisite`` listing all that is missing."""
+    missing: list[str] = []
+    found: dict[str, Path] = {}
+    java = shutil.which("java")
+    if java is None:
+        missing.append(
+            "Java is not on PATH: the Pub/Sub emulator needs a JRE 11+ "
+            "(Debian: apt-get install openjdk-17-jre-headless)"
+        )
+    try:
+        found["pubsub"] = find_pubsub_emulator()
+    except MissingPrerequisite as err:
+        missing.append(str(err))
+    tasks_python = Path(os.environ.get("TASKS_EMULATOR_PYTHON", TASKS_VENV / "bin" / "python"))
+    venv_root = tasks_python.parent.parent
+    if not tasks_python.exists() or not any(
+        venv_root.glob("lib/python*/site-packages/gcloud_tasks_emulator")
+    ):
+        missing.append(
+            f"the Cloud Tasks emulator's virtualenv is missing ({tasks_python}): "
+            "run `make tasks-emulator`"
+        )
+    found["tasks_python"] = tasks_python
+    framework = Path(sys.executable).parent / "functions-framework"
+    if not framework.exists():
+        missing.append(f"functions-framework is not installed next to {sys.executable}")
+    found["functions_framework"] = framework
+    if not source.exists():
+        missing.append(f"{source} does not exist yet: nothing to serve")
+    if missing:
+        raise MissingPrerequisite("the local stack cannot start:\n  - " + "\n  - ".join(missing))
+    return found
+
+
+class Stack:
+    """Starts, wires and stops the local stack. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        state_dir: Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        on_request: Callable[[Received], None] | None = None,
+        echo: Callable[[str], None] | None = None,
+        source: Path | None = None,
+    ) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.state_dir = state_dir or REPO_ROOT / ".stack" / f"{stamp}-{os.getpid()}"
+        self.extra_env = dict(extra_env or {})
+        self.source = source or Path(os.environ.get("BRIDGE_STACK_SOURCE", REPO_ROOT / "main.py"))
+        self.echo = echo or (lambda _line: None)
+        self.worker = RecordingWorker(on_request=on_request)
+        self.pubsub_port = procs.free_port()
+        self.tasks_port = procs.free_port()
+        self.function_port = procs.free_port()
+        self.pubsub = PubSubRest(host=f"127.0.0.1:{self.pubsub_port}", project=PROJECT_ID)
+        self.tasks: TasksAdmin | None = None
+        self._procs: dict[str, Proc] = {}
+        self._paths: dict[str, Path] = {}
+        self._worker_started = False
+        self._stopped = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Stack:
+        """Start and wire everything; on any failure stop what was started, then raise."""
+        self._paths = check_prerequisites(self.source)
+        atexit.register(self.stop)
+        try:
+            self.worker.start()
+            self._worker_started = True
+            self._start_pubsub()
+            self.start_tasks_emulator()
+            self.tasks = TasksAdmin(self.tasks_host)
+            self._create_topology()
+            self._start_function()
+            self.add_push_subscription(
+                PUSH_SUBSCRIPTION,
+                topic_id=TOPIC,
+                retry_backoff_s=(1, 10),
+                dead_letter=(DEAD_LETTER_TOPIC, MAX_DELIVERY_ATTEMPTS),
+            )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every process started, by PID with its process group; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for name in ("function", "tasks-emulator", "pubsub-emulator"):
+            proc = self._procs.pop(name, None)
+            if proc is not None:
+                procs.stop(proc)
+        if self.tasks is not None:
+            self.tasks.close()
+        if self._worker_started:
+            self.worker.stop()
+        atexit.unregister(self.stop)
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- the pieces ------------------------------------------------------------------------
+
+    @property
+    def tasks_host(self) -> str:
+        return f"127.0.0.1:{self.tasks_port}"
+
+    @property
+    def pubsub_host(self) -> str:
+        return f"127.0.0.1:{self.pubsub_port}"
+
+    @property
+    def function_url(self) -> str:
+        return f"http://127.0.0.1:{self.function_port}"
+
+    @property
+    def push_endpoint(self) -> str:
+        # A path naming the topic lets functions-framework fill the CloudEvent's source with it.
+        return f"{self.function_url}/projects/{PROJECT_ID}/topics/{TOPIC}"
+
+    def log_path(self, name: str) -> Path:
+        return self.state_dir / f"{name}.log"
+
+    def _start_pubsub(self) -> None:
+        self.echo(f"starting the Pub/Sub emulator on {self.pubsub_host}")
+        proc = procs.start(
+            "pubsub-emulator",
+            [str(self._paths["pubsub"]), "--host=127.0.0.1", f"--port={self.pubsub_port}"],
+            log_path=self.log_path("pubsub-emulator"),
+            cwd=self.state_dir,
+        )
+        self._procs[proc.name] = proc
+        procs.wait_until(
+            lambda: procs.http_answers(f"http://{self.pubsub_host}/"),
+            what="the Pub/Sub emulator to answer",
+            timeout_s=READY_TIMEOUT_S,
+            watch=[proc],
+        )
+
+    def start_tasks_emulator(self) -> None:
+        """Start (or restart, on the same port) the Cloud Tasks emulator with the four queues.
+
+        Its state is in memory: a restart forgets every task created before it.
+        """
+        self.echo(f"starting the Cloud Tasks emulator on {self.tasks_host}")
+        argv = [
+            str(self._paths["tasks_python"]),
+            str(Path(__file__).with_name("tasks_emulator_loopback.py")),
+            "start",
+            "-p",
+            str(self.tasks_port),
+            "-q",
+        ]
+        for service in SERVICES:
+            argv += ["-d", service.queue_path]
+        env = {**os.environ, "PYTHONWARNINGS": "ignore::FutureWarning", "PYTHONUNBUFFERED": "1"}
+        proc = procs.start(
+            "tasks-emulator", argv, log_path=self.log_path("tasks-emulator"), env=env
+        )
+        self._procs[proc.name] = proc
+        procs.wait_until(
+            lambda: procs.tcp_open(self.tasks_port),
+            what="the Cloud Tasks emulator to listen",
+            timeout_s=READY_TIMEOUT_S,
+            watch=[proc],
+        )
+
+    def stop_tasks_emulator(self) -> None:
+        """Stop the Cloud Tasks emulator (for outage tests); ``start_tasks_emulator`` restarts."""
+        proc = self._procs.pop("tasks-emulator", None)
+        if proc is not None:
+            procs.stop(proc)
+        procs.wait_until(
+            lambda: not procs.tcp_open(self.tasks_port),
+            what="the Cloud Tasks emulator's port to close",
+            timeout_s=10,
+        )
+
+    def _create_topology(self) -> None:
+        for topic in (TOPIC, REJECTED_TOPIC, DEAD_LETTER_TOPIC):
+            self.pubsub.create_topic(topic)
+        self.pubsub.create_subscription(REJECTED_SUBSCRIPTION, topic_id=REJECTED_TOPIC)
+        self.pubsub.create_subscription(DEAD_LETTER_SUBSCRIPTION, topic_id=DEAD_LETTER_TOPIC)
+
+    def add_push_subscription(
+        self,
+        subscription_id: str,
+        *,
+        topic_id: str,
+        retry_backoff_s: tuple[float, float] | None = None,
+        dead_letter: tuple[str, int] | None = None,
+    ) -> None:
+        """A push subscription from ``topic_id`` to the function (for tests' own topologies)."""
+        self.pubsub.create_subscription(
+            subscription_id,
+            topic_id=topic_id,
+            push_endpoint=self.push_endpoint,
+            ack_deadline_s=ACK_DEADLINE_S,
+            retry_backoff_s=retry_backoff_s,
+            dead_letter=dead_letter,
+        )
+
+    def function_env(self) -> dict[str, str]:
+        """The function's environment: the old enqueuer's variables plus the emulators'."""
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("QUEUE_", "URL_", "AUD_", "DEADLINE_", "GOOGLE_APPLICATION"))
+        }
+        env.update(
+            {
+                "PROJECT_ID": PROJECT_ID,
+                "TASKS_REGION": REGION,
+                "CALLER_SA": CALLER_SA,
+                "BRIDGE_SERVICES": ",".join(f"{s.name}:{s.suffix}" for s in SERVICES),
+                "REJECTED_TOPIC": REJECTED_TOPIC,
+                "CLOUD_TASKS_EMULATOR_HOST": self.tasks_host,
+                "PUBSUB_EMULATOR_HOST": self.pubsub_host,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        for service in SERVICES:
+            env[f"QUEUE_{service.suffix}"] = service.queue_id
+            env[f"URL_{service.suffix}"] = self.worker.url(service.path)
+            env[f"DEADLINE_{service.suffix}_S"] = str(service.deadline_s)
+        env.update(self.extra_env)
+        return env
+
+    def _start_function(self) -> None:
+        self.echo(f"starting functions-framework (main.py, enqueue) on {self.function_url}")
+        proc = procs.start(
+            "function",
+            [
+                str(self._paths["functions_framework"]),
+                "--target=enqueue",
+                "--signature-type=cloudevent",
+                f"--source={self.source}",
+                "--host=127.0.0.1",
+                f"--port={self.function_port}",
+            ],
+            log_path=self.log_path("function"),
+            env=self.function_env(),
+            cwd=REPO_ROOT,
+        )
+        self._procs[proc.name] = proc
+        procs.wait_until(
+            lambda: procs.http_answers(f"{self.function_url}/"),
+            what="functions-framework to serve main.py",
+            timeout_s=READY_TIMEOUT_S,
+            watch=[proc],
+        )
+
+    # -- using it ----------------------------------------------------------------------------
+
+    def publish_envelope(self, envelope: Mapping[str, Any], *, topic_id: str = TOPIC) -> str:
+        """Publish an envelope-mode message (data = the JSON envelope); returns its message id."""
+        data = json.dumps(envelope, ensure_ascii=False).encode("utf-8")
+        return self.pubsub.publish(topic_id, data=data)
+
+    def publish_attributes(
+        self, payload: Mapping[str, Any], *, topic_id: str = TOPIC, **attributes: str
+    ) -> str:
+        """Publish an attribute-mode message (data = the payload, attributes say the rest)."""
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        return self.pubsub.publish(topic_id, data=data, attributes=attributes)
+
+    def function_log(self) -> list[dict[str, Any]]:
+        """The function's JSON log lines so far (other lines are skipped)."""
+        lines: list[dict[str, Any]] = []
+        try:
+            text = self.log_path("function").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return lines
+        for line in text.splitlines():
+            if line.startswith("{"):
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict):
+                    lines.append(entry)
+        return lines
+
+    def outcomes(self, message_id: str) -> list[str]:
+        """The bridge's ``outcome`` values logged for one message id, in order."""
+        return [
+            str(entry.get("outcome"))
+            for entry in self.function_log()
+            if entry.get("message_id") == message_id
+        ]
+
+    def process_ids(self) -> dict[str, int]:
+        return {name: proc.pid for name, proc in self._procs.items()}
+
+    def require_tasks(self) -> TasksAdmin:
+        if self.tasks is None:
+            raise StackError("the stack is not started")
+        return self.tasks
+
+
+def pull_until(
+    stack: Stack, subscription_id: str, *, count: int = 1, timeout_s: float = 20.0
+) -> list[PulledMessage]:
+    """Pull (and ack) from ``subscription_id`` until ``count`` messages arrived or the deadline."""
+    received: list[PulledMessage] = []
+    deadline = time.monotonic() + timeout_s
+    while len(received) < count and time.monotonic() < deadline:
+        got = stack.pubsub.pull(subscription_id)
+        received.extend(got)
+        if not got:
+            time.sleep(0.1)
+    return received

@@ -1,0 +1,50 @@
+"""Test doubles that ship with the bridge: a scripted Cloud Tasks gateway and a recording sink.
+
+For unit tests of one module only; the end-to-end suite runs the real emulators.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from bridge.errors import BridgeError, TransientError
+from bridge.gateway import CreateResult
+from bridge.plan import TaskSpec
+from bridge.rejections import OutgoingMessage
+
+
+@dataclass
+class FakeGateway:
+    """Creates tasks in memory, answering duplicates like Cloud Tasks (by name).
+
+    ``errors`` are raised, in order, by the next calls to ``create``.
+    """
+
+    errors: list[BridgeError] = field(default_factory=list)
+    created: dict[str, TaskSpec] = field(default_factory=dict)
+    calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def create(self, spec: TaskSpec) -> CreateResult:
+        with self._lock:
+            self.calls += 1
+            if self.errors:
+                raise self.errors.pop(0)
+            duplicate = spec.task_name in self.created
+            self.created.setdefault(spec.task_name, spec)
+            return CreateResult(task_name=spec.task_name, duplicate=duplicate)
+
+
+@dataclass
+class RecordingSink:
+    """Keeps rejections; ``fail_next`` makes the next ones fail as a Pub/Sub outage would."""
+
+    rejected: list[OutgoingMessage] = field(default_factory=list)
+    fail_next: int = 0
+
+    def reject(self, message: OutgoingMessage) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise TransientError("UNAVAILABLE", "rejected topic unavailable (test)")
+        self.rejected.append(message)

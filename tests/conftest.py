@@ -1,0 +1,102 @@
+"""Shared fixtures: the old enqueuer's environment, settings built from it, and test doubles."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bridge.config import Settings, load_settings
+from bridge.pubsub_entry import PubsubBridge
+from bridge.testing import FakeGateway, RecordingSink
+
+PROJECT = "demo-project"
+CALLER_SA = f"enqueuer-api@{PROJECT}.iam.gserviceaccount.com"
+PUBLISHED_AT = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 28, 12, 0, 5, tzinfo=UTC)
+
+
+def old_enqueuer_env() -> dict[str, str]:
+    """The variables the old enqueuer's README sets, plus the rejected topic."""
+    env = {
+        "PROJECT_ID": PROJECT,
+        "TASKS_REGION": "us-central1",
+        "CALLER_SA": CALLER_SA,
+        "REJECTED_TOPIC": "enqueue-rejected",
+        "QUEUE_BRAIN": "queue-brain",
+        "QUEUE_TESTI": "queue-testimonios",
+        "QUEUE_TRANS": "queue-transcripciones",
+        "QUEUE_REGRESOS": "queue-regresos",
+        "URL_BRAIN": "https://brain-abc-uc.a.run.app/process",
+        "URL_TESTI": "https://testimonios-abc-uc.a.run.app/generate-testimony",
+        "URL_TRANS": "https://transcripciones-abc-uc.a.run.app/api/transcribe",
+        "URL_REGRESOS": "https://regresos-123.us-central1.run.app/_tasks/process-pdf-back-questions-run",
+        "AUD_BRAIN": "https://brain-abc-uc.a.run.app",
+        "AUD_TESTI": "https://testimonios-abc-uc.a.run.app",
+        "AUD_TRANS": "https://transcripciones-abc-uc.a.run.app",
+        "AUD_REGRESOS": "https://regresos-123.us-central1.run.app",
+        "DEADLINE_BRAIN_S": "700",
+        "DEADLINE_TESTI_S": "390",
+        "DEADLINE_TRANS_S": "880",
+        "DEADLINE_REGRESOS_S": "1800",
+    }
+    return env
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Iterator[None]:
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings(old_enqueuer_env())
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway()
+
+
+@pytest.fixture
+def sink() -> RecordingSink:
+    return RecordingSink()
+
+
+@pytest.fixture
+def pubsub_bridge(settings: Settings, gateway: FakeGateway, sink: RecordingSink) -> PubsubBridge:
+    return PubsubBridge(settings=settings, gateway=gateway, rejections=sink, clock=lambda: NOW)
+
+
+def b64(data: bytes | str) -> str:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return base64.b64encode(raw).decode("ascii")
+
+
+def push_body(
+    data: bytes | str | dict[str, Any],
+    *,
+    attributes: dict[str, str] | None = None,
+    message_id: str = "1001",
+    publish_time: str = "2026-11-28T12:00:00.000000001Z",
+) -> dict[str, Any]:
+    """A Pub/Sub push body, as the emulator and Pub/Sub send it."""
+    raw = json.dumps(data, ensure_ascii=False) if isinstance(data, dict) else data
+    message: dict[str, Any] = {
+        "data": b64(raw),
+        "messageId": message_id,
+        "message_id": message_id,
+        "publishTime": publish_time,
+        "publish_time": publish_time,
+    }
+    if attributes is not None:
+        message["attributes"] = attributes
+    return {"subscription": "projects/demo-project/subscriptions/enqueue-push", "message": message}

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import pytest
+
+from bridge.config import (
+    DEFAULT_DEADLINE_S,
+    load_settings,
+    parse_services,
+    require_rejection_sink,
+    variables_read,
+)
+from bridge.errors import ConfigError
+from tests.conftest import CALLER_SA, old_enqueuer_env
+
+
+def test_the_old_enqueuer_environment_works_unchanged() -> None:
+    settings = load_settings(old_enqueuer_env())
+    assert settings.service_names == ["brain", "regresos", "testimonios", "transcripciones"]
+    regresos = settings.routes["regresos"]
+    assert regresos.queue_path == "projects/demo-project/locations/us-central1/queues/queue-regresos"
+    assert regresos.url.endswith("/_tasks/process-pdf-back-questions-run")
+    assert regresos.audience == "https://regresos-123.us-central1.run.app"
+    assert regresos.deadline_s == 1800
+    assert settings.routes["testimonios"].deadline_s == 390
+    assert settings.caller_sa == CALLER_SA
+    assert settings.rejected_topic == "projects/demo-project/topics/enqueue-rejected"
+
+
+def test_audience_defaults_to_the_url_origin_and_deadline_to_900() -> None:
+    env = old_enqueuer_env()
+    del env["AUD_BRAIN"], env["DEADLINE_BRAIN_S"]
+    env["URL_BRAIN"] = "https://brain-abc-uc.a.run.app:8443/process?x=1"
+    brain = load_settings(env).routes["brain"]
+    assert brain.audience == "https://brain-abc-uc.a.run.app:8443"
+    assert brain.deadline_s == DEFAULT_DEADLINE_S == 900
+
+
+def test_region_defaults_to_us_central1() -> None:
+    env = old_enqueuer_env()
+    del env["TASKS_REGION"]
+    assert load_settings(env).region == "us-central1"
+
+
+def test_a_fifth_service_is_configuration_only() -> None:
+    env = old_enqueuer_env()
+    env["BRIDGE_SERVICES"] = "brain:BRAIN,facturas:FACT"
+    env |= {"QUEUE_FACT": "queue-facturas", "URL_FACT": "https://facturas-x.a.run.app/run"}
+    settings = load_settings(env)
+    assert settings.service_names == ["brain", "facturas"]
+    assert settings.routes["facturas"].queue_id == "queue-facturas"
+
+
+def test_loopback_workers_may_use_plain_http() -> None:
+    env = old_enqueuer_env()
+    env["URL_BRAIN"] = "http://127.0.0.1:9000/brain"
+    del env["AUD_BRAIN"]
+    assert load_settings(env).routes["brain"].audience == "http://127.0.0.1:9000"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("PROJECT_ID", "", "required"),
+        ("PROJECT_ID", "Bad Project", "project id"),
+        ("CALLER_SA", "", "required"),
+        ("CALLER_SA", "not-an-email", "service account"),
+        ("TASKS_REGION", "us central1", "region"),
+        ("QUEUE_TRANS", "", "required"),
+        ("QUEUE_TRANS", "queue_transcripciones", "queue id"),
+        ("URL_TESTI", "", "required"),
+        ("URL_TESTI", "http://testimonios.a.run.app/x", "https"),
+        ("URL_TESTI", "ftp://testimonios.a.run.app/x", "https"),
+        ("URL_TESTI", "/generate-testimony", "absolute URL"),
+        ("URL_TESTI", "https://t.a.run.app/" + "x" * 2100, "2083"),
+        ("AUD_TESTI", "https://a b", "whitespace"),
+        ("DEADLINE_REGRESOS_S", "3600", "15..1800"),
+        ("DEADLINE_REGRESOS_S", "10", "15..1800"),
+        ("DEADLINE_REGRESOS_S", "90s", "whole number"),
+        ("BRIDGE_SERVICES", "brain", "name:SUFFIX"),
+        ("BRIDGE_SERVICES", "brain:BRAIN,brain:TESTI", "repeated service name"),
+        ("BRIDGE_SERVICES", "brain:BRAIN,cerebro:BRAIN", "repeated suffix"),
+        ("REJECTED_TOPIC", "projects/p/subscriptions/s", "topic"),
+        ("DROP_REJECTED", "maybe", "true or false"),
+        ("DROP_REJECTED", "true", "only when REJECTED_TOPIC is not set"),
+        ("MAX_BODY_BYTES", "-1", "whole number"),
+        ("TASKS_TIMEOUT_S", "soon", "number"),
+        ("TASKS_TIMEOUT_S", "0.1", "outside"),
+    ],
+)
+def test_a_bad_variable_fails_the_start_naming_it(variable: str, value: str, problem: str) -> None:
+    env = old_enqueuer_env()
+    env[variable] = value
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert caught.value.variable == variable
+    assert problem in str(caught.value)
+
+
+def test_the_pubsub_entry_needs_a_rejected_topic_or_an_explicit_opt_out() -> None:
+    env = old_enqueuer_env()
+    del env["REJECTED_TOPIC"]
+    with pytest.raises(ConfigError, match="REJECTED_TOPIC"):
+        require_rejection_sink(load_settings(env))
+    env["DROP_REJECTED"] = "true"
+    settings = load_settings(env)
+    require_rejection_sink(settings)
+    assert settings.drop_rejected and settings.rejected_topic is None
+
+
+def test_a_full_topic_path_is_kept() -> None:
+    env = old_enqueuer_env()
+    env["REJECTED_TOPIC"] = "projects/other-project/topics/rejected"
+    assert load_settings(env).rejected_topic == "projects/other-project/topics/rejected"
+
+
+def test_parse_services_keeps_order() -> None:
+    assert parse_services(" a:A , b-c:B_C ") == [("a", "A"), ("b-c", "B_C")]
+
+
+def test_variables_read_lists_every_deployment_variable() -> None:
+    names = variables_read("brain:BRAIN")
+    assert {"QUEUE_BRAIN", "URL_BRAIN", "AUD_BRAIN", "DEADLINE_BRAIN_S", "PROJECT_ID"} <= names
+    assert "QUEUE_TESTI" not in names
+    # Every variable the loader reads is listed: an env with only these names loads.
+    env = {k: v for k, v in old_enqueuer_env().items() if k in variables_read()}
+    assert load_settings(env).routes.keys() == load_settings(old_enqueuer_env()).routes.keys()

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bridge.envelope import MAX_DELAY_S, parse_attribute_envelope, parse_envelope
+from bridge.errors import PermanentError, Reason
+
+VALID = {"service": "regresos", "payload": {"row": 359, "texto": "año ñandú 🚀"}}
+
+
+def envelope_bytes(**changes: object) -> bytes:
+    return json.dumps({**VALID, **changes}, ensure_ascii=False).encode("utf-8")
+
+
+def test_a_minimal_envelope_gets_the_defaults() -> None:
+    envelope = parse_envelope(envelope_bytes())
+    assert envelope.payload == VALID["payload"]
+    assert (envelope.delay_s, envelope.idempotency_key, envelope.deadline_s) == (0, None, None)
+
+
+def test_every_field() -> None:
+    data = envelope_bytes(delay_s=MAX_DELAY_S, idempotency_key="CASE-001", deadline_s=1800)
+    envelope = parse_envelope(data)
+    assert (envelope.delay_s, envelope.idempotency_key, envelope.deadline_s) == (
+        MAX_DELAY_S,
+        "CASE-001",
+        1800,
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "reason", "field"),
+    [
+        (b"\xff\xfe{}", Reason.BAD_UTF8, None),
+        (b"{not json", Reason.BAD_JSON, None),
+        (b"", Reason.BAD_JSON, None),
+        (b'{"service": "brain", "payload": {"a": "\\ud800"}}', Reason.BAD_JSON, None),
+        (b"[1, 2]", Reason.NOT_AN_OBJECT, None),
+        (b'"regresos"', Reason.NOT_AN_OBJECT, None),
+        (b'{"payload": {}}', Reason.MISSING_FIELD, "service"),
+        (b'{"service": "brain"}', Reason.MISSING_FIELD, "payload"),
+        (envelope_bytes(payload=[1, 2]), Reason.PAYLOAD_NOT_OBJECT, "payload"),
+        (envelope_bytes(payload="{}"), Reason.PAYLOAD_NOT_OBJECT, "payload"),
+        (envelope_bytes(payload=None), Reason.PAYLOAD_NOT_OBJECT, "payload"),
+        (envelope_bytes(priority=1), Reason.UNKNOWN_FIELD, "priority"),
+        (envelope_bytes(delay_s="30"), Reason.WRONG_TYPE, "delay_s"),
+        (envelope_bytes(delay_s=30.0), Reason.WRONG_TYPE, "delay_s"),
+        (envelope_bytes(delay_s=True), Reason.WRONG_TYPE, "delay_s"),
+        (envelope_bytes(service=7), Reason.WRONG_TYPE, "service"),
+        (envelope_bytes(idempotency_key=12), Reason.WRONG_TYPE, "idempotency_key"),
+        (envelope_bytes(deadline_s="900"), Reason.WRONG_TYPE, "deadline_s"),
+        (envelope_bytes(delay_s=-1), Reason.OUT_OF_RANGE, "delay_s"),
+        (envelope_bytes(delay_s=MAX_DELAY_S + 1), Reason.OUT_OF_RANGE, "delay_s"),
+        (envelope_bytes(deadline_s=14), Reason.OUT_OF_RANGE, "deadline_s"),
+        (envelope_bytes(deadline_s=3600), Reason.OUT_OF_RANGE, "deadline_s"),
+        (envelope_bytes(service=""), Reason.OUT_OF_RANGE, "service"),
+        (envelope_bytes(idempotency_key=""), Reason.OUT_OF_RANGE, "idempotency_key"),
+        (envelope_bytes(idempotency_key="k" * 501), Reason.OUT_OF_RANGE, "idempotency_key"),
+        (envelope_bytes(idempotency_key="a\r\nX-Evil: 1"), Reason.BAD_IDEMPOTENCY_KEY, None),
+        (envelope_bytes(idempotency_key="tab\there"), Reason.BAD_IDEMPOTENCY_KEY, None),
+        (envelope_bytes(idempotency_key="NIÑO-001"), Reason.BAD_IDEMPOTENCY_KEY, None),
+    ],
+)
+def test_each_malformation_has_its_reason(data: bytes, reason: Reason, field: str | None) -> None:
+    with pytest.raises(PermanentError) as caught:
+        parse_envelope(data)
+    assert caught.value.reason is reason
+    if field:
+        assert caught.value.field == field
+        assert caught.value.detail.startswith(f"{field}: ")
+
+
+def test_attribute_mode_takes_the_payload_from_data() -> None:
+    envelope = parse_attribute_envelope(
+        '{"texto": "ñ"}'.encode(),
+        {"service": "brain", "delay_s": "30", "idempotency_key": "K-1", "deadline_s": "60"},
+    )
+    assert envelope.payload == {"texto": "ñ"}
+    assert (envelope.service, envelope.delay_s, envelope.idempotency_key) == ("brain", 30, "K-1")
+    assert envelope.deadline_s == 60
+
+
+def test_attribute_mode_ignores_other_attributes() -> None:
+    envelope = parse_attribute_envelope(b"{}", {"service": "brain", "origin": "sheets"})
+    assert envelope.payload == {}
+
+
+@pytest.mark.parametrize(
+    ("data", "attributes", "reason"),
+    [
+        (b"", {}, Reason.MISSING_PAYLOAD),
+        (b"  ", {}, Reason.MISSING_PAYLOAD),
+        (b"[1]", {}, Reason.PAYLOAD_NOT_OBJECT),
+        (b"{bad", {}, Reason.BAD_JSON),
+        (b"\xc3\x28", {}, Reason.BAD_UTF8),
+        (b"{}", {"delay_s": "+30"}, Reason.WRONG_TYPE),
+        (b"{}", {"delay_s": "3e1"}, Reason.WRONG_TYPE),
+        (b"{}", {"delay_s": " 30"}, Reason.WRONG_TYPE),
+        (b"{}", {"delay_s": "9999999"}, Reason.OUT_OF_RANGE),
+        (b"{}", {"deadline_s": "3600"}, Reason.OUT_OF_RANGE),
+        (b"{}", {"deadline_s": "ninety"}, Reason.WRONG_TYPE),
+        (b"{}", {"idempotency_key": "a\nb"}, Reason.BAD_IDEMPOTENCY_KEY),
+        (b"{}", {"service": ""}, Reason.OUT_OF_RANGE),
+    ],
+)
+def test_attribute_mode_checks_the_same_rules(
+    data: bytes, attributes: dict[str, str], reason: Reason
+) -> None:
+    with pytest.raises(PermanentError) as caught:
+        parse_attribute_envelope(data, {"service": "brain", **attributes})
+    assert caught.value.reason is reason

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.errors import PermanentError, Reason
+from bridge.event import decode_event, parse_time
+from tests.conftest import b64, push_body
+
+SAMPLES = Path(__file__).parent / "data" / "cloudevents"
+
+
+def sample(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SAMPLES / f"MessagePublishedData-{name}.json").read_text())
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("name", "message_id", "data", "attributes", "published"),
+    [
+        ("binary", "message-id", b"\x01\x02\x03\x04", {}, None),
+        ("text", "message-id", b"test message 3", {"attr1": "attr1-value"}, "2021-02-05T04:06:14.109"),
+        ("duplicatedFields", "message-id", b"\x01\x02\x03\x04", {}, "2021-02-05T04:06:14.109"),
+        ("simple", "3103425958877813", b"Hello World!", {}, "2021-10-01T20:37:27.386"),
+    ],
+)
+def test_google_cloudevents_samples(
+    name: str, message_id: str, data: bytes, attributes: dict[str, str], published: str | None
+) -> None:
+    message = decode_event(event_id="ce-id", event_time=None, data=sample(name))
+    assert (message.message_id, message.data, dict(message.attributes)) == (
+        message_id,
+        data,
+        attributes,
+    )
+    expected = datetime.fromisoformat(published).replace(tzinfo=UTC) if published else None
+    assert message.publish_time == expected
+
+
+def test_raw_push_as_functions_framework_converts_it() -> None:
+    converted = {
+        "message": {
+            "@type": "type.googleapis.com/google.pubsub.v1.PubsubMessage",
+            "data": b64('{"a": 1}'),
+            "attributes": {},
+            "messageId": "42",
+            "publishTime": "2026-11-28T12:00:00.5Z",
+        }
+    }
+    message = decode_event(event_id="42", event_time="2026-11-28T12:00:00.5Z", data=converted)
+    assert message.message_id == "42"
+    assert message.data == b'{"a": 1}'
+    assert message.publish_time == datetime(2026, 11, 28, 12, 0, 0, 500000, tzinfo=UTC)
+
+
+def test_fallbacks_to_the_cloudevent_id_and_time() -> None:
+    body = {"message": {"data": b64("{}")}}
+    message = decode_event(event_id="ce-7", event_time="2026-01-02T03:04:05Z", data=body)
+    assert message.message_id == "ce-7"
+    assert message.publish_time == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_snake_case_only_fields_are_read() -> None:
+    body = {"message": {"data": "", "message_id": "9", "publish_time": "2026-01-01T00:00:00Z"}}
+    message = decode_event(event_id=None, event_time=None, data=body)
+    assert (message.message_id, message.data) == ("9", b"")
+    assert message.publish_time == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("attributes", [None, {}])
+def test_absent_or_empty_attributes(attributes: dict[str, str] | None) -> None:
+    body = push_body("{}", attributes=attributes)
+    assert decode_event(event_id=None, event_time=None, data=body).attributes == {}
+
+
+def test_a_body_given_as_bytes_is_parsed() -> None:
+    body = json.dumps(push_body('{"x": 1}')).encode()
+    assert decode_event(event_id=None, event_time=None, data=body).data == b'{"x": 1}'
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ({"subscription": "s"}, Reason.BAD_EVENT),
+        ({"message": "text"}, Reason.BAD_EVENT),
+        ([1, 2], Reason.BAD_EVENT),
+        (b"not json", Reason.BAD_EVENT),
+        (None, Reason.BAD_EVENT),
+        ({"message": {"data": ""}}, Reason.BAD_EVENT),  # no id anywhere
+        ({"message": {"data": "", "messageId": "1", "attributes": {"a": 1}}}, Reason.BAD_EVENT),
+        ({"message": {"data": "", "messageId": "1", "attributes": ["a"]}}, Reason.BAD_EVENT),
+        ({"message": {"data": "!!!", "messageId": "1"}}, Reason.BAD_BASE64),
+        ({"message": {"data": "ñ", "messageId": "1"}}, Reason.BAD_BASE64),
+        ({"message": {"data": 12, "messageId": "1"}}, Reason.BAD_BASE64),
+    ],
+)
+def test_unreadable_events(data: Any, reason: Reason) -> None:
+    with pytest.raises(PermanentError) as caught:
+        decode_event(event_id=None, event_time=None, data=data)
+    assert caught.value.reason is reason
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-28T12:00:00Z", datetime(2026, 11, 28, 12, tzinfo=UTC)),
+        ("2026-11-28T12:00:00.123456789Z", datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-11-28T12:00:00.1+00:00", datetime(2026, 11, 28, 12, 0, 0, 100000, tzinfo=UTC)),
+        ("2026-11-28T12:00:00", None),  # no zone: not trusted
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_time(text: str | None, expected: datetime | None) -> None:
+    assert parse_time(text) == expected

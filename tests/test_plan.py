@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from bridge.config import Settings
+from bridge.envelope import Envelope
+from bridge.errors import PermanentError, Reason
+from bridge.naming import KeyKind, task_id_for
+from bridge.plan import DedupeKey, encode_body, plan_task, route_for
+from tests.conftest import CALLER_SA, NOW, PUBLISHED_AT
+
+MESSAGE = DedupeKey(KeyKind.MESSAGE_ID, "1001")
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def plan(settings: Settings, envelope: Envelope, **overrides: object) -> object:
+    arguments: dict[str, object] = {
+        "settings": settings,
+        "dedupe": MESSAGE,
+        "message_id": "1001",
+        "not_before": PUBLISHED_AT,
+        "now": NOW,
+    } | overrides
+    return plan_task(envelope, **arguments)  # type: ignore[arg-type]
+
+
+def test_the_task_for_the_regresos_example(settings: Settings) -> None:
+    payload = {"sheet_id": "1HwF", "row": 359, "additional_params": {"visa_type": "visa t"}}
+    envelope = Envelope(service="regresos", payload=payload, idempotency_key="TEST-REGRESOS-001")
+    spec = plan_task(
+        envelope,
+        settings=settings,
+        dedupe=DedupeKey(KeyKind.IDEMPOTENCY_KEY, "TEST-REGRESOS-001"),
+        message_id="1001",
+        not_before=PUBLISHED_AT,
+        now=NOW,
+    )
+    task_id = task_id_for(service="regresos", kind=KeyKind.IDEMPOTENCY_KEY, value="TEST-REGRESOS-001")
+    assert spec.task_name == f"{settings.routes['regresos'].queue_path}/tasks/{task_id}"
+    assert spec.route.url == settings.routes["regresos"].url
+    assert spec.route.audience == "https://regresos-123.us-central1.run.app"
+    assert spec.caller_sa == CALLER_SA
+    assert spec.deadline_s == 1800
+    assert spec.schedule_time is None  # no delay: dispatch now
+    assert spec.headers == {
+        "Content-Type": "application/json",
+        "X-Idempotency-Key": "TEST-REGRESOS-001",
+        "X-Pubsub-Message-Id": "1001",
+    }
+    assert json.loads(spec.body) == payload
+
+
+def test_without_a_key_the_message_id_is_the_key(settings: Settings) -> None:
+    spec = plan_task(
+        Envelope(service="brain", payload={}),
+        settings=settings,
+        dedupe=MESSAGE,
+        message_id="1001",
+        not_before=PUBLISHED_AT,
+        now=NOW,
+    )
+    assert spec.headers["X-Idempotency-Key"] == "1001" == spec.idempotency_key
+    assert spec.task_name.endswith(task_id_for(service="brain", kind=KeyKind.MESSAGE_ID, value="1001"))
+
+
+def test_the_delay_counts_from_the_publish_time(settings: Settings) -> None:
+    spec = plan_task(
+        Envelope(service="brain", payload={}, delay_s=30),
+        settings=settings,
+        dedupe=MESSAGE,
+        message_id="1001",
+        not_before=PUBLISHED_AT,
+        now=NOW,
+    )
+    assert spec.schedule_time == PUBLISHED_AT + timedelta(seconds=30)
+
+
+def test_a_redelivery_after_the_delay_dispatches_now(settings: Settings) -> None:
+    spec = plan_task(
+        Envelope(service="brain", payload={}, delay_s=30),
+        settings=settings,
+        dedupe=MESSAGE,
+        message_id="1001",
+        not_before=PUBLISHED_AT,
+        now=PUBLISHED_AT + timedelta(minutes=5),
+    )
+    assert spec.schedule_time is None
+
+
+def test_deadline_override_and_service_default(settings: Settings) -> None:
+    common = {"settings": settings, "dedupe": MESSAGE, "message_id": None, "not_before": NOW, "now": NOW}
+    assert plan_task(Envelope(service="brain", payload={}), **common).deadline_s == 700  # type: ignore[arg-type]
+    override = Envelope(service="brain", payload={}, deadline_s=60)
+    assert plan_task(override, **common).deadline_s == 60  # type: ignore[arg-type]
+
+
+def test_traceparent_is_forwarded_only_when_well_formed(settings: Settings) -> None:
+    common = {"settings": settings, "dedupe": MESSAGE, "message_id": None, "not_before": NOW, "now": NOW}
+    envelope = Envelope(service="brain", payload={})
+    good = plan_task(envelope, traceparent=TRACE, **common)  # type: ignore[arg-type]
+    bad = plan_task(envelope, traceparent="00-x\r\nEvil: 1", **common)  # type: ignore[arg-type]
+    assert good.headers["traceparent"] == TRACE
+    assert "traceparent" not in bad.headers
+    assert "X-Pubsub-Message-Id" not in good.headers  # no message id: HTTP entry
+
+
+def test_unknown_service_lists_the_known_ones(settings: Settings) -> None:
+    with pytest.raises(PermanentError) as caught:
+        route_for(settings, "cerebro")
+    assert caught.value.reason is Reason.UNKNOWN_SERVICE
+    assert "brain, regresos, testimonios, transcripciones" in caught.value.detail
+
+
+def test_body_keeps_non_ascii_and_is_compact() -> None:
+    assert encode_body({"texto": "ñandú 🚀"}, max_body_bytes=100) == '{"texto":"ñandú 🚀"}'.encode()
+
+
+def test_body_size_limit_counts_utf8_bytes() -> None:
+    payload = {"t": "ñ" * 10}  # 8 bytes of JSON syntax + 20 bytes of text, 18 characters
+    assert len(encode_body(payload, max_body_bytes=28)) == 28
+    with pytest.raises(PermanentError) as caught:
+        encode_body(payload, max_body_bytes=27)
+    assert caught.value.reason is Reason.TOO_LARGE
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_numbers_are_not_json(value: float) -> None:
+    with pytest.raises(PermanentError) as caught:
+        encode_body({"x": value}, max_body_bytes=100)
+    assert caught.value.reason is Reason.BAD_JSON
+
+
+def test_max_body_bytes_comes_from_settings(settings: Settings) -> None:
+    small = replace(settings, max_body_bytes=10)
+    with pytest.raises(PermanentError) as caught:
+        plan(small, Envelope(service="brain", payload={"x": "0123456789"}))
+    assert caught.value.reason is Reason.TOO_LARGE
