@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint typecheck unit
+.PHONY: help install test lint typecheck unit tasks-emulator demo up
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,6 +18,24 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP) ## create .venv with the runtime and test dependencies
 
+# The Cloud Tasks emulator pins protobuf<5: it gets a virtualenv of its own.
+TASKS_VENV := .venv-tasks-emulator
+TASKS_REQ := bridge/stack/tasks-emulator-requirements.txt
+TASKS_STAMP := $(TASKS_VENV)/.installed-stamp
+
+$(TASKS_STAMP): $(TASKS_REQ)
+	$(PYTHON) -m venv $(TASKS_VENV)
+	$(TASKS_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(TASKS_REQ)
+	touch $@
+
+tasks-emulator: $(TASKS_STAMP) ## create .venv-tasks-emulator (gcloud-tasks-emulator, for the local stack)
+
+demo: install tasks-emulator ## run the whole product locally, publish real messages, print a report
+	$(PY) -m bridge.stack demo
+
+up: install tasks-emulator ## keep the local stack running and print how to publish by hand
+	$(PY) -m bridge.stack up
+
 lint: install ## ruff (lint and format check)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -25,7 +43,7 @@ lint: install ## ruff (lint and format check)
 typecheck: install ## mypy --strict
 	$(PY) -m mypy
 
-unit: install ## the Python test suite only
+unit: install tasks-emulator ## the Python test suite only (end-to-end tests included)
 	$(PY) -m pytest
 
 test: lint typecheck unit ## every test: lint, types, unit, contract, property, end-to-end
