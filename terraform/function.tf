@@ -1,0 +1,156 @@
+locals {
+  # The function's environment, generated from var.services in exactly the names the bridge reads
+  # (bridge/config.py; tests/terraform checks the two agree).
+  bridge_services = join(",", [for name in sort(keys(local.services)) : "${name}:${local.services[name].env_suffix}"])
+
+  service_env = merge([
+    for name, s in local.services : merge(
+      {
+        "QUEUE_${s.env_suffix}"      = local.queue_ids[name]
+        "URL_${s.env_suffix}"        = s.url
+        "DEADLINE_${s.env_suffix}_S" = tostring(s.deadline_s)
+      },
+      s.audience == null ? {} : { "AUD_${s.env_suffix}" = s.audience },
+    )
+  ]...)
+
+  function_env = merge(
+    {
+      PROJECT_ID      = var.project_id
+      TASKS_REGION    = local.tasks_region
+      CALLER_SA       = local.caller_sa_email
+      BRIDGE_SERVICES = local.bridge_services
+      REJECTED_TOPIC  = google_pubsub_topic.rejected.id
+      TASKS_TIMEOUT_S = tostring(var.tasks_timeout_s)
+    },
+    var.max_body_bytes == null ? {} : { MAX_BODY_BYTES = tostring(var.max_body_bytes) },
+    local.service_env,
+  )
+
+  source_excludes = [
+    ".git", ".git/**", ".ci", ".ci/**", ".venv", ".venv/**", ".venv-tf", ".venv-tf/**",
+    ".stack", ".stack/**", ".mypy_cache", ".mypy_cache/**", ".ruff_cache", ".ruff_cache/**",
+    ".pytest_cache", ".pytest_cache/**", ".hypothesis", ".hypothesis/**", "dist", "dist/**",
+    "tests", "tests/**", "terraform", "terraform/**", "**/__pycache__", "**/__pycache__/**",
+    "**/*.pyc", "Makefile", "cloudbuild.yaml", "pyproject.toml", "requirements-dev.txt",
+    ".gitignore",
+  ]
+}
+
+data "archive_file" "source" {
+  type        = "zip"
+  source_dir  = local.source_dir
+  excludes    = local.source_excludes
+  output_path = "${path.module}/.build/${var.name_prefix}-source.zip"
+}
+
+resource "google_storage_bucket" "source" {
+  #checkov:skip=CKV_GCP_62:Holds only build inputs written by Terraform; access logging of it adds cost and no audit value beyond Cloud Audit Logs.
+  project                     = var.project_id
+  name                        = local.bucket_name
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+  labels                      = var.labels
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      num_newer_versions = 3
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_storage_bucket_object" "source" {
+  bucket = google_storage_bucket.source.name
+  name   = "${var.name_prefix}-${data.archive_file.source.output_md5}.zip"
+  source = data.archive_file.source.output_path
+}
+
+resource "google_cloudfunctions2_function" "enqueue" {
+  project     = var.project_id
+  location    = var.region
+  name        = var.name_prefix
+  description = "Pub/Sub (push) to Cloud Tasks bridge: entry point enqueue."
+  labels      = var.labels
+
+  build_config {
+    runtime         = var.function_runtime
+    entry_point     = "enqueue"
+    service_account = "projects/${var.project_id}/serviceAccounts/${local.build_sa_email}"
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = var.function_memory
+    timeout_seconds                = var.function_timeout_s
+    max_instance_count             = var.function_max_instances
+    min_instance_count             = var.function_min_instances
+    ingress_settings               = "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+    service_account_email          = local.runtime_sa_email
+    environment_variables          = local.function_env
+  }
+
+  depends_on = [
+    google_project_service.apis,
+    google_project_iam_member.build,
+    google_storage_bucket_iam_member.build_source_reader,
+  ]
+}
+
+resource "google_cloudfunctions2_function" "enqueue_http" {
+  #checkov:skip=CKV_GCP_124:The old enqueuer's callers are outside Google Cloud; only http_invoker_members hold run.invoker (never allUsers), and http_ingress can narrow it.
+  count = var.enable_http_function ? 1 : 0
+
+  project     = var.project_id
+  location    = var.region
+  name        = "${var.name_prefix}-http"
+  description = "HTTP entry for the old enqueuer's callers (POST /enqueue): entry point enqueue_http."
+  labels      = var.labels
+
+  build_config {
+    runtime         = var.function_runtime
+    entry_point     = "enqueue_http"
+    service_account = "projects/${var.project_id}/serviceAccounts/${local.build_sa_email}"
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = var.function_memory
+    timeout_seconds                = var.function_timeout_s
+    max_instance_count             = var.function_max_instances
+    min_instance_count             = 0
+    ingress_settings               = var.http_ingress
+    all_traffic_on_latest_revision = true
+    service_account_email          = local.runtime_sa_email
+    environment_variables          = local.function_env
+  }
+
+  depends_on = [
+    google_project_service.apis,
+    google_project_iam_member.build,
+    google_storage_bucket_iam_member.build_source_reader,
+  ]
+}
