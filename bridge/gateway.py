@@ -60,16 +60,14 @@ class CloudTasksGateway:
         request = cloudtasks.CreateTaskRequest.wrap(build_request(spec))
         try:
             created = self._get_client().create_task(request=request, timeout=self._timeout_s)
-        except core_exceptions.AlreadyExists:  # gRPC; REST's Conflict is its parent
+        except core_exceptions.Conflict:  # ALREADY_EXISTS (gRPC) is a subclass of Conflict (REST)
             return CreateResult(task_name=spec.task_name, duplicate=True)
-        except core_exceptions.Conflict:
-            return CreateResult(task_name=spec.task_name, duplicate=True)
+        except _INFRASTRUCTURE as e:  # before BadRequest: FAILED_PRECONDITION is one
+            raise TransientError(_code_of(e), f"check the queue and IAM: {e.message}") from e
         except (core_exceptions.InvalidArgument, core_exceptions.BadRequest) as e:
             raise PermanentError(
                 Reason.TASK_REJECTED, f"Cloud Tasks refused the task: {e.message}"
             ) from e
-        except _INFRASTRUCTURE as e:
-            raise TransientError(_code_of(e), f"check the queue and IAM: {e.message}") from e
         except core_exceptions.GoogleAPIError as e:  # UNAVAILABLE, DEADLINE_EXCEEDED, ... timeouts
             raise TransientError(_code_of(e), str(e)) from e
         return CreateResult(task_name=created.name or spec.task_name, duplicate=False)

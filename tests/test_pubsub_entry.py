@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from bridge.errors import PermanentError, Reason, TransientError
+from bridge.logs import Outcome
+from bridge.naming import KeyKind, task_id_for
+from bridge.pubsub_entry import PubsubBridge
+from bridge.testing import FakeGateway, RecordingSink
+from tests.conftest import PUBLISHED_AT, push_body
+
+ENVELOPE = {"service": "brain", "payload": {"texto": "ñandú"}, "idempotency_key": "CASE-001"}
+
+
+def handle(bridge: PubsubBridge, body: object) -> Outcome:
+    return bridge.handle(event_id="ce-1", event_time=None, data=body)
+
+
+def test_an_envelope_becomes_one_task(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway, sink: RecordingSink
+) -> None:
+    assert handle(pubsub_bridge, push_body(ENVELOPE)) is Outcome.CREATED
+    (spec,) = gateway.created.values()
+    assert spec.route.service == "brain"
+    assert json.loads(spec.body) == {"texto": "ñandú"}
+    assert spec.headers["X-Idempotency-Key"] == "CASE-001"
+    assert spec.headers["X-Pubsub-Message-Id"] == "1001"
+    assert sink.rejected == []
+
+
+def test_the_same_key_twice_is_one_task(pubsub_bridge: PubsubBridge, gateway: FakeGateway) -> None:
+    assert handle(pubsub_bridge, push_body(ENVELOPE, message_id="1")) is Outcome.CREATED
+    assert handle(pubsub_bridge, push_body(ENVELOPE, message_id="2")) is Outcome.DUPLICATE
+    assert len(gateway.created) == 1
+
+
+def test_a_redelivered_message_without_key_is_one_task(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway
+) -> None:
+    unkeyed = {"service": "brain", "payload": {}}
+    assert handle(pubsub_bridge, push_body(unkeyed, message_id="5")) is Outcome.CREATED
+    assert handle(pubsub_bridge, push_body(unkeyed, message_id="5")) is Outcome.DUPLICATE
+    assert handle(pubsub_bridge, push_body(unkeyed, message_id="6")) is Outcome.CREATED
+    assert len(gateway.created) == 2
+
+
+def test_a_replayed_message_is_named_after_its_original(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway
+) -> None:
+    unkeyed = {"service": "brain", "payload": {}}
+    replayed = push_body(unkeyed, message_id="900", attributes={"bridge_origin_message_id": "5"})
+    handle(pubsub_bridge, replayed)
+    (spec,) = gateway.created.values()
+    assert spec.task_name.endswith(task_id_for(service="brain", kind=KeyKind.MESSAGE_ID, value="5"))
+    assert spec.headers["X-Idempotency-Key"] == "5"
+
+
+def test_attribute_mode(pubsub_bridge: PubsubBridge, gateway: FakeGateway) -> None:
+    body = push_body(
+        {"texto": "ñ"}, attributes={"service": "testimonios", "delay_s": "30", "other": "x"}
+    )
+    assert handle(pubsub_bridge, body) is Outcome.CREATED
+    (spec,) = gateway.created.values()
+    assert spec.route.service == "testimonios"
+    assert json.loads(spec.body) == {"texto": "ñ"}
+    # Published 12:00:00.000000001, the delay counts from there.
+    assert spec.schedule_time is not None
+    assert abs(spec.schedule_time - (PUBLISHED_AT + timedelta(seconds=30))) < timedelta(seconds=1)
+
+
+def test_traceparent_attribute_is_forwarded(pubsub_bridge: PubsubBridge, gateway: FakeGateway) -> None:
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    handle(pubsub_bridge, push_body(ENVELOPE, attributes={"traceparent": trace}))
+    (spec,) = gateway.created.values()
+    assert spec.headers["traceparent"] == trace
+
+
+def test_a_malformed_message_is_acked_and_rejected_with_its_data(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway, sink: RecordingSink
+) -> None:
+    body = push_body("{not json", attributes={"origin": "sheet"}, message_id="77")
+    assert handle(pubsub_bridge, body) is Outcome.REJECTED
+    (rejected,) = sink.rejected
+    assert rejected.data == b"{not json"
+    assert rejected.attributes["origin"] == "sheet"
+    assert rejected.attributes["bridge_reason"] == "bad_json"
+    assert rejected.attributes["bridge_message_id"] == "77"
+    assert gateway.calls == 0
+
+
+def test_an_unreadable_event_keeps_the_whole_body(
+    pubsub_bridge: PubsubBridge, sink: RecordingSink
+) -> None:
+    body = {"message": {"data": "@@not base64@@", "messageId": "8"}}
+    assert handle(pubsub_bridge, body) is Outcome.REJECTED
+    (rejected,) = sink.rejected
+    assert rejected.attributes["bridge_reason"] == "bad_base64"
+    assert json.loads(rejected.data) == body
+
+
+def test_task_rejected_by_cloud_tasks_is_rejected(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway, sink: RecordingSink
+) -> None:
+    gateway.errors.append(PermanentError(Reason.TASK_REJECTED, "too big for Cloud Tasks"))
+    assert handle(pubsub_bridge, push_body(ENVELOPE)) is Outcome.REJECTED
+    assert sink.rejected[0].attributes["bridge_reason"] == "task_rejected"
+
+
+def test_a_transient_failure_raises_so_pubsub_redelivers(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway, sink: RecordingSink
+) -> None:
+    gateway.errors.append(TransientError("UNAVAILABLE", "down"))
+    with pytest.raises(TransientError):
+        handle(pubsub_bridge, push_body(ENVELOPE))
+    assert sink.rejected == []
+    assert handle(pubsub_bridge, push_body(ENVELOPE)) is Outcome.CREATED  # the redelivery
+
+
+def test_if_the_rejection_cannot_be_stored_the_message_is_retried(
+    pubsub_bridge: PubsubBridge, sink: RecordingSink
+) -> None:
+    sink.fail_next = 1
+    with pytest.raises(TransientError):
+        handle(pubsub_bridge, push_body("{bad"))
+    assert handle(pubsub_bridge, push_body("{bad")) is Outcome.REJECTED
+    assert len(sink.rejected) == 1
+
+
+def test_one_log_line_per_message_without_the_payload(
+    pubsub_bridge: PubsubBridge, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = {"service": "brain", "payload": {"nombre": "María Secreta"}}
+    handle(pubsub_bridge, push_body(secret, message_id="31"))
+    handle(pubsub_bridge, push_body({"service": "nope", "payload": {"nombre": "María Secreta"}}))
+    lines = capsys.readouterr().out.splitlines()
+    assert "María" not in "".join(lines)
+    created, rejected = (json.loads(line) for line in lines)
+    assert created["severity"] == "INFO"
+    assert created["outcome"] == "created"
+    assert created["message_id"] == "31"
+    assert (created["service"], created["queue"]) == ("brain", "queue-brain")
+    assert created["task"].startswith("projects/demo-project/locations/us-central1/queues/queue-brain/tasks/")
+    assert created["latency_ms"] >= 0
+    assert len(created["data_sha256"]) == 16
+    assert (rejected["outcome"], rejected["reason"], rejected["severity"]) == (
+        "rejected",
+        "unknown_service",
+        "WARNING",
+    )

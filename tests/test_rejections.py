@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from bridge.errors import PermanentError, Reason, TransientError
+from bridge.rejections import (
+    MAX_ATTRIBUTES,
+    MAX_VALUE_BYTES,
+    OutgoingMessage,
+    PubsubRejectionSink,
+    rejection_for,
+    truncate_utf8,
+)
+
+ERROR = PermanentError(Reason.UNKNOWN_SERVICE, "service: unknown service 'x'")
+
+
+def test_keeps_data_and_attributes_and_adds_the_reason() -> None:
+    out = rejection_for(data=b"{raw}", attributes={"service": "x"}, message_id="77", error=ERROR)
+    assert out.data == b"{raw}"
+    assert out.attributes == {
+        "service": "x",
+        "bridge_reason": "unknown_service",
+        "bridge_error": "service: unknown service 'x'",
+        "bridge_message_id": "77",
+    }
+
+
+def test_a_stale_reason_is_replaced() -> None:
+    stale = {"bridge_reason": "bad_json", "bridge_wrapped": "true", "a": "1"}
+    out = rejection_for(data=b"", attributes=stale, message_id="1", error=ERROR)
+    assert out.attributes["bridge_reason"] == "unknown_service"
+    assert "bridge_wrapped" not in out.attributes
+
+
+def test_the_error_sentence_fits_an_attribute() -> None:
+    long_error = PermanentError(Reason.BAD_JSON, "ñ" * 2000)
+    out = rejection_for(data=b"", attributes={}, message_id="1", error=long_error)
+    assert len(out.attributes["bridge_error"].encode()) <= MAX_VALUE_BYTES
+
+
+def test_truncate_utf8_never_splits_a_character() -> None:
+    text = truncate_utf8("🚀" * 300, 1024)
+    assert len(text.encode()) <= 1024
+    assert text.endswith("...")
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {f"a{n}": "v" for n in range(MAX_ATTRIBUTES)},  # no room for ours
+        {"k" * 300: "v"},  # key over 256 bytes (only a hand-made push can send it)
+        {"a": "v" * 2000},  # value over 1024 bytes
+    ],
+)
+def test_attributes_that_cannot_fit_move_into_the_data(attributes: dict[str, str]) -> None:
+    out = rejection_for(data=b"\x00\xff", attributes=attributes, message_id="1", error=ERROR)
+    assert out.attributes["bridge_wrapped"] == "true"
+    assert len(out.attributes) <= MAX_ATTRIBUTES
+    wrapped = json.loads(out.data)
+    assert base64.b64decode(wrapped["data"]) == b"\x00\xff"
+    assert wrapped["attributes"] == attributes
+
+
+class FakeFuture:
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+
+    def result(self, timeout: float) -> str:
+        if self.error:
+            raise self.error
+        return "server-id"
+
+
+class FakePublisher:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.published: list[tuple[str, bytes, dict[str, Any]]] = []
+
+    def publish(self, topic: str, data: bytes, **attributes: Any) -> FakeFuture:
+        self.published.append((topic, data, attributes))
+        return FakeFuture(self.error)
+
+
+def test_the_sink_publishes_lazily_and_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    publisher = FakePublisher()
+    made: list[FakePublisher] = []
+    monkeypatch.setattr("bridge.rejections.make_publisher", lambda: made.append(publisher) or publisher)
+    sink = PubsubRejectionSink(topic_path="projects/p/topics/rejected", timeout_s=5)
+    assert made == []
+    sink.reject(OutgoingMessage(data=b"x", attributes={"bridge_reason": "bad_json"}))
+    sink.reject(OutgoingMessage(data=b"y", attributes={}))
+    assert len(made) == 1
+    assert publisher.published[0] == ("projects/p/topics/rejected", b"x", {"bridge_reason": "bad_json"})
+
+
+def test_a_failed_publish_is_transient(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        "bridge.rejections.make_publisher", lambda: FakePublisher(TimeoutError("no answer"))
+    )
+    sink = PubsubRejectionSink(topic_path="projects/p/topics/rejected", timeout_s=5)
+    with pytest.raises(TransientError) as caught:
+        sink.reject(OutgoingMessage(data=b"x", attributes={}))
+    assert "projects/p/topics/rejected" in caught.value.detail
