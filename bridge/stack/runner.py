@@ -415,6 +415,9 @@ class Stack:
             if entry.get("message_id") == message_id
         ]
 
+    def dead_processes(self) -> list[str]:
+        return [name for name, proc in self._procs.items() if not proc.alive()]
+
     def process_ids(self) -> dict[str, int]:
         return {name: proc.pid for name, proc in self._procs.items()}
 

@@ -1,0 +1,95 @@
+"""``python -m bridge.stack demo|up``: what ``make demo`` and ``make up`` run."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from types import FrameType
+
+from bridge.stack import demo
+from bridge.stack.procs import MissingPrerequisite, StackError
+from bridge.stack.runner import (
+    DEAD_LETTER_SUBSCRIPTION,
+    PROJECT_ID,
+    REJECTED_SUBSCRIPTION,
+    SERVICES,
+    TOPIC,
+    Stack,
+)
+from bridge.stack.worker import Received
+
+USAGE = "usage: python -m bridge.stack demo|up"
+
+
+def _raise_exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _print_request(received: Received) -> None:
+    body = received.body.decode("utf-8", "replace")
+    key = received.header("X-Idempotency-Key")
+    line = f"worker <- {received.method} {received.path}  X-Idempotency-Key: {key}"
+    print(f"{line}  body: {body[:200]}", flush=True)
+
+
+def up() -> int:
+    """Start the stack and keep it running until Ctrl-C (or SIGTERM); print how to publish."""
+    try:
+        with Stack(
+            echo=lambda line: print(f"· {line}", flush=True), on_request=_print_request
+        ) as s:
+            pubsub = f"http://{s.pubsub_host}/"
+            print(
+                f"""
+The local stack is up. Ctrl-C stops every process it started.
+
+  Pub/Sub emulator       {s.pubsub_host}  project {PROJECT_ID}, topic {TOPIC}
+  Cloud Tasks emulator   {s.tasks_host}  queues {", ".join(x.queue_id for x in SERVICES)}
+  function (main.py)     {s.function_url}  (push subscription enqueue-requests-bridge)
+  recording worker       {s.worker.url("/")}  (every request it gets is printed below)
+  logs                   {s.state_dir}
+
+Publish by hand with gcloud (it ignores PUBSUB_EMULATOR_HOST; these two variables point it here):
+
+  export CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB={pubsub} CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true
+  gcloud pubsub topics publish {TOPIC} --project={PROJECT_ID} \\
+    --message='{{"service": "brain", "payload": {{"case_id": "CASE-9", "nota": "¡hola!"}}}}'
+  gcloud pubsub topics publish {TOPIC} --project={PROJECT_ID} \\
+    --attribute=service=regresos,idempotency_key=ROW-359 --message='{{"row": 359, "col": 5}}'
+  gcloud pubsub subscriptions pull {REJECTED_SUBSCRIPTION} --project={PROJECT_ID} --auto-ack
+  gcloud pubsub subscriptions pull {DEAD_LETTER_SUBSCRIPTION} --project={PROJECT_ID} --auto-ack
+
+Or from Python (google-cloud-pubsub honours it): export PUBSUB_EMULATOR_HOST={s.pubsub_host}
+The function's log (one JSON line per message): tail -f {s.log_path("function")}
+""",
+                flush=True,
+            )
+            while True:
+                time.sleep(1)
+                if dead := s.dead_processes():
+                    print(f"{', '.join(dead)} exited; stopping the stack", flush=True)
+                    return 1
+    except KeyboardInterrupt:
+        print("\nstopped every process the stack started", flush=True)
+    except MissingPrerequisite as err:
+        print(f"make up: {err}", file=sys.stderr)
+        return 2
+    except StackError as err:
+        print(f"make up: the stack failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _raise_exit)  # so `finally` blocks stop the processes
+    if argv == ["demo"]:
+        return demo.run()
+    if argv == ["up"]:
+        return up()
+    print(USAGE, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
