@@ -15,7 +15,6 @@ from time import perf_counter
 from typing import Any
 
 import flask
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.config import Settings
 from bridge.envelope import parse_envelope
@@ -50,11 +49,13 @@ class HttpBridge:
         if request.method != "POST":
             return _json({"detail": "Method Not Allowed"}, 405, Allow="POST")
         started = perf_counter()
-        request.max_content_length = MAX_REQUEST_BYTES
-        try:
-            body = request.get_data(cache=False)
-        except RequestEntityTooLarge:
-            return _json({"detail": f"request body over {MAX_REQUEST_BYTES} bytes"}, 413)
+        too_large = _json({"detail": f"request body over {MAX_REQUEST_BYTES} bytes"}, 413)
+        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+            return too_large
+        # Read at most one byte past the limit, whatever Content-Length claimed (or omitted).
+        body = request.stream.read(MAX_REQUEST_BYTES + 1)
+        if len(body) > MAX_REQUEST_BYTES:
+            return too_large
         try:
             envelope = parse_envelope(body)
             key = envelope.idempotency_key or self._new_key()

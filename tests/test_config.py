@@ -17,7 +17,9 @@ def test_the_old_enqueuer_environment_works_unchanged() -> None:
     settings = load_settings(old_enqueuer_env())
     assert settings.service_names == ["brain", "regresos", "testimonios", "transcripciones"]
     regresos = settings.routes["regresos"]
-    assert regresos.queue_path == "projects/demo-project/locations/us-central1/queues/queue-regresos"
+    assert (
+        regresos.queue_path == "projects/demo-project/locations/us-central1/queues/queue-regresos"
+    )
     assert regresos.url.endswith("/_tasks/process-pdf-back-questions-run")
     assert regresos.audience == "https://regresos-123.us-central1.run.app"
     assert regresos.deadline_s == 1800
@@ -104,7 +106,8 @@ def test_the_pubsub_entry_needs_a_rejected_topic_or_an_explicit_opt_out() -> Non
     env["DROP_REJECTED"] = "true"
     settings = load_settings(env)
     require_rejection_sink(settings)
-    assert settings.drop_rejected and settings.rejected_topic is None
+    assert settings.drop_rejected
+    assert settings.rejected_topic is None
 
 
 def test_a_full_topic_path_is_kept() -> None:

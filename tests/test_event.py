@@ -23,7 +23,13 @@ def sample(name: str) -> dict[str, Any]:
     ("name", "message_id", "data", "attributes", "published"),
     [
         ("binary", "message-id", b"\x01\x02\x03\x04", {}, None),
-        ("text", "message-id", b"test message 3", {"attr1": "attr1-value"}, "2021-02-05T04:06:14.109"),
+        (
+            "text",
+            "message-id",
+            b"test message 3",
+            {"attr1": "attr1-value"},
+            "2021-02-05T04:06:14.109",
+        ),
         ("duplicatedFields", "message-id", b"\x01\x02\x03\x04", {}, "2021-02-05T04:06:14.109"),
         ("simple", "3103425958877813", b"Hello World!", {}, "2021-10-01T20:37:27.386"),
     ],

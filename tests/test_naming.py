@@ -39,7 +39,10 @@ def test_the_encoding_is_unambiguous_across_the_service_key_boundary() -> None:
 
 
 def test_ids_share_no_sequential_prefix() -> None:
-    ids = [task_id_for(service="brain", kind=KeyKind.IDEMPOTENCY_KEY, value=f"ROW-{n:04d}") for n in range(50)]
+    ids = [
+        task_id_for(service="brain", kind=KeyKind.IDEMPOTENCY_KEY, value=f"ROW-{n:04d}")
+        for n in range(50)
+    ]
     assert len({i[:4] for i in ids}) > 40
 
 

@@ -39,7 +39,9 @@ def test_the_task_for_the_regresos_example(settings: Settings) -> None:
         not_before=PUBLISHED_AT,
         now=NOW,
     )
-    task_id = task_id_for(service="regresos", kind=KeyKind.IDEMPOTENCY_KEY, value="TEST-REGRESOS-001")
+    task_id = task_id_for(
+        service="regresos", kind=KeyKind.IDEMPOTENCY_KEY, value="TEST-REGRESOS-001"
+    )
     assert spec.task_name == f"{settings.routes['regresos'].queue_path}/tasks/{task_id}"
     assert spec.route.url == settings.routes["regresos"].url
     assert spec.route.audience == "https://regresos-123.us-central1.run.app"
@@ -64,7 +66,9 @@ def test_without_a_key_the_message_id_is_the_key(settings: Settings) -> None:
         now=NOW,
     )
     assert spec.headers["X-Idempotency-Key"] == "1001" == spec.idempotency_key
-    assert spec.task_name.endswith(task_id_for(service="brain", kind=KeyKind.MESSAGE_ID, value="1001"))
+    assert spec.task_name.endswith(
+        task_id_for(service="brain", kind=KeyKind.MESSAGE_ID, value="1001")
+    )
 
 
 def test_the_delay_counts_from_the_publish_time(settings: Settings) -> None:
@@ -92,14 +96,26 @@ def test_a_redelivery_after_the_delay_dispatches_now(settings: Settings) -> None
 
 
 def test_deadline_override_and_service_default(settings: Settings) -> None:
-    common = {"settings": settings, "dedupe": MESSAGE, "message_id": None, "not_before": NOW, "now": NOW}
+    common = {
+        "settings": settings,
+        "dedupe": MESSAGE,
+        "message_id": None,
+        "not_before": NOW,
+        "now": NOW,
+    }
     assert plan_task(Envelope(service="brain", payload={}), **common).deadline_s == 700  # type: ignore[arg-type]
     override = Envelope(service="brain", payload={}, deadline_s=60)
     assert plan_task(override, **common).deadline_s == 60  # type: ignore[arg-type]
 
 
 def test_traceparent_is_forwarded_only_when_well_formed(settings: Settings) -> None:
-    common = {"settings": settings, "dedupe": MESSAGE, "message_id": None, "not_before": NOW, "now": NOW}
+    common = {
+        "settings": settings,
+        "dedupe": MESSAGE,
+        "message_id": None,
+        "not_before": NOW,
+        "now": NOW,
+    }
     envelope = Envelope(service="brain", payload={})
     good = plan_task(envelope, traceparent=TRACE, **common)  # type: ignore[arg-type]
     bad = plan_task(envelope, traceparent="00-x\r\nEvil: 1", **common)  # type: ignore[arg-type]

@@ -71,7 +71,9 @@ def test_attribute_mode(pubsub_bridge: PubsubBridge, gateway: FakeGateway) -> No
     assert abs(spec.schedule_time - (PUBLISHED_AT + timedelta(seconds=30))) < timedelta(seconds=1)
 
 
-def test_traceparent_attribute_is_forwarded(pubsub_bridge: PubsubBridge, gateway: FakeGateway) -> None:
+def test_traceparent_attribute_is_forwarded(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway
+) -> None:
     trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     handle(pubsub_bridge, push_body(ENVELOPE, attributes={"traceparent": trace}))
     (spec,) = gateway.created.values()
@@ -142,7 +144,9 @@ def test_one_log_line_per_message_without_the_payload(
     assert created["outcome"] == "created"
     assert created["message_id"] == "31"
     assert (created["service"], created["queue"]) == ("brain", "queue-brain")
-    assert created["task"].startswith("projects/demo-project/locations/us-central1/queues/queue-brain/tasks/")
+    assert created["task"].startswith(
+        "projects/demo-project/locations/us-central1/queues/queue-brain/tasks/"
+    )
     assert created["latency_ms"] >= 0
     assert len(created["data_sha256"]) == 16
     assert (rejected["outcome"], rejected["reason"], rejected["severity"]) == (

@@ -89,13 +89,19 @@ class FakePublisher:
 def test_the_sink_publishes_lazily_and_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     publisher = FakePublisher()
     made: list[FakePublisher] = []
-    monkeypatch.setattr("bridge.rejections.make_publisher", lambda: made.append(publisher) or publisher)
+    monkeypatch.setattr(
+        "bridge.rejections.make_publisher", lambda: made.append(publisher) or publisher
+    )
     sink = PubsubRejectionSink(topic_path="projects/p/topics/rejected", timeout_s=5)
     assert made == []
     sink.reject(OutgoingMessage(data=b"x", attributes={"bridge_reason": "bad_json"}))
     sink.reject(OutgoingMessage(data=b"y", attributes={}))
     assert len(made) == 1
-    assert publisher.published[0] == ("projects/p/topics/rejected", b"x", {"bridge_reason": "bad_json"})
+    assert publisher.published[0] == (
+        "projects/p/topics/rejected",
+        b"x",
+        {"bridge_reason": "bad_json"},
+    )
 
 
 def test_a_failed_publish_is_transient(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,313 @@
+"""Contract tests: the real main.py served by functions-framework, with each event shape.
+
+Only the two network edges are replaced (the Cloud Tasks client and the Pub/Sub publisher);
+everything between the HTTP request and the CreateTask call is the deployed code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from functions_framework import create_app
+from google.api_core import exceptions as core_exceptions
+
+from bridge.config import load_settings
+from bridge.errors import ConfigError
+from tests.conftest import b64, old_enqueuer_env, push_body
+
+MAIN = str(Path(__file__).parent.parent / "main.py")
+SAMPLES = Path(__file__).parent / "data" / "cloudevents"
+ENVELOPE = {"service": "regresos", "payload": {"row": 359, "texto": "ñ"}, "idempotency_key": "K-1"}
+
+
+class FakeTasksClient:
+    def __init__(self) -> None:
+        self.requests: list[Any] = []
+        self.errors: list[Exception] = []
+
+    def create_task(self, *, request: Any, timeout: float) -> Any:
+        self.requests.append(request)
+        if self.errors:
+            raise self.errors.pop(0)
+        return request.task
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes, dict[str, str]]] = []
+
+    def publish(self, topic: str, data: bytes, **attributes: str) -> Any:
+        self.published.append((topic, data, attributes))
+        return type("Done", (), {"result": lambda self, timeout: "id"})()
+
+
+@pytest.fixture
+def tasks(monkeypatch: pytest.MonkeyPatch) -> FakeTasksClient:
+    client = FakeTasksClient()
+    monkeypatch.setattr("bridge.gateway.make_client", lambda host: client)
+    return client
+
+
+@pytest.fixture
+def publisher(monkeypatch: pytest.MonkeyPatch) -> FakePublisher:
+    fake = FakePublisher()
+    monkeypatch.setattr("bridge.rejections.make_publisher", lambda: fake)
+    return fake
+
+
+def serve(target: str, signature: str, **env: str) -> FlaskClient:
+    os.environ.update(old_enqueuer_env() | env)
+    os.environ["FUNCTION_TARGET"] = target
+    client: FlaskClient = create_app(target, MAIN, signature).test_client()
+    return client
+
+
+@pytest.fixture
+def function(tasks: FakeTasksClient, publisher: FakePublisher) -> FlaskClient:
+    return serve("enqueue", "cloudevent")
+
+
+@pytest.fixture
+def http(tasks: FakeTasksClient) -> FlaskClient:
+    return serve("enqueue_http", "http")
+
+
+def ce_headers(**extra: str) -> dict[str, str]:
+    return {
+        "ce-id": "1001",
+        "ce-specversion": "1.0",
+        "ce-source": "//pubsub.googleapis.com/projects/demo-project/topics/enqueue-requests",
+        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-time": "2026-11-28T12:00:00Z",
+        "Content-Type": "application/json",
+        **extra,
+    }
+
+
+def test_eventarc_binary_mode(function: FlaskClient, tasks: FakeTasksClient) -> None:
+    response = function.post("/", headers=ce_headers(), json=push_body(ENVELOPE))
+    assert response.status_code == 200
+    (request,) = tasks.requests
+    assert request.parent.endswith("/queues/queue-regresos")
+    assert json.loads(request.task.http_request.body) == ENVELOPE["payload"]
+
+
+def test_eventarc_structured_mode(function: FlaskClient, tasks: FakeTasksClient) -> None:
+    event = {
+        "specversion": "1.0",
+        "id": "1001",
+        "source": "//pubsub.googleapis.com/projects/demo-project/topics/enqueue-requests",
+        "type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "time": "2026-11-28T12:00:00Z",
+        "datacontenttype": "application/json",
+        "data": push_body(ENVELOPE),
+    }
+    response = function.post(
+        "/", data=json.dumps(event), headers={"Content-Type": "application/cloudevents+json"}
+    )
+    assert response.status_code == 200
+    assert len(tasks.requests) == 1
+
+
+@pytest.mark.parametrize("path", ["/", "/projects/demo-project/topics/enqueue-requests"])
+def test_raw_push_body(function: FlaskClient, tasks: FakeTasksClient, path: str) -> None:
+    response = function.post(path, json=push_body(ENVELOPE, attributes={}))
+    assert response.status_code == 200
+    (request,) = tasks.requests
+    assert request.task.http_request.headers["X-Pubsub-Message-Id"] == "1001"
+
+
+def test_raw_push_attribute_only_message_with_empty_data(
+    function: FlaskClient, tasks: FakeTasksClient, publisher: FakePublisher
+) -> None:
+    body = push_body("", attributes={"service": "brain"})
+    assert function.post("/", json=body).status_code == 200
+    assert tasks.requests == []
+    (_, _, attributes) = publisher.published[0]
+    assert attributes["bridge_reason"] == "missing_payload"
+
+
+def test_raw_push_without_data_is_refused_by_functions_framework(function: FlaskClient) -> None:
+    # Documented limitation: functions-framework answers 400 before the bridge runs, so such a
+    # message can only end in the dead-letter topic. Our publishers always send data.
+    body = push_body("{}")
+    del body["message"]["data"]
+    assert function.post("/", json=body).status_code == 400
+
+
+@pytest.mark.parametrize("name", ["binary", "text", "duplicatedFields"])
+def test_google_cloudevents_samples_are_rejected_with_their_data(
+    function: FlaskClient, publisher: FakePublisher, name: str
+) -> None:
+    sample = json.loads((SAMPLES / f"MessagePublishedData-{name}.json").read_text())
+    response = function.post("/", headers=ce_headers(), json=sample)
+    assert response.status_code == 200
+    (topic, data, attributes) = publisher.published[0]
+    assert topic == "projects/demo-project/topics/enqueue-rejected"
+    assert data == base64.b64decode(sample["message"]["data"])
+    assert attributes["bridge_reason"] == "bad_json"
+    assert attributes["bridge_message_id"] == "message-id"
+
+
+def test_a_transient_failure_answers_500_for_redelivery(
+    function: FlaskClient, tasks: FakeTasksClient
+) -> None:
+    tasks.errors.append(core_exceptions.ServiceUnavailable("down"))
+    assert function.post("/", json=push_body(ENVELOPE)).status_code == 500
+    assert function.post("/", json=push_body(ENVELOPE)).status_code == 200
+
+
+def test_duplicate_is_acked(function: FlaskClient, tasks: FakeTasksClient) -> None:
+    tasks.errors.append(core_exceptions.AlreadyExists("exists"))
+    assert function.post("/", json=push_body(ENVELOPE)).status_code == 200
+
+
+def test_the_pubsub_entry_refuses_to_start_without_a_rejected_topic() -> None:
+    env = old_enqueuer_env()
+    del env["REJECTED_TOPIC"]
+    os.environ.clear()
+    os.environ.update(env)
+    with pytest.raises(ConfigError, match="REJECTED_TOPIC"):
+        serve("enqueue", "cloudevent", REJECTED_TOPIC="")
+
+
+def test_a_bad_variable_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="DEADLINE_REGRESOS_S"):
+        serve("enqueue", "cloudevent", DEADLINE_REGRESOS_S="3600")
+
+
+# --- POST /enqueue --------------------------------------------------------------------------
+
+
+def test_http_created_answers_like_the_old_enqueuer(
+    http: FlaskClient, tasks: FakeTasksClient
+) -> None:
+    response = http.post("/enqueue", json=ENVELOPE)
+    assert response.status_code == 200
+    body = response.get_json()
+    (request,) = tasks.requests
+    assert body == {
+        "ok": True,
+        "task": request.task.name,
+        "service": "regresos",
+        "queue": "queue-regresos",
+        "deadline_s": 1800,
+        "idempotency_key": "K-1",
+        "duplicate": False,
+    }
+    assert "X-Pubsub-Message-Id" not in request.task.http_request.headers
+
+
+def test_http_duplicate(http: FlaskClient, tasks: FakeTasksClient) -> None:
+    tasks.errors.append(core_exceptions.AlreadyExists("exists"))
+    response = http.post("/enqueue", json=ENVELOPE)
+    assert response.status_code == 200
+    assert response.get_json()["duplicate"] is True
+
+
+def test_http_without_key_gets_a_random_one(http: FlaskClient, tasks: FakeTasksClient) -> None:
+    unkeyed = {"service": "brain", "payload": {}}
+    first = http.post("/enqueue", json=unkeyed).get_json()
+    second = http.post("/enqueue", json=unkeyed).get_json()
+    assert first["idempotency_key"] != second["idempotency_key"]
+    assert first["task"] != second["task"]  # no dedupe, as before
+    assert (
+        tasks.requests[0].task.http_request.headers["X-Idempotency-Key"] == first["idempotency_key"]
+    )
+
+
+def test_http_delay_counts_from_now(http: FlaskClient, tasks: FakeTasksClient) -> None:
+    http.post("/enqueue", json={"service": "brain", "payload": {}, "delay_s": 3600})
+    scheduled = tasks.requests[0].task.schedule_time
+    from datetime import UTC, datetime, timedelta
+
+    assert abs(scheduled - (datetime.now(UTC) + timedelta(hours=1))) < timedelta(seconds=30)
+
+
+def test_http_unknown_service_is_422_listing_the_known_ones(http: FlaskClient) -> None:
+    response = http.post("/enqueue", json={"service": "cerebro", "payload": {}})
+    assert response.status_code == 422
+    (item,) = response.get_json()["detail"]
+    assert item["loc"] == ["body", "service"]
+    assert item["type"] == "unknown_service"
+    assert item["ctx"]["known_services"] == ["brain", "regresos", "testimonios", "transcripciones"]
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "loc"),
+    [
+        (
+            b'{"service": "brain", "payload": {}, "delay_s": "30"}',
+            "wrong_type",
+            ["body", "delay_s"],
+        ),
+        (b'{"service": "brain", "payload": [1]}', "payload_not_object", ["body", "payload"]),
+        (
+            b'{"service": "brain", "payload": {}, "deadline_s": 3600}',
+            "out_of_range",
+            ["body", "deadline_s"],
+        ),
+        (b'{"service": "brain"}', "missing_field", ["body", "payload"]),
+        (b'{"service": "brain", "payload": {}, "x": 1}', "unknown_field", ["body", "x"]),
+        (b"{oops", "bad_json", ["body"]),
+        (b"", "bad_json", ["body"]),
+    ],
+)
+def test_http_invalid_requests_are_422(
+    http: FlaskClient, body: bytes, kind: str, loc: list[str]
+) -> None:
+    response = http.post("/enqueue", data=body, content_type="application/json")
+    assert response.status_code == 422
+    (item,) = response.get_json()["detail"]
+    assert (item["type"], item["loc"]) == (kind, loc)
+    assert item["msg"]
+
+
+def test_http_payload_over_the_limit_is_413(tasks: FakeTasksClient) -> None:
+    client = serve("enqueue_http", "http", MAX_BODY_BYTES="100")
+    response = client.post("/enqueue", json={"service": "brain", "payload": {"x": "y" * 200}})
+    assert response.status_code == 413
+    assert tasks.requests == []
+
+
+def test_http_request_over_10_mib_is_413_without_reading_it(http: FlaskClient) -> None:
+    body = b'{"service": "brain", "payload": {"x": "' + b"y" * (10 * 1024 * 1024) + b'"}}'
+    response = http.post("/enqueue", data=body, content_type="application/json")
+    assert response.status_code == 413
+
+
+def test_http_transient_failure_is_503_with_retry_after(
+    http: FlaskClient, tasks: FakeTasksClient
+) -> None:
+    tasks.errors.append(core_exceptions.DeadlineExceeded("slow"))
+    response = http.post("/enqueue", json=ENVELOPE)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+
+
+def test_http_other_paths_and_methods(http: FlaskClient) -> None:
+    assert http.post("/other", json=ENVELOPE).status_code == 404
+    response = http.get("/enqueue")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+
+
+def test_http_entry_works_with_the_old_environment_alone(tasks: FakeTasksClient) -> None:
+    env = old_enqueuer_env()
+    del env["REJECTED_TOPIC"]
+    os.environ.clear()
+    os.environ.update(env)
+    os.environ["FUNCTION_TARGET"] = "enqueue_http"
+    client = create_app("enqueue_http", MAIN, "http").test_client()
+    assert client.post("/enqueue", json=ENVELOPE).status_code == 200
+    assert load_settings(env).rejected_topic is None
+
+
+def test_b64_helper_roundtrip() -> None:
+    assert base64.b64decode(b64("ñ")) == "ñ".encode()
