@@ -89,9 +89,12 @@ class FakePublisher:
 def test_the_sink_publishes_lazily_and_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     publisher = FakePublisher()
     made: list[FakePublisher] = []
-    monkeypatch.setattr(
-        "bridge.rejections.make_publisher", lambda: made.append(publisher) or publisher
-    )
+
+    def make_publisher() -> FakePublisher:
+        made.append(publisher)
+        return publisher
+
+    monkeypatch.setattr("bridge.rejections.make_publisher", make_publisher)
     sink = PubsubRejectionSink(topic_path="projects/p/topics/rejected", timeout_s=5)
     assert made == []
     sink.reject(OutgoingMessage(data=b"x", attributes={"bridge_reason": "bad_json"}))
