@@ -1,0 +1,247 @@
+"""Property-based tests: the *right* outcome for every generated message, not just "some error".
+
+- valid envelopes (both modes) always become a task with a valid, deterministic name and a body
+  equal to the payload;
+- each kind of malformation yields its own ``bridge_reason``, with the original data kept;
+- arbitrary bytes and attributes never make anything but a task or a classified rejection.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import string
+from dataclasses import replace
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bridge.config import Settings, load_settings
+from bridge.envelope import MAX_DELAY_S
+from bridge.errors import PermanentError, Reason
+from bridge.event import decode_event
+from bridge.logs import Outcome
+from bridge.pubsub_entry import PubsubBridge
+from bridge.testing import FakeGateway, RecordingSink
+from tests.conftest import NOW, old_enqueuer_env, push_body
+
+SETTINGS = load_settings(old_enqueuer_env())
+SERVICES = sorted(SETTINGS.routes)
+TASK_NAME = re.compile(
+    r"projects/demo-project/locations/us-central1/queues/[A-Za-z0-9-]{1,100}/tasks/[0-9a-f]{64}"
+)
+HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+FIELDS = {"service", "payload", "delay_s", "idempotency_key", "deadline_s"}
+UNREACHABLE_FROM_DATA = {
+    Reason.BAD_EVENT,
+    Reason.BAD_BASE64,
+    Reason.MISSING_PAYLOAD,
+    Reason.TASK_REJECTED,
+}
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+payloads = st.dictionaries(st.text(max_size=10), json_values, max_size=6)
+keys = st.text(alphabet=string.printable[:95], min_size=1, max_size=60)  # printable ASCII
+
+
+@st.composite
+def envelopes(draw: st.DrawFn) -> dict[str, Any]:
+    envelope: dict[str, Any] = {
+        "service": draw(st.sampled_from(SERVICES)),
+        "payload": draw(payloads),
+    }
+    if draw(st.booleans()):
+        envelope["delay_s"] = draw(st.integers(0, MAX_DELAY_S))
+    if draw(st.booleans()):
+        envelope["idempotency_key"] = draw(keys)
+    if draw(st.booleans()):
+        envelope["deadline_s"] = draw(st.integers(15, 1800))
+    return envelope
+
+
+def make_bridge(config: Settings = SETTINGS) -> tuple[PubsubBridge, FakeGateway, RecordingSink]:
+    gateway, sink = FakeGateway(), RecordingSink()
+    return (
+        PubsubBridge(settings=config, gateway=gateway, rejections=sink, clock=lambda: NOW),
+        gateway,
+        sink,
+    )
+
+
+def encode(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(envelope=envelopes(), message_id=st.text(alphabet=string.digits, min_size=1, max_size=18))
+def test_valid_envelopes_become_one_deterministic_task(
+    envelope: dict[str, Any], message_id: str
+) -> None:
+    bridge, gateway, sink = make_bridge()
+    body = push_body(envelope, message_id=message_id)
+    assert bridge.handle(event_id=None, event_time=None, data=body) is Outcome.CREATED
+    (spec,) = gateway.created.values()
+    assert TASK_NAME.fullmatch(spec.task_name)
+    assert json.loads(spec.body) == envelope["payload"]
+    assert spec.route.service == envelope["service"]
+    assert all(HEADER_VALUE.fullmatch(v) for v in spec.headers.values())
+    # Redelivered: the same name, so Cloud Tasks would refuse a second task.
+    assert bridge.handle(event_id=None, event_time=None, data=body) is Outcome.DUPLICATE
+    assert sink.rejected == []
+
+
+@settings(max_examples=200)
+@given(envelope=envelopes())
+def test_attribute_mode_gives_the_same_task_as_envelope_mode(envelope: dict[str, Any]) -> None:
+    attributes = {"service": envelope["service"]}
+    attributes |= {
+        k: str(envelope[k]) for k in ("delay_s", "idempotency_key", "deadline_s") if k in envelope
+    }
+    by_envelope, by_attributes = make_bridge(), make_bridge()
+    by_envelope[0].handle(event_id=None, event_time=None, data=push_body(envelope))
+    by_attributes[0].handle(
+        event_id=None, event_time=None, data=push_body(envelope["payload"], attributes=attributes)
+    )
+    (one,) = by_envelope[1].created.values()
+    (two,) = by_attributes[1].created.values()
+    assert (one.task_name, one.body, one.schedule_time, one.deadline_s) == (
+        two.task_name,
+        two.body,
+        two.schedule_time,
+        two.deadline_s,
+    )
+
+
+def _without(envelope: dict[str, Any], field: str) -> dict[str, Any]:
+    return {k: v for k, v in envelope.items() if k != field}
+
+
+@st.composite
+def malformed(draw: st.DrawFn) -> tuple[bytes, Reason]:
+    """A valid envelope with exactly one thing wrong, and the reason that must be given."""
+    envelope = draw(envelopes())
+    # bad_event, bad_base64, missing_payload and task_rejected cannot come from envelope bytes:
+    # test_event, test_envelope and test_pubsub_entry cover them.
+    kind = draw(st.sampled_from(sorted(set(Reason) - UNREACHABLE_FROM_DATA)))
+    if kind is Reason.BAD_UTF8:
+        return b"\xff" + encode(envelope), kind
+    if kind is Reason.BAD_JSON:
+        text = json.dumps(envelope, ensure_ascii=False)
+        return text[: draw(st.integers(0, len(text) - 1))].encode("utf-8"), kind
+    if kind is Reason.NOT_AN_OBJECT:
+        return encode(draw(json_scalars | st.lists(json_values, max_size=3))), kind
+    if kind is Reason.PAYLOAD_NOT_OBJECT:
+        return encode(envelope | {"payload": draw(json_scalars | st.lists(json_values))}), kind
+    if kind is Reason.MISSING_FIELD:
+        return encode(_without(envelope, draw(st.sampled_from(["service", "payload"])))), kind
+    if kind is Reason.UNKNOWN_FIELD:
+        extra = draw(st.text(min_size=1, max_size=10).filter(lambda f: f not in FIELDS))
+        return encode(envelope | {extra: draw(json_values)}), kind
+    if kind is Reason.WRONG_TYPE:
+        field = draw(st.sampled_from(["delay_s", "deadline_s"]))
+        wrong = draw(
+            st.text(max_size=5) | st.booleans() | st.floats(allow_nan=False) | st.lists(st.none())
+        )
+        return encode(envelope | {field: wrong}), kind
+    if kind is Reason.OUT_OF_RANGE:
+        field, bad = draw(
+            st.sampled_from(["delay_s", "deadline_s"]).flatmap(
+                lambda f: st.tuples(
+                    st.just(f),
+                    st.integers(max_value=-1 if f == "delay_s" else 14)
+                    | st.integers(min_value=MAX_DELAY_S + 1 if f == "delay_s" else 1801),
+                )
+            )
+        )
+        return encode(envelope | {field: bad}), kind
+    if kind is Reason.BAD_IDEMPOTENCY_KEY:
+        key = draw(keys)
+        position = draw(st.integers(0, len(key)))
+        unsafe = draw(st.sampled_from(["\r\n", "\n", "\x00", "\x7f", "\t", "ñ", "🚀", "\u2028"]))
+        return encode(
+            envelope | {"idempotency_key": key[:position] + unsafe + key[position:]}
+        ), kind
+    if kind is Reason.UNKNOWN_SERVICE:
+        service = draw(st.text(min_size=1, max_size=20).filter(lambda s: s not in SETTINGS.routes))
+        return encode(envelope | {"service": service}), kind
+    assert kind is Reason.TOO_LARGE
+    return encode(envelope | {"payload": {"blob": "x" * (SETTINGS.max_body_bytes + 1)}}), kind
+
+
+@settings(
+    max_examples=400, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(case=malformed())
+def test_each_malformation_is_rejected_with_its_reason(case: tuple[bytes, Reason]) -> None:
+    data, reason = case
+    bridge, gateway, sink = make_bridge()
+    body = push_body("", attributes={"origin": "sheet"}, message_id="55")
+    body["message"]["data"] = base64.b64encode(data).decode()
+    assert bridge.handle(event_id=None, event_time=None, data=body) is Outcome.REJECTED
+    (rejected,) = sink.rejected
+    assert rejected.attributes["bridge_reason"] == reason.value
+    assert rejected.data == data  # nothing lost
+    assert rejected.attributes["origin"] == "sheet"
+    assert rejected.attributes["bridge_message_id"] == "55"
+    assert 0 < len(rejected.attributes["bridge_error"].encode()) <= 1024
+    assert gateway.calls == 0
+
+
+attribute_maps = st.dictionaries(
+    st.sampled_from(["service", "delay_s", "deadline_s", "idempotency_key", "traceparent", "x"])
+    | st.text(max_size=5),
+    st.text(max_size=12) | st.sampled_from(SERVICES) | st.integers(0, 4000).map(str),
+    max_size=5,
+)
+
+
+@settings(max_examples=400)
+@given(
+    data=st.binary(max_size=300) | envelopes().map(encode) | payloads.map(encode),
+    attributes=attribute_maps,
+)
+def test_arbitrary_messages_become_a_task_or_a_classified_rejection(
+    data: bytes, attributes: dict[str, str]
+) -> None:
+    bridge, gateway, sink = make_bridge(replace(SETTINGS, max_body_bytes=200))
+    body = push_body("", attributes=attributes)
+    body["message"]["data"] = base64.b64encode(data).decode()
+    outcome = bridge.handle(event_id=None, event_time=None, data=body)
+    if outcome is Outcome.REJECTED:
+        (rejected,) = sink.rejected
+        assert Reason(rejected.attributes["bridge_reason"])  # a documented code
+        if rejected.attributes.get("bridge_wrapped") == "true":  # e.g. an empty attribute key
+            wrapped = json.loads(rejected.data)
+            assert (base64.b64decode(wrapped["data"]), wrapped["attributes"]) == (data, attributes)
+        else:
+            assert rejected.data == data
+    else:
+        assert outcome is Outcome.CREATED
+        (spec,) = gateway.created.values()
+        assert TASK_NAME.fullmatch(spec.task_name)
+        assert all(HEADER_VALUE.fullmatch(v) for v in spec.headers.values())
+        assert len(spec.body) <= 200
+
+
+@settings(max_examples=300)
+@given(event=json_values | st.dictionaries(st.just("message"), json_values))
+def test_decoding_arbitrary_events_only_raises_permanent_errors(event: Any) -> None:
+    try:
+        decode_event(event_id=None, event_time=None, data=event)
+    except PermanentError as e:
+        assert e.reason in (Reason.BAD_EVENT, Reason.BAD_BASE64)
