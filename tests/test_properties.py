@@ -244,4 +244,7 @@ def test_decoding_arbitrary_events_only_raises_permanent_errors(event: Any) -> N
     try:
         decode_event(event_id=None, event_time=None, data=event)
     except PermanentError as e:
-        assert e.reason in (Reason.BAD_EVENT, Reason.BAD_BASE64)
+        reason = e.reason
+    else:
+        return
+    assert reason in (Reason.BAD_EVENT, Reason.BAD_BASE64)
