@@ -1,0 +1,379 @@
+"""The ``bridge`` command: ``bridge publish`` and ``bridge replay``. See ``bridge --help``.
+
+User mistakes end with one line on stderr and a distinct exit code (``EXIT_CODES``), never a
+traceback. Results go to stdout (message ids, JSON lines); progress and summaries to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from bridge.publish import (
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_TOPIC,
+    MAX_REQUEST_MESSAGES,
+    AccessDenied,
+    InvalidEnvelope,
+    MissingTopic,
+    Publisher,
+    PublishError,
+    PublishFailed,
+    PubsubTransport,
+    batches,
+    build_envelope,
+    envelope_message,
+    parse_row,
+    topic_path_for,
+)
+
+EXIT_OK = 0
+EXIT_USAGE = 2  # unknown flag, missing or conflicting options (argparse's own code)
+EXIT_INVALID = 3  # bad JSON, an envelope the bridge would reject, unreadable file: nothing sent
+EXIT_NOT_FOUND = 4  # no project, the topic or subscription does not exist
+EXIT_DENIED = 5  # no credentials, or permission denied
+EXIT_FAILED = 6  # Pub/Sub failed (unavailable, timeout); the message says what was sent
+EXIT_PARTIAL = 7  # replay: some chosen messages were not republished (left unacknowledged)
+EXIT_INTERRUPTED = 130
+EXIT_CODES = {
+    EXIT_OK: "success (also: a replay listing, or nothing to replay)",
+    EXIT_USAGE: "usage: unknown flag, missing or conflicting options",
+    EXIT_INVALID: "invalid input: bad JSON, an envelope the bridge would reject; nothing was sent",
+    EXIT_NOT_FOUND: "no project given, or the topic / subscription does not exist",
+    EXIT_DENIED: "no credentials, or permission denied on the topic / subscription",
+    EXIT_FAILED: "Pub/Sub failed (unavailable, timeout); stderr says what was already sent",
+    EXIT_PARTIAL: "replay: some chosen messages could not be republished (left unacknowledged)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+MAX_ERRORS_SHOWN = 20
+
+
+class UserError(Exception):
+    """Raised for a mistake the user fixes; ``exit_code`` is one of ``EXIT_CODES``."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def exit_code_for(error: PublishError) -> int:
+    if isinstance(error, InvalidEnvelope):
+        return EXIT_INVALID
+    if isinstance(error, MissingTopic):
+        return EXIT_NOT_FOUND
+    if isinstance(error, AccessDenied):
+        return EXIT_DENIED
+    return EXIT_FAILED
+
+
+def _exit_codes_text() -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES.items())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bridge",
+        description="Publish envelopes to the enqueue-bridge topic, and replay rejected or "
+        "dead-lettered messages. Honours PUBSUB_EMULATOR_HOST (the local emulator).",
+        epilog=_exit_codes_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_publish(commands)
+    _add_replay(commands)
+    return parser
+
+
+def _add_where(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--project",
+        help="Google Cloud project (default: $GOOGLE_CLOUD_PROJECT or $CLOUDSDK_CORE_PROJECT)",
+    )
+    parser.add_argument(
+        "--timeout-s",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help=f"give up on one Pub/Sub request after S seconds (default {DEFAULT_TIMEOUT_S:.0f})",
+    )
+
+
+def _add_publish(commands: Any) -> None:
+    parser = commands.add_parser(
+        "publish",
+        help="publish one envelope, or many from a JSON Lines file",
+        description="Publish to enqueue-requests. Every envelope is checked with the bridge's "
+        "own model first: if any is invalid, nothing is sent.",
+        epilog="examples:\n"
+        '  bridge publish --service brain --payload \'{"case_id": "C-1"}\' --key case-C-1\n'
+        "  bridge publish --service regresos --payload @job.json --delay-s 60\n"
+        "  bridge publish --file rows.jsonl        # one envelope per line:\n"
+        '      {"service": "brain", "payload": {...}, "idempotency_key": "...", "delay_s": 0}\n'
+        "  bridge publish --file rows.jsonl --dry-run\n\n"
+        "stdout: the message id (one envelope), or one JSON line per row "
+        '{"line": N, "message_id": "..."} (--file).\n\n' + _exit_codes_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    one = parser.add_argument_group("one envelope")
+    one.add_argument("--service", metavar="S", help="the worker service, e.g. brain")
+    one.add_argument(
+        "--payload",
+        metavar="JSON",
+        help="the payload: a JSON object, @file.json to read it from a file, @- from stdin",
+    )
+    one.add_argument("--delay-s", type=int, metavar="N", default=0, help="run in N seconds")
+    one.add_argument("--key", metavar="K", help="idempotency key: the same key is one task")
+    one.add_argument(
+        "--deadline-s", type=int, metavar="N", help="the worker's deadline, 15..1800 s"
+    )
+    many = parser.add_argument_group("many envelopes")
+    many.add_argument(
+        "--file",
+        metavar="ROWS.jsonl",
+        help="one envelope JSON object per line ('-' for stdin); blank lines are skipped",
+    )
+    many.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        metavar="N",
+        help="skip the first N envelopes (to resume after a failure)",
+    )
+    parser.add_argument(
+        "--topic",
+        default=DEFAULT_TOPIC,
+        help=f"topic id or projects/P/topics/T (default {DEFAULT_TOPIC})",
+    )
+    _add_where(parser)
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check and print what would be published (JSON lines), send nothing",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
+    parser.set_defaults(run=run_publish)
+
+
+def _add_replay(commands: Any) -> None:
+    from bridge.replay import add_arguments, run_replay
+
+    parser = commands.add_parser(
+        "replay",
+        help="list rejected / dead-lettered messages, republish chosen ones",
+        description="Read a rejected-messages or dead-letter subscription and show each "
+        "message with its reason. With --all, --reason or --message-id, republish the chosen "
+        "ones to enqueue-requests (as the original: same task name) and acknowledge exactly "
+        "those; everything else is released untouched.",
+        epilog="examples:\n"
+        "  bridge replay --subscription enqueue-rejected-pull                # list only\n"
+        "  bridge replay --subscription enqueue-rejected-pull --reason unknown_service --dry-run\n"
+        "  bridge replay --subscription enqueue-rejected-pull --reason unknown_service\n"
+        "  bridge replay --subscription enqueue-dead-letter-pull --message-id 1234567 --all\n\n"
+        + _exit_codes_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    _add_where(parser)
+    parser.set_defaults(run=run_replay)
+
+
+# -- publish ----------------------------------------------------------------------------------
+
+
+def run_publish(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    single = args.service is not None or args.payload is not None
+    if single == (args.file is not None):
+        raise UserError("give either --service and --payload, or --file (not both)", EXIT_USAGE)
+    if single and (args.service is None or args.payload is None):
+        raise UserError("--service and --payload go together", EXIT_USAGE)
+    if args.file is not None and (args.key or args.delay_s or args.deadline_s is not None):
+        raise UserError(
+            "--key, --delay-s and --deadline-s are for one envelope; with --file each line "
+            "carries its own idempotency_key, delay_s, deadline_s",
+            EXIT_USAGE,
+        )
+    if args.skip < 0:
+        raise UserError("--skip must be 0 or more", EXIT_USAGE)
+    if single:
+        payload = _payload_argument(args.payload)
+        rows = [
+            (
+                0,
+                build_envelope(
+                    args.service,
+                    payload,
+                    delay_s=args.delay_s,
+                    idempotency_key=args.key,
+                    deadline_s=args.deadline_s,
+                ),
+            )
+        ]
+    else:
+        rows = _read_rows(args.file)[args.skip :]
+        if not rows:
+            raise UserError(f"{args.file}: no envelopes to publish", EXIT_INVALID)
+    topic_path = topic_path_for(args.topic, args.project)
+    envelopes = [envelope for _, envelope in rows]
+    if args.dry_run:
+        return _dry_run(rows, topic_path=topic_path, quiet=args.quiet, out=out, err=err)
+
+    progress = Progress(total=len(envelopes), stream=err, enabled=not args.quiet)
+    publisher = Publisher(topic=topic_path, transport=PubsubTransport(timeout_s=args.timeout_s))
+    try:
+        message_ids = publisher.publish_many(envelopes, on_request=progress.advance)
+    except PublishFailed as e:
+        progress.close()
+        if single or not e.published:
+            raise
+        last_line = rows[e.published - 1][0]
+        raise UserError(
+            f"{e}\npublished {e.published} of {len(rows)} envelopes (through line {last_line}); "
+            f"rerun with --skip {args.skip + e.published} to send the rest",
+            EXIT_FAILED,
+        ) from e
+    progress.close()
+    if single:
+        print(message_ids[0], file=out)
+    else:
+        for (line, _), message_id in zip(rows, message_ids, strict=True):
+            print(json.dumps({"line": line, "message_id": message_id}), file=out)
+    if not args.quiet:
+        print(f"published {len(message_ids)} to {topic_path}", file=err)
+    return EXIT_OK
+
+
+def _payload_argument(value: str) -> Any:
+    if value.startswith("@"):
+        source = value[1:]
+        text = _read_text(source, what="--payload")
+    else:
+        source, text = "--payload", value
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise UserError(f"{source}: the payload is not valid JSON: {e}", EXIT_INVALID) from e
+
+
+def _read_bytes(source: str, *, what: str) -> bytes:
+    try:
+        if source == "-":
+            return sys.stdin.buffer.read() if sys.stdin is not None else b""
+        return Path(source).read_bytes()
+    except OSError as e:
+        raise UserError(f"{what}: cannot read {source}: {e.strerror or e}", EXIT_INVALID) from e
+
+
+def _read_text(source: str, *, what: str) -> str:
+    try:
+        return _read_bytes(source, what=what).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{source}: not UTF-8 text (byte {e.start})", EXIT_INVALID) from e
+
+
+def _read_rows(source: str) -> list[tuple[int, Any]]:
+    """Every envelope of a JSON Lines file, checked; all the bad lines reported at once."""
+    raw = _read_bytes(source, what="--file").removeprefix(b"\xef\xbb\xbf")
+    rows: list[tuple[int, Any]] = []
+    problems: list[str] = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((number, parse_row(line.rstrip(b"\r"), where=f"line {number}")))
+        except InvalidEnvelope as e:
+            problems.append(f"{source}: {e} [{e.reason.value}]")
+    if problems:
+        shown = problems[:MAX_ERRORS_SHOWN]
+        if len(problems) > len(shown):
+            shown.append(f"... and {len(problems) - len(shown)} more invalid lines")
+        shown.append(f"{len(problems)} invalid envelopes: nothing was published")
+        raise UserError("\n".join(shown), EXIT_INVALID)
+    return rows
+
+
+def _dry_run(
+    rows: Sequence[tuple[int, Any]], *, topic_path: str, quiet: bool, out: IO[str], err: IO[str]
+) -> int:
+    messages = [envelope_message(envelope) for _, envelope in rows]
+    for (line, _), message in zip(rows, messages, strict=True):
+        record: dict[str, Any] = {"topic": topic_path}
+        if line:
+            record["line"] = line
+        record["data"] = json.loads(message.data)
+        record["attributes"] = dict(message.attributes)
+        record["bytes"] = len(message.data)
+        print(json.dumps(record, ensure_ascii=False), file=out)
+    requests = sum(1 for _ in batches(messages, topic_path=topic_path))
+    if not quiet:
+        print(
+            f"dry run: {len(messages)} envelopes valid, would be published to {topic_path} "
+            f"in {requests} request(s); nothing was sent",
+            file=err,
+        )
+    return EXIT_OK
+
+
+class Progress:
+    """A one-line progress bar on stderr, only on a terminal and only for more than one request."""
+
+    WIDTH = 30
+
+    def __init__(self, *, total: int, stream: IO[str], enabled: bool) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream
+        self.enabled = enabled and total > MAX_REQUEST_MESSAGES and _isatty(stream)
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.enabled:
+            filled = self.WIDTH * self.done // max(self.total, 1)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            self.stream.write(f"\r[{bar}] {self.done}/{self.total} published")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.done:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``bridge``; the exit code (``EXIT_CODES``)."""
+    out, err = sys.stdout, sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2): argparse already printed why
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    try:
+        code: int = args.run(args, out, err)
+        return code
+    except UserError as e:
+        print(f"bridge {args.command}: {e}", file=err)
+        return e.exit_code
+    except InvalidEnvelope as e:
+        print(f"bridge {args.command}: {e} [{e.reason.value}]; nothing was sent", file=err)
+        return EXIT_INVALID
+    except PublishError as e:
+        print(f"bridge {args.command}: {e}", file=err)
+        return exit_code_for(e)
+    except KeyboardInterrupt:
+        print(f"bridge {args.command}: interrupted", file=err)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK  # `bridge ... | head`: the reader has what it wanted

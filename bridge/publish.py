@@ -1,0 +1,368 @@
+"""Publishing envelopes to ``enqueue-requests``: checked by the bridge's own model, then
+batched within Pub/Sub's request limits. The library behind ``bridge publish``; ``main.py``
+never imports it.
+
+    from bridge.publish import publish
+    message_id = publish("brain", {"case_id": "C-1"}, idempotency_key="case-C-1")
+
+PublishError                nothing below is a bug of the caller's code; each says what to fix
+ ├── InvalidEnvelope        the envelope would be rejected by the bridge: nothing was sent
+ ├── MissingTopic           no project to publish in, or the topic does not exist
+ ├── AccessDenied           no credentials, or no permission to publish to the topic
+ └── PublishFailed          Pub/Sub failed (unavailable, timeout); ``published`` went out first
+
+The google-cloud-pubsub client is imported when the first message is sent, not before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bridge.config import DEFAULT_MAX_BODY_BYTES
+from bridge.envelope import Envelope, parse_envelope
+from bridge.errors import PermanentError, Reason
+from bridge.plan import encode_body
+from bridge.rejections import OutgoingMessage
+
+DEFAULT_TOPIC = "enqueue-requests"
+MAX_REQUEST_MESSAGES = 1000  # Pub/Sub's limits on one publish request
+MAX_REQUEST_BYTES = 10_000_000  # "10 MB"; counted as the serialized request, decimal to be safe
+DEFAULT_TIMEOUT_S = 60.0
+PROJECT_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "GCLOUD_PROJECT")
+
+
+class PublishError(Exception):
+    """Root of the publisher's errors; ``str(error)`` is a sentence for the user."""
+
+
+class InvalidEnvelope(PublishError):
+    """Raised if the bridge would reject the envelope. ``reason`` is the bridge's code,
+    ``where`` locates it (``"line 3"``), ``field`` names the envelope field at fault."""
+
+    def __init__(self, reason: Reason, detail: str, *, where: str | None = None) -> None:
+        super().__init__(f"{where}: {detail}" if where else detail)
+        self.reason = reason
+        self.detail = detail
+        self.where = where
+
+
+class MissingTopic(PublishError):
+    """Raised if no project is known for the topic, or the topic does not exist."""
+
+
+class AccessDenied(PublishError):
+    """Raised if there are no credentials, or they may not publish to the topic."""
+
+
+class PublishFailed(PublishError):
+    """Raised if Pub/Sub did not take a request; ``published`` messages were sent before it."""
+
+    def __init__(self, message: str, *, published: int = 0) -> None:
+        super().__init__(message)
+        self.published = published
+
+
+# -- envelopes -> messages (pure) -------------------------------------------------------------
+
+
+def build_envelope(
+    service: str,
+    payload: Mapping[str, Any],
+    *,
+    delay_s: int = 0,
+    idempotency_key: str | None = None,
+    deadline_s: int | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Envelope:
+    """The envelope, checked as the bridge will check it. Raised if invalid: ``InvalidEnvelope``."""
+    fields: dict[str, Any] = {"service": service, "payload": payload, "delay_s": delay_s}
+    if idempotency_key is not None:
+        fields["idempotency_key"] = idempotency_key
+    if deadline_s is not None:
+        fields["deadline_s"] = deadline_s
+    try:
+        data = json.dumps(fields, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError) as e:
+        reason = Reason.BAD_UTF8 if isinstance(e, UnicodeEncodeError) else Reason.BAD_JSON
+        raise InvalidEnvelope(reason, f"the envelope cannot be written as JSON: {e}") from e
+    return parse_row(data, max_body_bytes=max_body_bytes)
+
+
+def parse_row(
+    data: bytes | str, *, where: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> Envelope:
+    """One JSON envelope (a ``rows.jsonl`` line), checked by the bridge's own parser."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    try:
+        envelope = parse_envelope(raw)
+        encode_body(envelope.payload, max_body_bytes=max_body_bytes)
+        envelope_message(envelope)
+    except PermanentError as e:
+        raise InvalidEnvelope(e.reason, e.detail, where=where) from e
+    return envelope
+
+
+def envelope_message(envelope: Envelope) -> OutgoingMessage:
+    """Envelope mode: the data is the envelope as UTF-8 JSON (fields at their default omitted)."""
+    body = envelope.model_dump(exclude_none=True)
+    if body.get("delay_s") == 0:
+        del body["delay_s"]
+    try:
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        encoded = data.encode("utf-8")  # a lone surrogate (from "\ud800" in JSON) fails here
+    except (ValueError, UnicodeEncodeError) as e:
+        raise PermanentError(Reason.BAD_UTF8, f"payload: not encodable as UTF-8 JSON: {e}") from e
+    if parse_envelope(encoded) != envelope:  # what the bridge will read back is what was meant
+        raise PermanentError(Reason.WRONG_TYPE, "payload: does not survive a JSON round trip")
+    if message_size(OutgoingMessage(encoded, {})) > MAX_REQUEST_BYTES - 1000:
+        raise PermanentError(Reason.TOO_LARGE, "envelope: over Pub/Sub's 10 MB message limit")
+    return OutgoingMessage(data=encoded, attributes={})
+
+
+def _varint_size(value: int) -> int:
+    size = 1
+    while value >= 0x80:
+        value >>= 7
+        size += 1
+    return size
+
+
+def _field_size(length: int) -> int:
+    """A length-delimited protobuf field (tag < 16): tag + length + bytes."""
+    return 1 + _varint_size(length) + length
+
+
+def message_size(message: OutgoingMessage) -> int:
+    """Exact bytes ``message`` adds to a serialized PublishRequest (as one ``messages`` entry)."""
+    inner = _field_size(len(message.data)) if message.data else 0
+    for key, value in message.attributes.items():
+        entry = _field_size(len(key.encode("utf-8"))) + _field_size(len(value.encode("utf-8")))
+        inner += _field_size(entry)
+    return _field_size(inner)
+
+
+def batches(
+    messages: Iterable[OutgoingMessage], *, topic_path: str
+) -> Iterator[list[OutgoingMessage]]:
+    """Split into publish requests of at most 1,000 messages and 10 MB each, order kept."""
+    budget = MAX_REQUEST_BYTES - _field_size(len(topic_path.encode("utf-8")))
+    batch: list[OutgoingMessage] = []
+    used = 0
+    for message in messages:
+        size = message_size(message)
+        if size > budget:
+            raise InvalidEnvelope(Reason.TOO_LARGE, f"a message of {size} bytes exceeds 10 MB")
+        if batch and (len(batch) == MAX_REQUEST_MESSAGES or used + size > budget):
+            yield batch
+            batch, used = [], 0
+        batch.append(message)
+        used += size
+    if batch:
+        yield batch
+
+
+# -- where to publish ---------------------------------------------------------------------
+
+
+def topic_path_for(topic: str, project: str | None = None) -> str:
+    """``projects/P/topics/T`` from a full path, or a topic id and a project (argument, then
+    ``GOOGLE_CLOUD_PROJECT``, ``CLOUDSDK_CORE_PROJECT``, ``GCLOUD_PROJECT``)."""
+    return resource_path(topic, project, kind="topics")
+
+
+def resource_path(name: str, project: str | None, *, kind: str) -> str:
+    """``projects/P/<kind>/N`` from a full path, or from a short name and a project."""
+    noun = kind.removesuffix("s")
+    form = f"a {noun} id or projects/P/{kind}/NAME"
+    if not name or name.strip() != name:
+        raise MissingTopic(f"{noun} {name!r} is not {form}")
+    if name.startswith("projects/"):
+        parts = name.split("/")
+        if len(parts) != 4 or parts[2] != kind or not parts[1] or not parts[3]:
+            raise MissingTopic(f"{noun} {name!r} is not {form}")
+        return name
+    if "/" in name:
+        raise MissingTopic(f"{noun} {name!r} is not {form}")
+    project = project or next((os.environ[v] for v in PROJECT_VARIABLES if os.environ.get(v)), None)
+    if not project:
+        raise MissingTopic(
+            f"no project for {noun} {name!r}: pass --project (project=...), or set "
+            f"GOOGLE_CLOUD_PROJECT, or give the full path projects/P/{kind}/{name}"
+        )
+    return f"projects/{project}/{kind}/{name}"
+
+
+# -- sending ------------------------------------------------------------------------------
+
+
+class Transport(Protocol):
+    def send(self, topic_path: str, messages: Sequence[OutgoingMessage]) -> list[str]:
+        """Publish one request; the message ids, in order. Raised if not: ``PublishError``."""
+
+
+class PubsubTransport:
+    """Publish requests through google-cloud-pubsub (honours ``PUBSUB_EMULATOR_HOST``).
+
+    ``client`` is a GAPIC publisher (``PublisherClient().api``); created on first use if None.
+    """
+
+    def __init__(self, *, timeout_s: float = DEFAULT_TIMEOUT_S, client: Any = None) -> None:
+        self.timeout_s = timeout_s
+        self._client = client
+        self._lock = threading.Lock()
+
+    def send(self, topic_path: str, messages: Sequence[OutgoingMessage]) -> list[str]:
+        request = {
+            "topic": topic_path,
+            "messages": [{"data": m.data, "attributes": dict(m.attributes)} for m in messages],
+        }
+        try:
+            response = self.client().publish(request=request, timeout=self.timeout_s)
+        except Exception as e:
+            raise translate_error(e, topic_path=topic_path) from e
+        return list(response.message_ids)
+
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                try:
+                    from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # heavy
+
+                    self._client = pubsub_v1.PublisherClient().api
+                except Exception as e:
+                    raise translate_error(e, topic_path=None) from e
+            return self._client
+
+
+def translate_error(error: Exception, *, topic_path: str | None) -> PublishError:
+    """One boundary for the client library's errors: each becomes a ``PublishError`` to act on."""
+    from google.api_core import exceptions as api  # already loaded by the client
+    from google.auth import exceptions as auth
+
+    where = topic_path or "Pub/Sub"
+    if isinstance(error, PublishError):
+        return error
+    if isinstance(error, auth.DefaultCredentialsError):
+        return AccessDenied(
+            f"no Google credentials: run `gcloud auth application-default login`, or set "
+            f"PUBSUB_EMULATOR_HOST to use the emulator ({_first_line(error)})"
+        )
+    if isinstance(error, api.NotFound):
+        return MissingTopic(f"{where} does not exist (check the project and the name)")
+    if isinstance(error, api.PermissionDenied | api.Unauthenticated | auth.RefreshError):
+        return AccessDenied(
+            f"not allowed to publish to {where}: grant roles/pubsub.publisher on the topic to "
+            f"the account you use ({_first_line(error)})"
+        )
+    if isinstance(error, api.InvalidArgument):
+        return PublishFailed(f"Pub/Sub refused the request to {where}: {_first_line(error)}")
+    return PublishFailed(
+        f"publishing to {where} failed: {type(error).__name__}: {_first_line(error)}"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+@dataclass
+class Publisher:
+    """Publishes envelopes to one topic. Reuse one: it keeps its client."""
+
+    topic: str = DEFAULT_TOPIC
+    project: str | None = None
+    transport: Transport = field(default_factory=PubsubTransport)
+
+    @property
+    def topic_path(self) -> str:
+        return topic_path_for(self.topic, self.project)
+
+    def publish(self, envelope: Envelope) -> str:
+        """Publish one envelope; its message id."""
+        [message_id] = self.publish_many([envelope])
+        return message_id
+
+    def publish_many(
+        self,
+        envelopes: Iterable[Envelope],
+        *,
+        on_request: Callable[[int], None] | None = None,
+    ) -> list[str]:
+        """Publish many, in as few requests as the limits allow; the message ids, in order.
+
+        ``on_request(n)`` is called after each request with the number of messages it carried.
+        Raised if a request fails: ``PublishError`` (``PublishFailed.published`` counts the
+        messages already sent, so a caller can resume after them).
+        """
+        topic_path = self.topic_path
+        messages = [envelope_message_or_raise(e) for e in envelopes]
+        message_ids: list[str] = []
+        for batch in batches(messages, topic_path=topic_path):
+            try:
+                message_ids += self.transport.send(topic_path, batch)
+            except PublishFailed as e:
+                raise PublishFailed(str(e), published=len(message_ids)) from e
+            if on_request is not None:
+                on_request(len(batch))
+        return message_ids
+
+
+def envelope_message_or_raise(envelope: Envelope) -> OutgoingMessage:
+    try:
+        return envelope_message(envelope)
+    except PermanentError as e:
+        raise InvalidEnvelope(e.reason, e.detail) from e
+
+
+_default: Publisher | None = None
+_default_lock = threading.Lock()
+
+
+def publish(
+    service: str,
+    payload: Mapping[str, Any],
+    *,
+    delay_s: int = 0,
+    idempotency_key: str | None = None,
+    deadline_s: int | None = None,
+    topic: str = DEFAULT_TOPIC,
+    project: str | None = None,
+) -> str:
+    """Check the envelope as the bridge will, publish it, return its message id.
+
+    Raised if invalid (nothing sent): ``InvalidEnvelope``; if not published: ``PublishError``.
+    One client is kept for the process, so calling this in a loop is cheap.
+    """
+    global _default  # one client per process
+    envelope = build_envelope(
+        service, payload, delay_s=delay_s, idempotency_key=idempotency_key, deadline_s=deadline_s
+    )
+    with _default_lock:
+        if _default is None:
+            _default = Publisher()
+        transport = _default.transport
+    return Publisher(topic=topic, project=project, transport=transport).publish(envelope)
+
+
+class _CallableModule(types.ModuleType):
+    """``bridge.publish`` is this module (a package attribute can't also be a function): calling
+    it calls ``publish``, so ``import bridge; bridge.publish("brain", {...})`` works."""
+
+    def __call__(
+        self,
+        service: str,
+        payload: Mapping[str, Any],
+        **options: Any,
+    ) -> str:
+        return publish(service, payload, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule
