@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint typecheck unit tasks-emulator demo up
+.PHONY: help install test lint typecheck unit bench tasks-emulator demo up terraform-tools test-terraform
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,26 @@ demo: install tasks-emulator ## run the whole product locally, publish real mess
 up: install tasks-emulator ## keep the local stack running and print how to publish by hand
 	$(PY) -m bridge.stack up
 
+# Terraform's offline checks (checkov, the tfplugin6 stand-in, the provider schemas it serves) have
+# pins of their own: a virtualenv of their own. See terraform/README.md, "Tests".
+TF_VENV := .venv-tf
+TF_REQ := terraform/testing/requirements.txt
+TF_WHEELS := terraform/testing/schema-wheels.txt
+TF_STAMP := $(TF_VENV)/.installed-stamp
+
+$(TF_STAMP): $(TF_REQ) $(TF_WHEELS) terraform/testing/schema_from_jsii.py
+	$(PYTHON) -m venv $(TF_VENV)
+	$(TF_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(TF_REQ)
+	$(TF_VENV)/bin/python -m pip download -q --disable-pip-version-check --no-deps -d $(TF_VENV)/wheels -r $(TF_WHEELS)
+	$(TF_VENV)/bin/python terraform/testing/schema_from_jsii.py $(TF_VENV)/wheels/cdktn_provider_google-*.whl $(TF_VENV)/schemas/google.json
+	$(TF_VENV)/bin/python terraform/testing/schema_from_jsii.py $(TF_VENV)/wheels/cdktn_provider_archive-*.whl $(TF_VENV)/schemas/archive.json
+	touch $@
+
+terraform-tools: $(TF_STAMP) ## create .venv-tf (checkov, the offline provider stand-in and its schemas)
+
+test-terraform: install terraform-tools ## the Terraform checks only: fmt, validate, terraform test, checkov, env contract
+	$(PY) -m pytest tests/terraform
+
 lint: install ## ruff (lint and format check)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -46,4 +66,8 @@ typecheck: install ## mypy --strict
 unit: install tasks-emulator ## the Python test suite only (end-to-end tests included)
 	$(PY) -m pytest
 
-test: lint typecheck unit ## every test: lint, types, unit, contract, property, end-to-end
+test: terraform-tools lint typecheck unit ## every test: lint, types, unit, contract, property, end-to-end
+
+bench: install ## benchmarks: cold start and per-message CPU against their floors (figures, not tests)
+	$(PY) -m benchmarks.cold_start
+	$(PY) -m benchmarks.cpu

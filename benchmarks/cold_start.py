@@ -1,0 +1,79 @@
+"""Cold start: whole-process wall time and peak memory of `import main`, against the floor
+(`import functions_framework` + `from google.cloud import tasks_v2` + `import pydantic`).
+
+Run: .venv/bin/python -m benchmarks.cold_start [--runs N]
+Runs alternate (floor, ours, floor, ours, ...) so drift on a shared machine hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.stats import ratio_line
+
+ROOT = Path(__file__).resolve().parent.parent
+# `import pydantic` alone is lazy and loads none of the model machinery: the floor imports
+# BaseModel, which any pydantic validation needs.
+FLOOR = (
+    "import functions_framework; from google.cloud import tasks_v2; from pydantic import BaseModel"
+)
+OURS = "import main"
+# What the function may not import at cold start: only some messages (or other tools) need them.
+MUST_NOT_LOAD = (
+    "google.cloud.pubsub_v1",
+    "bridge.cli",
+    "bridge.publish",
+    "bridge.replay",
+    "bridge.stack",
+)
+
+
+def bench_env() -> dict[str, str]:
+    env = dict(os.environ, PROJECT_ID="demo-project", REJECTED_TOPIC="enqueue-rejected")
+    env["CALLER_SA"] = "caller@demo-project.iam.gserviceaccount.com"
+    for suffix in ("BRAIN", "TESTI", "TRANS", "REGRESOS"):
+        env[f"QUEUE_{suffix}"] = f"queue-{suffix.lower()}"
+        env[f"URL_{suffix}"] = f"https://{suffix.lower()}-abc-uc.a.run.app/run"
+    env["FUNCTION_TARGET"] = "enqueue"
+    return env
+
+
+def measure(code: str) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of a fresh interpreter running ``code``."""
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=bench_env())
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{code!r} failed with status {status}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    check = f"import sys, main; assert not [m for m in {MUST_NOT_LOAD!r} if m in sys.modules]"
+    measure(check)  # also warms the page cache for both
+    measure(FLOOR)
+    floor_wall, floor_rss, ours_wall, ours_rss = [], [], [], []
+    for _ in range(runs):
+        wall, rss = measure(FLOOR)
+        floor_wall.append(wall)
+        floor_rss.append(rss)
+        wall, rss = measure(OURS)
+        ours_wall.append(wall)
+        ours_rss.append(rss)
+    print(f"cold start, {runs} alternating runs each, median [min-max]")
+    print(ratio_line("import main: wall", ours_wall, floor_wall, "s"))
+    print(ratio_line("import main: peak RSS", ours_rss, floor_rss, "MiB"))
+    print(f"not loaded at cold start: {', '.join(MUST_NOT_LOAD)}")
+
+
+if __name__ == "__main__":
+    main()
