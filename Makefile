@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint typecheck unit bench tasks-emulator demo up terraform-tools test-terraform
+.PHONY: help install test lint typecheck unit bench fuzz tasks-emulator demo up terraform-tools test-terraform
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,3 +71,6 @@ test: terraform-tools lint typecheck unit ## every test: lint, types, unit, cont
 bench: install ## benchmarks: cold start and per-message CPU against their floors (figures, not tests)
 	$(PY) -m benchmarks.cold_start
 	$(PY) -m benchmarks.cpu
+
+fuzz: install ## long property-based fuzzing of the decoder and both entry points (FUZZ_SCALE=100)
+	FUZZ_SCALE=$${FUZZ_SCALE:-100} $(PY) -m pytest -q -p no:cacheprovider tests/test_properties.py --timeout=0

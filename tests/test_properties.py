@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import string
 from dataclasses import replace
 from typing import Any
 
+import flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,12 +24,15 @@ from bridge.config import Settings, load_settings
 from bridge.envelope import MAX_DELAY_S
 from bridge.errors import PermanentError, Reason
 from bridge.event import decode_event
+from bridge.http_entry import HttpBridge
 from bridge.logs import Outcome
 from bridge.pubsub_entry import PubsubBridge
 from bridge.testing import FakeGateway, RecordingSink
 from tests.conftest import NOW, old_enqueuer_env, push_body
 
 SETTINGS = load_settings(old_enqueuer_env())
+# `make fuzz` multiplies every example count (FUZZ_SCALE=100); `make test` runs the short version.
+SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 SERVICES = sorted(SETTINGS.routes)
 TASK_NAME = re.compile(
     r"projects/demo-project/locations/us-central1/queues/[A-Za-z0-9-]{1,100}/tasks/[0-9a-f]{64}"
@@ -87,7 +92,7 @@ def encode(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300 * SCALE, suppress_health_check=[HealthCheck.too_slow])
 @given(envelope=envelopes(), message_id=st.text(alphabet=string.digits, min_size=1, max_size=18))
 def test_valid_envelopes_become_one_deterministic_task(
     envelope: dict[str, Any], message_id: str
@@ -105,7 +110,7 @@ def test_valid_envelopes_become_one_deterministic_task(
     assert sink.rejected == []
 
 
-@settings(max_examples=200)
+@settings(max_examples=200 * SCALE)
 @given(envelope=envelopes())
 def test_attribute_mode_gives_the_same_task_as_envelope_mode(envelope: dict[str, Any]) -> None:
     attributes = {"service": envelope["service"]}
@@ -184,7 +189,8 @@ def malformed(draw: st.DrawFn) -> tuple[bytes, Reason]:
 
 
 @settings(
-    max_examples=400, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=400 * SCALE,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(case=malformed())
 def test_each_malformation_is_rejected_with_its_reason(case: tuple[bytes, Reason]) -> None:
@@ -210,7 +216,7 @@ attribute_maps = st.dictionaries(
 )
 
 
-@settings(max_examples=400)
+@settings(max_examples=400 * SCALE)
 @given(
     data=st.binary(max_size=300) | envelopes().map(encode) | payloads.map(encode),
     attributes=attribute_maps,
@@ -238,7 +244,7 @@ def test_arbitrary_messages_become_a_task_or_a_classified_rejection(
         assert len(spec.body) <= 200
 
 
-@settings(max_examples=300)
+@settings(max_examples=300 * SCALE)
 @given(event=json_values | st.dictionaries(st.just("message"), json_values))
 def test_decoding_arbitrary_events_only_raises_permanent_errors(event: Any) -> None:
     try:
@@ -248,3 +254,33 @@ def test_decoding_arbitrary_events_only_raises_permanent_errors(event: Any) -> N
     else:
         return
     assert reason in (Reason.BAD_EVENT, Reason.BAD_BASE64)
+
+
+APP = flask.Flask("fuzz")
+
+
+@settings(max_examples=300 * SCALE, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.binary(max_size=400) | envelopes().map(encode) | malformed().map(lambda c: c[0]),
+    traceparent=st.text(max_size=60),
+)
+def test_http_entry_answers_every_body_with_a_defined_status(body: bytes, traceparent: str) -> None:
+    gateway = FakeGateway()
+    bridge = HttpBridge(settings=SETTINGS, gateway=gateway, clock=lambda: NOW)
+    headers = {"Content-Type": "application/json"}
+    if traceparent.isascii() and traceparent.isprintable():
+        headers["traceparent"] = traceparent
+    with APP.test_request_context("/enqueue", method="POST", data=body, headers=headers):
+        response = bridge.handle(flask.request)
+    answer = response.get_json()
+    assert response.status_code in (200, 413, 422)
+    if response.status_code == 200:
+        (spec,) = gateway.created.values()
+        assert answer["task"] == spec.task_name
+        assert TASK_NAME.fullmatch(spec.task_name)
+        assert all(HEADER_VALUE.fullmatch(v) for v in spec.headers.values())
+    elif response.status_code == 422:
+        (item,) = answer["detail"]
+        assert Reason(item["type"])
+        assert item["loc"][0] == "body"
+        assert gateway.calls == 0
