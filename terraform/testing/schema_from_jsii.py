@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sys
 import tarfile
@@ -259,6 +260,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     schema = schemas_from_wheel(argv[1])
+    os.makedirs(os.path.dirname(os.path.abspath(argv[2])), exist_ok=True)
     with open(argv[2], "w", encoding="utf-8") as out:
         json.dump(schema, out, sort_keys=True)
     print(

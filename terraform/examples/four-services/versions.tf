@@ -12,6 +12,6 @@ terraform {
     }
   }
 
-  # Keep state in a bucket (cloudbuild.yaml passes it with -backend-config="bucket=...").
-  # backend "gcs" {}
+  # State in a bucket: terraform init -backend-config=bucket=BUCKET -backend-config=prefix=enqueue-bridge
+  backend "gcs" {}
 }

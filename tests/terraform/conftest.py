@@ -1,0 +1,163 @@
+"""Terraform checks run offline: a schema-only provider stand-in, real terraform, checkov.
+
+The tools live in ``.venv-tf`` (``make terraform-tools``). Without them these tests are skipped
+locally and fail under CI, where ``make test`` always installs them first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = REPO / "terraform"
+TF_VENV = REPO / ".venv-tf"
+TF_PYTHON = TF_VENV / "bin" / "python"
+SCHEMAS = TF_VENV / "schemas"
+STANDIN = TERRAFORM_DIR / "testing" / "standin.py"
+PROVIDERS = {
+    "registry.terraform.io/hashicorp/google": SCHEMAS / "google.json",
+    "registry.terraform.io/hashicorp/archive": SCHEMAS / "archive.json",
+}
+STARTUP_TIMEOUT_S = 60.0
+
+
+def _missing_tools() -> str | None:
+    if shutil.which("terraform") is None:
+        return "terraform is not on PATH"
+    for path in (TF_PYTHON, *PROVIDERS.values()):
+        if not path.exists():
+            return f"{path.relative_to(REPO)} is missing: run `make terraform-tools`"
+    return None
+
+
+def require_tools() -> None:
+    reason = _missing_tools()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass(frozen=True)
+class Terraform:
+    """Runs terraform against the stand-in (TF_REATTACH_PROVIDERS), never the registry."""
+
+    env: Mapping[str, str]
+
+    def run(self, args: Sequence[str], cwd: Path, timeout_s: float = 240) -> Result:
+        done = subprocess.run(
+            ["terraform", *args],
+            cwd=cwd,
+            env=dict(self.env),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    def init(self, cwd: Path) -> None:
+        result = self.run(["init", "-input=false", "-no-color", "-backend=false"], cwd)
+        assert result.returncode == 0, result.output
+
+    def validate(self, cwd: Path) -> Result:
+        self.init(cwd)
+        return self.run(["validate", "-no-color"], cwd)
+
+
+def _read_line(stream: Any, deadline: float) -> str:
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 0.5)
+        if ready:
+            return str(stream.readline())
+    raise TimeoutError("the provider stand-in printed no reattach line in time")
+
+
+@pytest.fixture(scope="session")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Serve the provider schemas on Unix sockets; yield TF_REATTACH_PROVIDERS; stop by PID."""
+    require_tools()
+    socket_dir = tmp_path_factory.mktemp("standin")
+    log = (socket_dir / "standin.log").open("w")
+    process = subprocess.Popen(
+        [str(TF_PYTHON), str(STANDIN), str(socket_dir)]
+        + [f"{address}={schema}" for address, schema in PROVIDERS.items()],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    try:
+        line = _read_line(process.stdout, time.monotonic() + STARTUP_TIMEOUT_S)
+        reattach = json.loads(line)
+        assert set(reattach) == set(PROVIDERS), line
+        assert all(r["Addr"]["Network"] == "unix" for r in reattach.values())
+        yield line.strip()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def terraform(standin: str, tmp_path_factory: pytest.TempPathFactory) -> Terraform:
+    home = tmp_path_factory.mktemp("tf-home")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "TF_REATTACH_PROVIDERS": standin,
+        "TF_IN_AUTOMATION": "1",
+        "CHECKPOINT_DISABLE": "1",
+        "TF_CLI_CONFIG_FILE": str(home / "terraformrc"),
+        "TF_DATA_DIR": ".terraform",
+    }
+    (home / "terraformrc").write_text("")
+    return Terraform(env=env)
+
+
+def _ignore(directory: str, names: list[str]) -> set[str]:
+    return {n for n in names if n in {".terraform", ".build", "__pycache__"}}
+
+
+@pytest.fixture(scope="session")
+def module_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of terraform/ (so init and test leave nothing in the work tree)."""
+    target = tmp_path_factory.mktemp("module") / "terraform"
+    shutil.copytree(TERRAFORM_DIR, target, ignore=_ignore)
+    return target
+
+
+@pytest.fixture(scope="session")
+def initialised_module(terraform: Terraform, module_copy: Path) -> Path:
+    terraform.init(module_copy)
+    return module_copy
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
