@@ -5,12 +5,14 @@ from datetime import timedelta
 
 import pytest
 
+from bridge.config import load_settings
 from bridge.errors import PermanentError, Reason, TransientError
 from bridge.logs import Outcome
 from bridge.naming import KeyKind, task_id_for
 from bridge.pubsub_entry import PubsubBridge
+from bridge.rejections import DroppingRejectionSink
 from bridge.testing import FakeGateway, RecordingSink
-from tests.conftest import PUBLISHED_AT, push_body
+from tests.conftest import NOW, PUBLISHED_AT, old_enqueuer_env, push_body
 
 ENVELOPE = {"service": "brain", "payload": {"texto": "ñandú"}, "idempotency_key": "CASE-001"}
 
@@ -154,3 +156,21 @@ def test_one_log_line_per_message_without_the_payload(
         "unknown_service",
         "WARNING",
     )
+
+
+def test_the_explicit_opt_out_drops_with_an_error_log(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+
+    env = old_enqueuer_env()
+    del env["REJECTED_TOPIC"]
+    settings = load_settings(env | {"DROP_REJECTED": "true"})
+    bridge = PubsubBridge(
+        settings=settings,
+        gateway=FakeGateway(),
+        rejections=DroppingRejectionSink(),
+        clock=lambda: NOW,
+    )
+    assert handle(bridge, push_body("{bad")) is Outcome.REJECTED
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["severity"] == "ERROR"
