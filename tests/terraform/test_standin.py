@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.terraform.conftest import Terraform
+from tests.terraform.conftest import REAL_PROVIDERS, Terraform
 
 GOOD_QUEUE = """
 resource "google_cloud_tasks_queue" "q" {
@@ -99,6 +99,7 @@ def test_invalid_configuration_fails(terraform: Terraform, tmp_path: Path, case:
     assert expected in " ".join(result.output.split()), result.output
 
 
+@pytest.mark.skipif(REAL_PROVIDERS, reason="a property of the stand-in only")
 def test_plan_without_mock_is_refused(terraform: Terraform, tmp_path: Path) -> None:
     """The stand-in never pretends to create anything: plan needs mock_provider or the real one."""
     directory = _write(tmp_path / "plan", GOOD_QUEUE)
