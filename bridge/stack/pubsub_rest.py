@@ -67,6 +67,9 @@ class PubSubRest:
             }
         self._call("PUT", f"/v1/{self.subscription_path(subscription_id)}", body)
 
+    def delete_topic(self, topic_id: str) -> None:
+        self._call("DELETE", f"/v1/{self.topic_path(topic_id)}", None)
+
     def delete_subscription(self, subscription_id: str) -> None:
         self._call("DELETE", f"/v1/{self.subscription_path(subscription_id)}", None)
 
