@@ -16,6 +16,7 @@ The google-cloud-pubsub client is imported when the first message is sent, not b
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -210,7 +211,7 @@ class Transport(Protocol):
 class PubsubTransport:
     """Publish requests through google-cloud-pubsub (honours ``PUBSUB_EMULATOR_HOST``).
 
-    ``client`` is a GAPIC publisher (``PublisherClient().api``); created on first use if None.
+    ``client`` has the GAPIC ``publish(request=, timeout=)``; created on first use if None.
     """
 
     def __init__(self, *, timeout_s: float = DEFAULT_TIMEOUT_S, client: Any = None) -> None:
@@ -224,7 +225,9 @@ class PubsubTransport:
             "messages": [{"data": m.data, "attributes": dict(m.attributes)} for m in messages],
         }
         try:
-            response = self.client().publish(request=request, timeout=self.timeout_s)
+            response = self.client().publish(
+                request=request, timeout=self.timeout_s, retry=transient_retry(self.timeout_s)
+            )
         except Exception as e:
             raise translate_error(e, topic_path=topic_path) from e
         return list(response.message_ids)
@@ -234,11 +237,44 @@ class PubsubTransport:
             if self._client is None:
                 try:
                     from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # heavy
+                    from google.pubsub_v1.services.publisher.client import (
+                        PublisherClient as Gapic,
+                    )
 
-                    self._client = pubsub_v1.PublisherClient().api
+                    # The wrapper sets up the emulator and credentials; its own publish()
+                    # batches by itself, so call the underlying one-request publish.
+                    wrapper = pubsub_v1.PublisherClient()
+                    self._client = types.SimpleNamespace(
+                        publish=functools.partial(Gapic.publish, wrapper)
+                    )
                 except Exception as e:
                     raise translate_error(e, topic_path=None) from e
             return self._client
+
+
+def transient_retry(total_s: float) -> Any:
+    """Retry what may pass (unavailable, aborted, ...) with jittered backoff, ``total_s`` in all.
+
+    The client's default retry runs for minutes whatever ``timeout`` says.
+    """
+    from google.api_core import exceptions as api
+    from google.api_core import retry
+
+    return retry.Retry(
+        predicate=retry.if_exception_type(
+            api.Aborted,
+            api.Cancelled,
+            api.DeadlineExceeded,
+            api.InternalServerError,
+            api.ResourceExhausted,
+            api.ServiceUnavailable,
+            api.Unknown,
+        ),
+        initial=0.1,
+        maximum=5.0,
+        multiplier=2.0,
+        timeout=total_s,
+    )
 
 
 def translate_error(error: Exception, *, topic_path: str | None) -> PublishError:
@@ -260,6 +296,11 @@ def translate_error(error: Exception, *, topic_path: str | None) -> PublishError
         return AccessDenied(
             f"not allowed to publish to {where}: grant roles/pubsub.publisher on the topic to "
             f"the account you use ({_first_line(error)})"
+        )
+    if isinstance(error, api.RetryError):
+        cause = _first_line(error.cause) if error.cause else "none"
+        return PublishFailed(
+            f"{where}: Pub/Sub did not take the request in time (--timeout-s); last error: {cause}"
         )
     if isinstance(error, api.InvalidArgument):
         return PublishFailed(f"Pub/Sub refused the request to {where}: {_first_line(error)}")

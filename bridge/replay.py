@@ -35,6 +35,7 @@ from bridge.publish import (
     batches,
     resource_path,
     topic_path_for,
+    transient_retry,
     translate_error,
 )
 from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, SERVICE_ATTRIBUTE, envelope_of
@@ -255,7 +256,9 @@ class PubsubSubscription:
             chunk = list(ack_ids[start : start + 1000])
             try:
                 self._api().acknowledge(
-                    request={"subscription": self.path, "ack_ids": chunk}, timeout=self.timeout_s
+                    request={"subscription": self.path, "ack_ids": chunk},
+                    timeout=self.timeout_s,
+                    retry=transient_retry(self.timeout_s),
                 )
             except Exception as e:
                 raise translate_error(e, topic_path=self.path) from e
@@ -271,6 +274,7 @@ class PubsubSubscription:
                         "ack_deadline_seconds": seconds,
                     },
                     timeout=self.timeout_s,
+                    retry=transient_retry(self.timeout_s),
                 )
             except Exception as e:
                 raise translate_error(e, topic_path=self.path) from e

@@ -1,0 +1,150 @@
+"""Fixtures for the publishers' tests: one real Pub/Sub emulator for the session, fresh topics.
+
+The emulator is started with ``bridge.stack``'s launcher (own process group, loopback, free port,
+readiness polled with a deadline, stopped by PID). A missing emulator or Java skips these tests
+with the reason, except under CI=true where it fails them.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bridge.envelope import Envelope
+from bridge.event import PubsubMessage, decode_event
+from bridge.pubsub_entry import envelope_of
+from bridge.stack import procs
+from bridge.stack.procs import MissingPrerequisite
+from bridge.stack.pubsub_rest import PubSubRest, PulledMessage
+from bridge.stack.runner import find_pubsub_emulator
+
+PROJECT = "publish-tests"
+
+
+@dataclass(frozen=True)
+class Emulator:
+    host: str
+    rest: PubSubRest
+
+    def env(self) -> dict[str, str]:
+        """An environment for a child process that talks to this emulator only."""
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("GOOGLE_", "CLOUDSDK_", "PUBSUB_"))
+        }
+        env.update({"PUBSUB_EMULATOR_HOST": self.host, "GOOGLE_CLOUD_PROJECT": PROJECT})
+        return env
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    try:
+        launcher = find_pubsub_emulator()
+        if shutil.which("java") is None:
+            raise MissingPrerequisite("Java is not on PATH: the Pub/Sub emulator needs a JRE 11+")
+    except MissingPrerequisite as err:
+        if os.environ.get("CI"):
+            pytest.fail(str(err))
+        pytest.skip(str(err))
+    port = procs.free_port()
+    state = Path(tempfile.mkdtemp(prefix="bridge-publish-tests-"))
+    proc = procs.start(
+        "pubsub-emulator",
+        [str(launcher), "--host=127.0.0.1", f"--port={port}"],
+        log_path=state / "pubsub-emulator.log",
+        cwd=state,
+    )
+    try:
+        procs.wait_until(
+            lambda: procs.http_answers(f"http://127.0.0.1:{port}/"),
+            what="the Pub/Sub emulator to answer",
+            timeout_s=60,
+            watch=[proc],
+        )
+        host = f"127.0.0.1:{port}"
+        yield Emulator(host=host, rest=PubSubRest(host=host, project=PROJECT))
+    finally:
+        procs.stop(proc)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture
+def pubsub_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """This process talks to the emulator (the autouse fixture restores os.environ after)."""
+    for key in list(os.environ):
+        if key.startswith(("GOOGLE_", "CLOUDSDK_", "PUBSUB_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator.host)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    return emulator
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A fresh topic with one pull subscription."""
+
+    id: str
+    subscription: str
+    rest: PubSubRest
+
+    @property
+    def path(self) -> str:
+        return self.rest.topic_path(self.id)
+
+    def pull_all(
+        self, *, expect: int | None = None, timeout_s: float = 20.0
+    ) -> list[PulledMessage]:
+        """Everything on the subscription (acked); waits for ``expect`` messages if given."""
+        found: list[PulledMessage] = []
+        deadline = time.monotonic() + timeout_s
+        while True:
+            got = self.rest.pull(self.subscription, max_messages=1000)
+            found.extend(got)
+            if expect is None and not got:
+                return found
+            if expect is not None and len(found) >= expect:
+                return found
+            if time.monotonic() >= deadline:
+                return found
+            time.sleep(0.05)
+
+
+def new_topic(rest: PubSubRest, prefix: str = "t") -> Topic:
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    rest.create_topic(name)
+    rest.create_subscription(f"{name}-pull", topic_id=name)
+    return Topic(id=name, subscription=f"{name}-pull", rest=rest)
+
+
+@pytest.fixture
+def topic(emulator: Emulator) -> Topic:
+    return new_topic(emulator.rest)
+
+
+def as_bridge_sees_it(message: PulledMessage) -> PubsubMessage:
+    """A pulled message, through the bridge's own event decoder (as a push body)."""
+    body = {
+        "subscription": "projects/publish-tests/subscriptions/any",
+        "message": {
+            "data": base64.b64encode(message.data).decode("ascii"),
+            "attributes": message.attributes,
+            "messageId": message.message_id,
+            "publishTime": message.publish_time,
+        },
+    }
+    return decode_event(event_id=None, event_time=None, data=body)
+
+
+def decoded_envelope(message: PulledMessage) -> Envelope:
+    """What the bridge reads out of a pulled message (raises PermanentError as it would)."""
+    return envelope_of(as_bridge_sees_it(message))

@@ -1,0 +1,310 @@
+"""``bridge publish`` and ``bridge --help``: what reaches Pub/Sub, what is printed, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge import cli
+from bridge.envelope import Envelope
+from bridge.publish import PublishFailed
+from bridge.rejections import OutgoingMessage
+from tests.publishers.conftest import PROJECT, Emulator, Topic, decoded_envelope
+
+REPO = Path(__file__).resolve().parents[2]
+SPANISH = {"nota": "Acción de la señora Muñoz: «¿sí?» ¡vale! 🧾", "fila": 7}
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_process(
+    argv: list[str], env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bridge`` as a user runs it: no stdin unless given, CI-like."""
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *argv],
+        cwd=REPO,
+        env={**env, "PYTHONPATH": str(REPO)},
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_one_envelope_prints_its_message_id(
+    pubsub_env: Emulator, topic: Topic, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        [
+            "publish",
+            "--service",
+            "brain",
+            "--payload",
+            json.dumps(SPANISH, ensure_ascii=False),
+            "--key",
+            "fila-7",
+            "--delay-s",
+            "60",
+            "--deadline-s",
+            "900",
+            "--topic",
+            topic.id,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    [pulled] = topic.pull_all(expect=1)
+    assert out.strip() == pulled.message_id
+    assert decoded_envelope(pulled) == Envelope(
+        service="brain", payload=SPANISH, delay_s=60, idempotency_key="fila-7", deadline_s=900
+    )
+    assert f"published 1 to {topic.path}" in err
+
+
+def test_payload_from_a_file(
+    pubsub_env: Emulator, topic: Topic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(SPANISH, ensure_ascii=False), encoding="utf-8")
+    code, _, err = run(
+        ["publish", "--service", "regresos", "--payload", f"@{job}", "--topic", topic.path],
+        capsys,
+    )
+    assert code == 0, err
+    [pulled] = topic.pull_all(expect=1)
+    assert decoded_envelope(pulled).payload == SPANISH
+
+
+def rows_file(tmp_path: Path, rows: list[Any], *, name: str = "rows.jsonl") -> Path:
+    path = tmp_path / name
+    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_file_of_2100_rows_is_published_in_order(
+    pubsub_env: Emulator, topic: Topic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        {"service": "testimonios", "payload": {"fila": i, "t": "ñandú"}, "idempotency_key": f"r{i}"}
+        for i in range(2100)
+    ]
+    path = rows_file(tmp_path, [rows[0], "", *rows[1:]])  # a blank line is skipped
+    code, out, err = run(["publish", "--file", str(path), "--topic", topic.id], capsys)
+    assert code == 0, err
+    printed = [json.loads(line) for line in out.splitlines()]
+    assert [p["line"] for p in printed] == [1, *range(3, 2102)]
+    pulled = {m.message_id: m for m in topic.pull_all(expect=2100)}
+    sent = [decoded_envelope(pulled[p["message_id"]]) for p in printed]
+    assert sent == [Envelope.model_validate(r) for r in rows]
+
+
+def test_invalid_lines_are_all_reported_and_nothing_is_sent(
+    pubsub_env: Emulator, topic: Topic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = rows_file(
+        tmp_path,
+        [
+            {"service": "brain", "payload": {}},
+            '{"service": "brain", "payload": {}',
+            {"service": "brain", "payload": {}, "delay": 5},
+            {"service": "brain", "payload": []},
+            {"service": "brain", "payload": {}, "idempotency_key": "ñ"},
+        ],
+    )
+    code, out, err = run(["publish", "--file", str(path), "--topic", topic.id], capsys)
+    assert code == cli.EXIT_INVALID
+    assert out == ""
+    assert "line 2:" in err
+    assert "[bad_json]" in err
+    assert "line 3:" in err
+    assert "[unknown_field]" in err
+    assert "line 4:" in err
+    assert "[payload_not_object]" in err
+    assert "line 5:" in err
+    assert "[bad_idempotency_key]" in err
+    assert "nothing was published" in err
+    assert "Traceback" not in err
+    assert topic.pull_all() == []
+
+
+def test_dry_run_prints_and_sends_nothing(
+    pubsub_env: Emulator, topic: Topic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = rows_file(tmp_path, [{"service": "brain", "payload": SPANISH, "delay_s": 3}] * 3)
+    code, out, err = run(["publish", "--file", str(path), "--topic", topic.id, "--dry-run"], capsys)
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 3
+    assert records[0]["topic"] == topic.path
+    assert records[0]["data"] == {"service": "brain", "payload": SPANISH, "delay_s": 3}
+    assert "nothing was sent" in err
+    assert topic.pull_all() == []
+
+
+def test_skip_resumes_after_the_rows_already_sent(
+    pubsub_env: Emulator, topic: Topic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = rows_file(tmp_path, [{"service": "brain", "payload": {"i": i}} for i in range(5)])
+    code, out, _ = run(["publish", "--file", str(path), "--topic", topic.id, "--skip", "3"], capsys)
+    assert code == 0
+    assert [json.loads(line)["line"] for line in out.splitlines()] == [4, 5]
+    assert sorted(decoded_envelope(m).payload["i"] for m in topic.pull_all(expect=2)) == [3, 4]
+
+
+class OutageAfterOneRequest:
+    def __init__(self, **_: Any) -> None:
+        self.calls = 0
+
+    def send(self, topic_path: str, messages: list[OutgoingMessage]) -> list[str]:
+        self.calls += 1
+        if self.calls > 1:
+            raise PublishFailed("publishing to x failed: ServiceUnavailable: down")
+        return [str(i) for i in range(len(messages))]
+
+
+def test_a_partial_failure_says_how_to_resume(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "PubsubTransport", OutageAfterOneRequest)
+    path = rows_file(tmp_path, [{"service": "brain", "payload": {"i": i}} for i in range(1500)])
+    code, _, err = run(
+        ["publish", "--file", str(path), "--topic", "projects/p/topics/t", "--skip", "10"], capsys
+    )
+    assert code == cli.EXIT_FAILED
+    assert "published 1000 of 1490 envelopes (through line 1010)" in err
+    assert "--skip 1010" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "words"),
+    [
+        (["publish", "--service", "brain"], cli.EXIT_USAGE, "go together"),
+        (["publish", "--payload", "{}"], cli.EXIT_USAGE, "go together"),
+        (["publish"], cli.EXIT_USAGE, "either --service"),
+        (
+            ["publish", "--service", "b", "--payload", "{}", "--file", "x"],
+            cli.EXIT_USAGE,
+            "not both",
+        ),
+        (["publish", "--file", "x.jsonl", "--key", "k"], cli.EXIT_USAGE, "each line"),
+        (
+            ["publish", "--service", "brain", "--payload", "{'a': 1}"],
+            cli.EXIT_INVALID,
+            "not valid JSON",
+        ),
+        (
+            ["publish", "--service", "brain", "--payload", "[]"],
+            cli.EXIT_INVALID,
+            "payload_not_object",
+        ),
+        (["publish", "--service", "", "--payload", "{}"], cli.EXIT_INVALID, "out_of_range"),
+        (
+            ["publish", "--service", "b", "--payload", "@/nonexistent.json"],
+            cli.EXIT_INVALID,
+            "cannot read",
+        ),
+        (["publish", "--file", "/nonexistent.jsonl"], cli.EXIT_INVALID, "cannot read"),
+        (
+            ["publish", "--service", "b", "--payload", "{}", "--topic", "a/b"],
+            cli.EXIT_NOT_FOUND,
+            "topic",
+        ),
+        (["replay", "--subscription", "s", "--all", "--reason", "x"], cli.EXIT_USAGE, "--all"),
+    ],
+)
+def test_user_mistakes_get_a_sentence_and_an_exit_code(
+    argv: list[str], code: int, words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    got, out, err = run([*argv, "--project", "p"], capsys)
+    assert got == code
+    assert words in err
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def test_unknown_flags_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["publish", "--servcie", "brain"], capsys)
+    assert code == cli.EXIT_USAGE
+    assert "unrecognized arguments: --servcie" in err
+
+
+def test_help_shows_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["publish", "--help"], capsys)
+    assert code == 0
+    for words in ("--payload", "@file.json", "--file", "--dry-run", "exit codes:", "3 "):
+        assert words in out
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0
+    for words in ("publish", "replay", "PUBSUB_EMULATOR_HOST"):
+        assert words in out
+
+
+def test_a_missing_topic_exits_4(pubsub_env: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        ["publish", "--service", "brain", "--payload", "{}", "--topic", "nowhere-topic"], capsys
+    )
+    assert code == cli.EXIT_NOT_FOUND
+    assert f"projects/{PROJECT}/topics/nowhere-topic does not exist" in err
+
+
+# -- as a process: no traceback, no stdin, the documented exit codes --------------------------
+
+
+def clean_env() -> dict[str, str]:
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "CLOUDSDK_", "PUBSUB_"))
+    }
+
+
+def test_no_project_exits_4_without_a_traceback() -> None:
+    done = run_process(["publish", "--service", "brain", "--payload", "{}"], clean_env())
+    assert done.returncode == cli.EXIT_NOT_FOUND
+    assert "no project for topic 'enqueue-requests'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_no_credentials_exits_5_without_a_traceback() -> None:
+    env = {**clean_env(), "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/key.json"}
+    done = run_process(["publish", "--service", "b", "--payload", "{}", "--project", "p"], env)
+    assert done.returncode == cli.EXIT_DENIED
+    assert "no Google credentials" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_pubsub_unavailable_exits_6_without_a_traceback() -> None:
+    from bridge.stack.procs import free_port
+
+    env = {**clean_env(), "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{free_port()}"}
+    argv = ["publish", "--service", "b", "--payload", "{}", "--project", "p", "--timeout-s", "2"]
+    done = run_process(argv, env)
+    assert done.returncode == cli.EXIT_FAILED
+    assert "failed" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_stdin_rows_through_the_module_entry_point(emulator: Emulator, topic: Topic) -> None:
+    rows = "\n".join(json.dumps({"service": "brain", "payload": {"i": i}}) for i in range(3))
+    done = run_process(["publish", "--file", "-", "--topic", topic.id], emulator.env(), rows)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 3
+    assert len(topic.pull_all(expect=3)) == 3
+
+
+def test_empty_stdin_is_an_input_error(emulator: Emulator, topic: Topic) -> None:
+    done = run_process(["publish", "--file", "-", "--topic", topic.id], emulator.env())
+    assert done.returncode == cli.EXIT_INVALID
+    assert "no envelopes" in done.stderr

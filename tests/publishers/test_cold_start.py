@@ -1,0 +1,49 @@
+"""The function's cold start must not pay for the publisher: ``main`` never imports it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import old_enqueuer_env
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = [
+    "google.cloud.pubsub_v1",
+    "google.pubsub_v1",
+    "bridge.cli",
+    "bridge.publish",
+    "bridge.replay",
+]
+
+
+def imported_by(code: str) -> dict[str, bool]:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), **old_enqueuer_env()}
+    probe = (
+        f"import sys, json\n{code}\nprint(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result: dict[str, bool] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_importing_main_imports_no_publisher_and_no_pubsub_client() -> None:
+    assert imported_by("import main") == dict.fromkeys(HEAVY, False)
+
+
+def test_the_probe_would_see_them() -> None:  # the probe itself can fail
+    seen = imported_by("import bridge\nbridge.publish.Publisher\nimport bridge.cli")
+    assert seen["bridge.publish"]
+    assert seen["bridge.cli"]
+    assert not seen["google.cloud.pubsub_v1"]  # the client library waits for the first send
