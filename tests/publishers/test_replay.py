@@ -1,0 +1,293 @@
+"""``bridge replay``: what a replay carries (pure), then the whole loop on the emulator: real
+rejections and a real dead-lettered message, listed, chosen, republished, acknowledged."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+from bridge import cli
+from bridge.config import Settings
+from bridge.errors import PermanentError, Reason
+from bridge.event import PubsubMessage
+from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, plan_message
+from bridge.rejections import rejection_for
+from bridge.replay import DEAD_LETTERED, Pulled, candidate_for, unwrap
+from tests.publishers.conftest import Emulator, Topic, as_bridge_sees_it, new_topic
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+ENVELOPE = {"service": "brain", "payload": {"nota": "Señora Núñez 🧾"}}
+DEAD_LETTER_ATTRIBUTES = {
+    "CloudPubSubDeadLetterSourceSubscription": "enqueue-requests-bridge",
+    "CloudPubSubDeadLetterSourceDeliveryCount": "5",
+    "CloudPubSubDeadLetterSourceTopicPublishTime": "2026-11-28T12:00:00.000Z",
+    "CloudPubSubDeadLetterSourceSubscriptionProject": "p",
+}
+
+
+def rejected(
+    data: bytes, attributes: dict[str, str], *, original_id: str, reason: Reason
+) -> Pulled:
+    """A message as the bridge publishes it to the rejected topic, pulled back."""
+    error = PermanentError(reason, f"{reason.value}: test")
+    out = rejection_for(data=data, attributes=attributes, message_id=original_id, error=error)
+    return Pulled("ack-1", "900", out.data, dict(out.attributes), "2026-11-28T12:00:01Z")
+
+
+def test_a_rejection_replays_as_its_original_named_by_the_original_id() -> None:
+    data = json.dumps(ENVELOPE, ensure_ascii=False).encode()
+    pulled = rejected(data, {"trace": "t1"}, original_id="101", reason=Reason.UNKNOWN_SERVICE)
+    candidate = candidate_for(pulled)
+    assert candidate.reason == "unknown_service"
+    assert candidate.origin_message_id == "101"
+    assert candidate.service == "brain"
+    assert candidate.problem is None
+    assert candidate.replay is not None
+    assert candidate.replay.data == data
+    assert dict(candidate.replay.attributes) == {"trace": "t1", ORIGIN_ATTRIBUTE: "101"}
+
+
+def test_a_wrapped_rejection_is_unwrapped() -> None:
+    data = b'{"case": "\xc3\xb1"}'
+    attributes = {f"k{i}": "v" for i in range(98)} | {"service": "brain"}
+    pulled = rejected(data, attributes, original_id="102", reason=Reason.TASK_REJECTED)
+    assert pulled.attributes["bridge_wrapped"] == "true"  # the bridge had to wrap it
+    candidate = candidate_for(pulled)
+    assert candidate.replay is not None
+    assert candidate.replay.data == data
+    assert dict(candidate.replay.attributes) == attributes | {ORIGIN_ATTRIBUTE: "102"}
+    assert candidate.problem is None  # 99 attributes and the origin: 100, Pub/Sub's maximum
+
+
+def test_a_dead_lettered_message_loses_pubsubs_attributes_and_keeps_its_own_id() -> None:
+    data = json.dumps(ENVELOPE).encode()
+    pulled = Pulled("a", "777", data, {"x": "1", **DEAD_LETTER_ATTRIBUTES}, "")
+    candidate = candidate_for(pulled)
+    assert candidate.reason == DEAD_LETTERED
+    assert "5 deliveries" in candidate.error
+    assert candidate.replay is not None
+    assert dict(candidate.replay.attributes) == {"x": "1", ORIGIN_ATTRIBUTE: "777"}
+
+
+def test_a_replay_of_a_replay_keeps_the_first_origin() -> None:
+    data = json.dumps(ENVELOPE).encode()
+    pulled = rejected(
+        data, {ORIGIN_ATTRIBUTE: "100"}, original_id="205", reason=Reason.UNKNOWN_SERVICE
+    )
+    candidate = candidate_for(pulled)
+    assert candidate.origin_message_id == "100"
+    assert candidate.replay is not None
+    assert candidate.replay.attributes[ORIGIN_ATTRIBUTE] == "100"
+
+
+def test_stale_bridge_attributes_are_dropped() -> None:
+    data = json.dumps(ENVELOPE).encode()
+    pulled = Pulled(
+        "a", "5", data, {"bridge_reason": "bad_json", "bridge_error": "e", "bridge_x": "y"}, ""
+    )
+    candidate = candidate_for(pulled)
+    assert candidate.replay is not None
+    assert dict(candidate.replay.attributes) == {ORIGIN_ATTRIBUTE: "5"}
+
+
+def test_what_the_bridge_would_reject_again_is_flagged() -> None:
+    pulled = rejected(b"{not json", {}, original_id="1", reason=Reason.BAD_JSON)
+    candidate = candidate_for(pulled)
+    assert candidate.problem is not None
+    assert candidate.problem.startswith("would be rejected again: bad_json")
+    assert candidate.replay is not None  # --force may still send it
+
+
+def test_too_many_attributes_cannot_be_republished() -> None:
+    attributes = {f"k{i}": "v" for i in range(100)}
+    pulled = rejected(b"{}", attributes, original_id="1", reason=Reason.UNKNOWN_SERVICE)
+    candidate = candidate_for(pulled)
+    assert candidate.replay is None
+    assert candidate.problem is not None
+    assert "101 attributes" in candidate.problem
+
+
+def test_unwrap_refuses_garbage() -> None:
+    with pytest.raises(ValueError, match="KeyError"):
+        unwrap(b'{"data": "AA=="}')
+    with pytest.raises(ValueError, match="Error"):
+        unwrap(b'{"data": "not base64!", "attributes": {}}')
+
+
+def test_the_replay_names_the_same_task_as_the_original(settings: Settings) -> None:
+    data = json.dumps({"service": "brain", "payload": {"a": 1}}).encode()
+    original = PubsubMessage("4242", data, {}, NOW)
+    pulled = rejected(data, {}, original_id="4242", reason=Reason.UNKNOWN_SERVICE)
+    replay = candidate_for(pulled).replay
+    assert replay is not None
+    republished = PubsubMessage("9999", replay.data, replay.attributes, NOW)
+    assert (
+        plan_message(republished, settings=settings, now=NOW).task_name
+        == plan_message(original, settings=settings, now=NOW).task_name
+    )
+
+
+# -- on the emulator ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rejected_topic(emulator: Emulator) -> Topic:
+    return new_topic(emulator.rest, "rejected")
+
+
+def publish_rejection(
+    emulator: Emulator, topic: Topic, data: bytes, *, original_id: str, reason: Reason
+) -> str:
+    out = rejection_for(
+        data=data,
+        attributes={"origen": "hoja"},
+        message_id=original_id,
+        error=PermanentError(reason, f"{reason.value}: detail"),
+    )
+    return emulator.rest.publish(topic.id, data=out.data, attributes=out.attributes)
+
+
+def replay_cli(
+    capsys: pytest.CaptureFixture[str], subscription: str, target: Topic, *extra: str
+) -> tuple[int, str, str]:
+    argv = ["replay", "--subscription", subscription, "--topic", target.id, "--wait-s", "1"]
+    code = cli.main([*argv, *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_list_then_replay_by_reason_acks_only_the_republished(
+    pubsub_env: Emulator,
+    topic: Topic,
+    rejected_topic: Topic,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    good = json.dumps(ENVELOPE, ensure_ascii=False).encode()
+    unknown = publish_rejection(
+        pubsub_env, rejected_topic, good, original_id="5001", reason=Reason.UNKNOWN_SERVICE
+    )
+    bad = publish_rejection(
+        pubsub_env, rejected_topic, b"{oops", original_id="5002", reason=Reason.BAD_JSON
+    )
+
+    # 1. A listing: every message with its reason; nothing republished, nothing acked.
+    code, out, err = replay_cli(capsys, rejected_topic.subscription, topic)
+    assert code == 0, err
+    assert f"{unknown}  unknown_service  service=brain  origin=5001" in out
+    assert f"{bad}  bad_json" in out
+    assert "would be rejected again" in out
+    assert "none republished" in err
+
+    # 2. A dry run of the choice: still nothing sent or acked.
+    code, out, err = replay_cli(
+        capsys, rejected_topic.subscription, topic, "--reason", "unknown_service", "--dry-run"
+    )
+    assert code == 0, err
+    assert "-> would republish" in out
+    assert "would republish 1" in err
+    assert topic.pull_all() == []
+
+    # 3. The replay: the unknown_service one goes, as its original.
+    code, out, err = replay_cli(
+        capsys, rejected_topic.subscription, topic, "--reason", "unknown_service"
+    )
+    assert code == 0, err
+    assert "republished 1" in err
+    [sent] = topic.pull_all(expect=1)
+    assert sent.data == good
+    assert sent.attributes == {"origen": "hoja", ORIGIN_ATTRIBUTE: "5001"}
+    assert f"-> republished as {sent.message_id}" in out
+    original = PubsubMessage("5001", good, {"origen": "hoja"}, NOW)
+    assert (
+        plan_message(as_bridge_sees_it(sent), settings=settings, now=NOW).task_name
+        == plan_message(original, settings=settings, now=NOW).task_name
+    )
+
+    # 4. Only the republished one was acknowledged: the bad_json one is still there.
+    left = rejected_topic.pull_all(expect=1, timeout_s=15)
+    assert [m.message_id for m in left] == [bad]
+
+
+def test_choosing_what_would_be_rejected_again_needs_force(
+    pubsub_env: Emulator, topic: Topic, rejected_topic: Topic, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = publish_rejection(
+        pubsub_env, rejected_topic, b"[1]", original_id="6001", reason=Reason.NOT_AN_OBJECT
+    )
+    code, out, err = replay_cli(capsys, rejected_topic.subscription, topic, "--all")
+    assert code == cli.EXIT_PARTIAL
+    assert "-> not republished: would be rejected again: not_an_object" in out
+    assert "--force" in err
+    assert topic.pull_all() == []
+
+    code, _, err = replay_cli(
+        capsys, rejected_topic.subscription, topic, "--message-id", "6001", "--force"
+    )
+    assert code == 0, err
+    [sent] = topic.pull_all(expect=1)
+    assert sent.data == b"[1]"
+    assert sent.attributes[ORIGIN_ATTRIBUTE] == "6001"
+    assert rejected_topic.pull_all() == []  # acknowledged
+    assert bad
+
+
+def test_replay_by_message_id_leaves_the_others(
+    pubsub_env: Emulator, topic: Topic, rejected_topic: Topic, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.dumps(ENVELOPE).encode()
+    ids = [
+        publish_rejection(
+            pubsub_env, rejected_topic, data, original_id=f"70{i}", reason=Reason.UNKNOWN_SERVICE
+        )
+        for i in range(3)
+    ]
+    code, _, err = replay_cli(capsys, rejected_topic.subscription, topic, "--message-id", ids[1])
+    assert code == 0, err
+    [sent] = topic.pull_all(expect=1)
+    assert sent.attributes[ORIGIN_ATTRIBUTE] == "701"
+    left = rejected_topic.pull_all(expect=2, timeout_s=15)
+    assert sorted(m.message_id for m in left) == sorted([ids[0], ids[2]])
+
+
+@pytest.mark.filterwarnings("ignore:The return_immediately flag is deprecated")
+def test_a_really_dead_lettered_message_is_replayed(
+    pubsub_env: Emulator, topic: Topic, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = new_topic(pubsub_env.rest, "source")
+    dead = new_topic(pubsub_env.rest, "dead")
+    failing = f"{source.id}-failing"
+    pubsub_env.rest.create_subscription(failing, topic_id=source.id, dead_letter=(dead.id, 5))
+    data = json.dumps(ENVELOPE, ensure_ascii=False).encode()
+    original_id = pubsub_env.rest.publish(source.id, data=data, attributes={"k": "v"})
+
+    subscriber = pubsub_v1.SubscriberClient()
+    path = pubsub_env.rest.subscription_path(failing)
+    deliveries = 0
+    code, out, err = 0, "", ""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "republished as" not in out:
+        # Nack every delivery: after 5, the emulator moves it on its next delivery attempt.
+        request = {"subscription": path, "max_messages": 10, "return_immediately": True}
+        pulled = subscriber.pull(request=request).received_messages
+        if pulled:
+            deliveries += len(pulled)
+            nack = {"subscription": path, "ack_ids": [m.ack_id for m in pulled]}
+            subscriber.modify_ack_deadline(request={**nack, "ack_deadline_seconds": 0})
+        elif deliveries >= 5:
+            code, out, err = replay_cli(capsys, dead.subscription, topic, "--reason", DEAD_LETTERED)
+        else:
+            time.sleep(0.1)
+    assert deliveries == 5
+    assert code == 0, err
+    assert "dead_lettered" in out
+    assert "5 deliveries" in out
+    [sent] = topic.pull_all(expect=1)
+    assert sent.data == data
+    dead_id = out.split()[0]
+    assert dead_id != original_id  # Pub/Sub gave the dead-lettered copy a new id
+    assert sent.attributes == {"k": "v", ORIGIN_ATTRIBUTE: dead_id}
