@@ -46,6 +46,7 @@ data "archive_file" "source" {
 
 resource "google_storage_bucket" "source" {
   #checkov:skip=CKV_GCP_62:Holds only build inputs written by Terraform; access logging of it adds cost and no audit value beyond Cloud Audit Logs.
+  #checkov:skip=CKV_GCP_63:No access logging at all (see CKV_GCP_62), so there is no log bucket that could be this one.
   project                     = var.project_id
   name                        = local.bucket_name
   location                    = var.region

@@ -12,7 +12,7 @@ import select
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,3 +168,46 @@ def initialised_module(terraform: Terraform, module_copy: Path) -> Path:
 
 def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+EXAMPLE_TFVARS = TERRAFORM_DIR / "examples" / "four-services" / "terraform.tfvars.example"
+
+
+@pytest.fixture(scope="session")
+def contract_state(
+    terraform: Terraform, initialised_module: Path
+) -> Callable[[Path], dict[str, Any]]:
+    """The state of ``tests/contract/env.tftest.hcl`` applied (mocked) with a tfvars file."""
+    cache: dict[Path, dict[str, Any]] = {}
+
+    def apply(tfvars: Path) -> dict[str, Any]:
+        if tfvars not in cache:
+            result = terraform.run(
+                [
+                    "test",
+                    "-no-color",
+                    "-json",
+                    "-verbose",
+                    "-test-directory=tests/contract",
+                    f"-var-file={tfvars}",
+                ],
+                initialised_module,
+            )
+            assert result.returncode == 0, result.output[-5000:]
+            messages = json_lines(result.stdout)
+            states = [m["test_state"] for m in messages if m.get("type") == "test_state"]
+            assert len(states) == 1, result.output[-5000:]
+            cache[tfvars] = states[0]
+        return cache[tfvars]
+
+    return apply
+
+
+def resources(state: dict[str, Any], address: str | None = None) -> list[dict[str, Any]]:
+    """Managed resources of a state; only the instances of ``address`` when given."""
+    found: list[dict[str, Any]] = [
+        r for r in state["root_module"]["resources"] if r["mode"] == "managed"
+    ]
+    if address is None:
+        return found
+    return [r for r in found if r["address"].split("[")[0] == address]

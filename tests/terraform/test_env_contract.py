@@ -7,6 +7,7 @@ side is ``bridge.config.variables_read`` for the ``BRIDGE_SERVICES`` Terraform g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,10 @@ from bridge.config import (
     service_variables,
     variables_read,
 )
-from tests.terraform.conftest import REPO, Terraform, json_lines
+from tests.terraform.conftest import EXAMPLE_TFVARS, REPO, resources
 
 TFVARS = {
-    "four-services example": REPO / "terraform/examples/four-services/terraform.tfvars.example",
+    "four-services example": EXAMPLE_TFVARS,
     "fifth service, derived suffix": REPO / "tests/terraform/data/more-services.tfvars",
 }
 # Always set by Terraform: the bridge refuses to start without them (REJECTED_TOPIC: the Pub/Sub
@@ -32,37 +33,12 @@ ALWAYS_SET = {"PROJECT_ID", "TASKS_REGION", "CALLER_SA", "BRIDGE_SERVICES", "REJ
 NEVER_SET = {"DROP_REJECTED"}  # an operator's opt-out, never a deployment default
 
 
-def _state(terraform: Terraform, module: Path, tfvars: Path) -> dict[str, Any]:
-    result = terraform.run(
-        [
-            "test",
-            "-no-color",
-            "-json",
-            "-verbose",
-            "-test-directory=tests/contract",
-            f"-var-file={tfvars}",
-        ],
-        module,
-    )
-    assert result.returncode == 0, result.output[-5000:]
-    states = [m["test_state"] for m in json_lines(result.stdout) if m.get("type") == "test_state"]
-    assert len(states) == 1, result.output[-5000:]
-    state: dict[str, Any] = states[0]
-    return state
-
-
-def _resources(state: dict[str, Any], address: str) -> list[dict[str, Any]]:
-    """The instances of one resource block: ``address`` itself or ``address[key]``."""
-    resources: list[dict[str, Any]] = state["root_module"]["resources"]
-    return [r for r in resources if r["address"].split("[")[0] == address]
-
-
 @pytest.fixture(scope="module", params=sorted(TFVARS))
 def applied(
-    request: pytest.FixtureRequest, terraform: Terraform, initialised_module: Path
+    request: pytest.FixtureRequest, contract_state: Callable[[Path], dict[str, Any]]
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    state = _state(terraform, initialised_module, TFVARS[request.param])
-    (function,) = _resources(state, "google_cloudfunctions2_function.enqueue")
+    state = contract_state(TFVARS[request.param])
+    (function,) = resources(state, "google_cloudfunctions2_function.enqueue")
     env: dict[str, str] = function["values"]["service_config"][0]["environment_variables"]
     return env, state
 
@@ -92,7 +68,7 @@ def test_bridge_services_is_the_services_map(
     applied: tuple[dict[str, str], dict[str, Any]],
 ) -> None:
     env, state = applied
-    queues = _resources(state, "google_cloud_tasks_queue.service")
+    queues = resources(state, "google_cloud_tasks_queue.service")
     from_terraform = {q["index"] for q in queues}
     assert {name for name, _ in parse_services(env["BRIDGE_SERVICES"])} == from_terraform
     assert {env[f"QUEUE_{suffix}"] for _, suffix in parse_services(env["BRIDGE_SERVICES"])} == {
