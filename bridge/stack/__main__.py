@@ -22,8 +22,8 @@ from bridge.stack.worker import Received
 USAGE = "usage: python -m bridge.stack demo|up"
 
 
-def _raise_exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _print_request(received: Received) -> None:
@@ -82,7 +82,10 @@ The function's log (one JSON line per message): tail -f {s.log_path("function")}
 
 
 def main(argv: list[str]) -> int:
-    signal.signal(signal.SIGTERM, _raise_exit)  # so `finally` blocks stop the processes
+    # Ctrl-C, SIGTERM and a closed terminal all unwind through `with Stack(...)`, which stops
+    # every process it started. SIGINT explicitly: a background job may inherit it ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     if argv == ["demo"]:
         return demo.run()
     if argv == ["up"]:

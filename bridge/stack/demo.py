@@ -133,6 +133,9 @@ def run(out: Any = sys.stdout) -> int:
             _exercise(stack, sent, say)
             _report(stack, sent, say)
         say("· stopped every process the demo started")
+    except KeyboardInterrupt:
+        say("· interrupted: stopped every process the demo started")
+        return 130
     except MissingPrerequisite as err:
         say(f"make demo: {err}")
         return 2
