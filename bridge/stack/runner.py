@@ -82,6 +82,8 @@ def find_pubsub_emulator() -> Path:
     """The Pub/Sub emulator's launcher, or ``MissingPrerequisite`` saying what to install."""
     override = os.environ.get("PUBSUB_EMULATOR_BIN")
     if override:
+        if not Path(override).exists():
+            raise MissingPrerequisite(f"PUBSUB_EMULATOR_BIN={override} does not exist")
         return Path(override)
     relative = Path("platform/pubsub-emulator/bin/cloud-pubsub-emulator")
     gcloud = shutil.which("gcloud")

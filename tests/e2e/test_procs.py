@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.stack import procs
+from bridge.stack import procs, runner
 
 
 def test_stop_ends_the_process_and_its_children(tmp_path: Path) -> None:
@@ -50,3 +50,20 @@ def test_wait_until_has_a_deadline() -> None:
 def test_missing_program_is_a_missing_prerequisite(tmp_path: Path) -> None:
     with pytest.raises(procs.MissingPrerequisite):
         procs.start("ghost", ["/nonexistent/java"], log_path=tmp_path / "log")
+
+
+def test_missing_java_and_gcloud_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner.shutil, "which", lambda name: None)
+    monkeypatch.delenv("PUBSUB_EMULATOR_BIN", raising=False)
+    with pytest.raises(procs.MissingPrerequisite) as caught:
+        runner.check_prerequisites(Path(runner.__file__))
+    assert "Java is not on PATH" in str(caught.value)
+    assert "gcloud is not on PATH" in str(caught.value)
+
+
+def test_missing_tasks_emulator_venv_says_which_target(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TASKS_EMULATOR_PYTHON", str(tmp_path / "bin" / "python"))
+    with pytest.raises(procs.MissingPrerequisite, match="make tasks-emulator"):
+        runner.check_prerequisites(Path(runner.__file__))
