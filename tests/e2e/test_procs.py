@@ -53,7 +53,7 @@ def test_missing_program_is_a_missing_prerequisite(tmp_path: Path) -> None:
 
 
 def test_missing_java_and_gcloud_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner.shutil, "which", lambda name: None)
+    monkeypatch.setattr("shutil.which", lambda name: None)
     monkeypatch.delenv("PUBSUB_EMULATOR_BIN", raising=False)
     with pytest.raises(procs.MissingPrerequisite) as caught:
         runner.check_prerequisites(Path(runner.__file__))
