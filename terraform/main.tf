@@ -15,6 +15,7 @@ locals {
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
     "cloudtasks.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",
