@@ -308,3 +308,24 @@ def test_empty_stdin_is_an_input_error(emulator: Emulator, topic: Topic) -> None
     done = run_process(["publish", "--file", "-", "--topic", topic.id], emulator.env())
     assert done.returncode == cli.EXIT_INVALID
     assert "no envelopes" in done.stderr
+
+
+def test_the_console_script_is_installed_by_make_install() -> None:
+    script = Path(sys.executable).parent / "bridge"
+    if not script.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{script} is missing: `make install` runs pip install -e . --no-deps")
+        pytest.skip(f"{script} is missing: run `make install`")
+    done = subprocess.run(
+        [str(script), "replay", "--help"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+        env=clean_env(),
+        cwd="/",
+    )
+    assert done.returncode == 0, done.stderr
+    for words in ("--subscription", "--reason", "--message-id", "--dry-run", "exit codes:"):
+        assert words in done.stdout
