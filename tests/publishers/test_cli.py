@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -329,3 +330,24 @@ def test_the_console_script_is_installed_by_make_install() -> None:
     assert done.returncode == 0, done.stderr
     for words in ("--subscription", "--reason", "--message-id", "--dry-run", "exit codes:"):
         assert words in done.stdout
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_shows_on_a_terminal_for_long_runs_only() -> None:
+    terminal = Terminal()
+    bar = cli.Progress(total=2500, stream=terminal, enabled=True)
+    for count in (1000, 1000, 500):
+        bar.advance(count)
+    bar.close()
+    assert "] 1000/2500 published" in terminal.getvalue()
+    assert terminal.getvalue().endswith("] 2500/2500 published\n")
+    short, piped = Terminal(), io.StringIO()
+    for stream, total in ((short, 1000), (piped, 5000)):
+        quiet = cli.Progress(total=total, stream=stream, enabled=True)
+        quiet.advance(total)
+        quiet.close()
+        assert stream.getvalue() == ""
