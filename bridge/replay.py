@@ -349,7 +349,11 @@ def replay(
                 for candidate, new_id in zip(batch, new_ids, strict=True):
                     republished[candidate.pulled.message_id] = new_id
     except PublishFailed as e:
-        raise PublishFailed(str(e), published=len(republished)) from e
+        raise PublishFailed(
+            f"{e}; {len(republished)} message(s) were republished and acknowledged before this "
+            "failure, the others were released untouched: run the same replay again",
+            published=len(republished),
+        ) from e
     finally:
         done = set(republished)
         subscription.release([c.pulled.ack_id for c in seen if c.pulled.message_id not in done])

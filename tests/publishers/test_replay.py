@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -14,9 +15,10 @@ from bridge import cli
 from bridge.config import Settings
 from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage
+from bridge.publish import PublishFailed
 from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, plan_message
-from bridge.rejections import rejection_for
-from bridge.replay import DEAD_LETTERED, Pulled, candidate_for, unwrap
+from bridge.rejections import OutgoingMessage, rejection_for
+from bridge.replay import DEAD_LETTERED, LEASE_S, Pulled, candidate_for, replay, unwrap
 from tests.publishers.conftest import Emulator, Topic, as_bridge_sees_it, new_topic
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -291,3 +293,88 @@ def test_a_really_dead_lettered_message_is_replayed(
     dead_id = out.split()[0]
     assert dead_id != original_id  # Pub/Sub gave the dead-lettered copy a new id
     assert sent.attributes == {"k": "v", ORIGIN_ATTRIBUTE: dead_id}
+
+
+class MemorySubscription:
+    """An in-memory subscription: what was acked and released, in order."""
+
+    def __init__(self, messages: list[Pulled]) -> None:
+        self.waiting = list(messages)
+        self.acked: list[str] = []
+        self.released: list[str] = []
+        self.extended: list[str] = []
+
+    def pull(self, max_messages: int) -> list[Pulled]:
+        taken, self.waiting = self.waiting[:max_messages], self.waiting[max_messages:]
+        return taken
+
+    def extend(self, ack_ids: Sequence[str], seconds: int) -> None:
+        assert seconds == LEASE_S
+        self.extended += ack_ids
+
+    def ack(self, ack_ids: Sequence[str]) -> None:
+        self.acked += ack_ids
+
+    def release(self, ack_ids: Sequence[str]) -> None:
+        self.released += ack_ids
+
+
+class FailsOnRequest:
+    def __init__(self, failing_request: int) -> None:
+        self.failing_request = failing_request
+        self.requests = 0
+
+    def send(self, topic_path: str, messages: Sequence[OutgoingMessage]) -> list[str]:
+        self.requests += 1
+        if self.requests == self.failing_request:
+            raise PublishFailed("publishing to t failed: ServiceUnavailable: down")
+        return [f"new-{self.requests}-{i}" for i in range(len(messages))]
+
+
+def memory_messages(count: int) -> list[Pulled]:
+    data = json.dumps(ENVELOPE).encode()
+    return [
+        rejected(data, {}, original_id=f"o{i}", reason=Reason.UNKNOWN_SERVICE) for i in range(count)
+    ]
+
+
+def with_ids(messages: list[Pulled]) -> list[Pulled]:
+    return [
+        Pulled(f"ack-{i}", f"m{i}", m.data, m.attributes, m.publish_time)
+        for i, m in enumerate(messages)
+    ]
+
+
+def test_an_outage_midway_acks_what_went_out_and_releases_the_rest() -> None:
+    subscription = MemorySubscription(with_ids(memory_messages(1500)))
+    with pytest.raises(PublishFailed) as caught:
+        replay(
+            subscription,
+            topic_path="projects/p/topics/t",
+            transport=FailsOnRequest(failing_request=2),
+            select_all=True,
+            max_messages=5000,
+        )
+    assert caught.value.published == 1000
+    assert "1000 message(s) were republished and acknowledged" in str(caught.value)
+    assert subscription.acked == [f"ack-{i}" for i in range(1000)]
+    assert subscription.released == [f"ack-{i}" for i in range(1000, 1500)]
+    assert len(subscription.extended) == 1500  # every lease held while listing and sending
+
+
+def test_a_listing_releases_everything_and_acks_nothing() -> None:
+    subscription = MemorySubscription(with_ids(memory_messages(3)))
+    report = replay(subscription, topic_path="projects/p/topics/t", transport=FailsOnRequest(1))
+    assert [c.origin_message_id for c in report.seen] == ["o0", "o1", "o2"]
+    assert report.chosen == []
+    assert subscription.acked == []
+    assert subscription.released == ["ack-0", "ack-1", "ack-2"]
+
+
+def test_max_bounds_what_is_read() -> None:
+    subscription = MemorySubscription(with_ids(memory_messages(10)))
+    report = replay(
+        subscription, topic_path="projects/p/topics/t", transport=FailsOnRequest(0), max_messages=4
+    )
+    assert len(report.seen) == 4
+    assert len(subscription.waiting) == 6
