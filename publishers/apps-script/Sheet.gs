@@ -64,6 +64,7 @@ function enqueueRows(sheet, firstRow, numRows) {
       var c = header.indexOf(name);
       if (c >= 0 && cells[c] !== '') options[name] = Number(cells[c]);
     });
+    buildEnvelope_(service, payload, options, 'row ' + row + ': '); // errors name the row
     rows.push({ row: row, key: options.idempotency_key });
     items.push({ service: service, payload: payload, options: options });
   });

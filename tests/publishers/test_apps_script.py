@@ -400,3 +400,21 @@ def test_an_edited_row_gets_a_new_key(
         [pulled] = topic.pull_all(expect=1)
         keys.append(decoded_envelope(pulled).idempotency_key)
     assert keys[0] != keys[1]
+
+
+def test_a_bad_row_is_named_and_nothing_is_sent(
+    node: str, emulator: Emulator, topic: Topic, tmp_path: Path
+) -> None:
+    rows: list[list[Any]] = [["brain", "", "C-1", "ok", ""], ["brain", "", "C-2", "x", "soon"]]
+    result = run_apps_script(
+        node,
+        tmp_path,
+        host=emulator.host,
+        properties=props(topic),
+        sheet=sheet_with(rows, active=(2, 2)),
+        steps=[{"call": "enqueueSelectedRows"}],
+    )
+    [alert] = result["alerts"]
+    assert alert.startswith("Nothing more was enqueued: enqueue: row 3: options.delay_s must be")
+    assert result["fetches"] == []
+    assert topic.pull_all() == []
