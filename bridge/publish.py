@@ -118,8 +118,10 @@ def envelope_message(envelope: Envelope) -> OutgoingMessage:
     try:
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         encoded = data.encode("utf-8")  # a lone surrogate (from "\ud800" in JSON) fails here
-    except (ValueError, UnicodeEncodeError) as e:
-        raise PermanentError(Reason.BAD_UTF8, f"payload: not encodable as UTF-8 JSON: {e}") from e
+    except UnicodeEncodeError as e:
+        raise PermanentError(Reason.BAD_UTF8, f"payload: not encodable as UTF-8: {e}") from e
+    except ValueError as e:  # NaN or Infinity: a worker could not parse it
+        raise PermanentError(Reason.BAD_JSON, f"payload: not valid JSON: {e}") from e
     if parse_envelope(encoded) != envelope:  # what the bridge will read back is what was meant
         raise PermanentError(Reason.WRONG_TYPE, "payload: does not survive a JSON round trip")
     if message_size(OutgoingMessage(encoded, {})) > MAX_REQUEST_BYTES - 1000:

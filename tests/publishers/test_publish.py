@@ -89,6 +89,16 @@ def test_the_message_is_the_envelope_the_bridge_reads_back() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("payload", "reason"), [({"x": math.inf}, Reason.BAD_JSON), ({"x": "\udc00"}, Reason.BAD_UTF8)]
+)
+def test_an_envelope_built_by_hand_is_checked_too(payload: dict[str, Any], reason: Reason) -> None:
+    envelope = Envelope(service="brain", payload=payload)
+    with pytest.raises(InvalidEnvelope) as caught:
+        Publisher(topic="projects/p/topics/t", transport=FlakyTransport(1)).publish(envelope)
+    assert caught.value.reason is reason
+
+
 def test_defaults_are_left_out_of_the_message() -> None:
     message = envelope_message(build_envelope("brain", {"a": 1}))
     assert json.loads(message.data) == {"service": "brain", "payload": {"a": 1}}
