@@ -60,7 +60,11 @@ Publish by hand with gcloud (it ignores PUBSUB_EMULATOR_HOST; these two variable
   gcloud pubsub subscriptions pull {REJECTED_SUBSCRIPTION} --project={PROJECT_ID} --auto-ack
   gcloud pubsub subscriptions pull {DEAD_LETTER_SUBSCRIPTION} --project={PROJECT_ID} --auto-ack
 
-Or from Python (google-cloud-pubsub honours it): export PUBSUB_EMULATOR_HOST={s.pubsub_host}
+Or with the project's own publisher (it honours PUBSUB_EMULATOR_HOST, as google-cloud-pubsub does):
+
+  export PUBSUB_EMULATOR_HOST={s.pubsub_host}
+  .venv/bin/python -m bridge publish --project {PROJECT_ID} --service testimonios \\
+    --payload '{{"case_id": "CASE-10", "testigo": "José Peña"}}' --key CASE-10
 The function's log (one JSON line per message): tail -f {s.log_path("function")}
 """,
                 flush=True,
