@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -50,6 +51,8 @@ EXIT_CODES = {
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 MAX_ERRORS_SHOWN = 20
+REJECTED = "enqueue-requests-rejected-operator"  # the operator subscriptions terraform/ creates
+DEAD_LETTER = "enqueue-requests-dead-letter-operator"
 
 
 class UserError(Exception):
@@ -70,6 +73,10 @@ def exit_code_for(error: PublishError) -> int:
     return EXIT_FAILED
 
 
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=88, break_on_hyphens=False)
+
+
 def _exit_codes_text() -> str:
     return "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES.items())
 
@@ -77,8 +84,10 @@ def _exit_codes_text() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bridge",
-        description="Publish envelopes to the enqueue-bridge topic, and replay rejected or "
-        "dead-lettered messages. Honours PUBSUB_EMULATOR_HOST (the local emulator).",
+        description=_wrap(
+            "Publish envelopes to the enqueue-bridge topic, and replay rejected or "
+            "dead-lettered messages. Honours PUBSUB_EMULATOR_HOST (the local emulator)."
+        ),
         epilog=_exit_codes_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -106,16 +115,18 @@ def _add_publish(commands: Any) -> None:
     parser = commands.add_parser(
         "publish",
         help="publish one envelope, or many from a JSON Lines file",
-        description="Publish to enqueue-requests. Every envelope is checked with the bridge's "
-        "own model first: if any is invalid, nothing is sent.",
+        description=_wrap(
+            "Publish to enqueue-requests. Every envelope is checked with the bridge's "
+            "own model first: if any is invalid, nothing is sent."
+        ),
         epilog="examples:\n"
         '  bridge publish --service brain --payload \'{"case_id": "C-1"}\' --key case-C-1\n'
         "  bridge publish --service regresos --payload @job.json --delay-s 60\n"
         "  bridge publish --file rows.jsonl        # one envelope per line:\n"
         '      {"service": "brain", "payload": {...}, "idempotency_key": "...", "delay_s": 0}\n'
         "  bridge publish --file rows.jsonl --dry-run\n\n"
-        "stdout: the message id (one envelope), or one JSON line per row "
-        '{"line": N, "message_id": "..."} (--file).\n\n' + _exit_codes_text(),
+        "stdout: the message id (one envelope), or one JSON line per row\n"
+        '  {"line": N, "message_id": "..."} (--file).\n\n' + _exit_codes_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     one = parser.add_argument_group("one envelope")
@@ -164,16 +175,20 @@ def _add_replay(commands: Any) -> None:
     parser = commands.add_parser(
         "replay",
         help="list rejected / dead-lettered messages, republish chosen ones",
-        description="Read a rejected-messages or dead-letter subscription and show each "
-        "message with its reason. With --all, --reason or --message-id, republish the chosen "
-        "ones to enqueue-requests (as the original: same task name) and acknowledge exactly "
-        "those; everything else is released untouched.",
+        description=_wrap(
+            "Read a rejected-messages or dead-letter subscription and show each "
+            "message with its reason. With --all, --reason or --message-id, republish the "
+            "chosen ones to enqueue-requests (as the original: same task name) and acknowledge "
+            "exactly those; everything else is released untouched."
+        ),
         epilog="examples:\n"
-        "  bridge replay --subscription enqueue-rejected-pull                # list only\n"
-        "  bridge replay --subscription enqueue-rejected-pull --reason unknown_service --dry-run\n"
-        "  bridge replay --subscription enqueue-rejected-pull --reason unknown_service\n"
-        "  bridge replay --subscription enqueue-dead-letter-pull --message-id 1234567 --all\n\n"
-        + _exit_codes_text(),
+        f"  bridge replay --subscription {REJECTED}    # list only\n"
+        f"  bridge replay --subscription {REJECTED} --reason unknown_service --dry-run\n"
+        f"  bridge replay --subscription {REJECTED} --reason unknown_service\n"
+        f"  bridge replay --subscription {DEAD_LETTER} --message-id 1234567\n"
+        f"  bridge replay --subscription {DEAD_LETTER} --all\n"
+        "(the local stack's: enqueue-rejected-pull, enqueue-dead-letter-pull, "
+        "project local-bridge)\n\n" + _exit_codes_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)

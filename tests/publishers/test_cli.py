@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -351,3 +352,18 @@ def test_the_progress_bar_shows_on_a_terminal_for_long_runs_only() -> None:
         quiet.advance(total)
         quiet.close()
         assert stream.getvalue() == ""
+
+
+@pytest.mark.parametrize("command", ["publish", "replay"])
+def test_every_example_in_the_help_parses(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([command, "--help"]) == 0
+    examples = [
+        shlex.split(line.split("#")[0])[1:]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("  bridge ")
+    ]
+    assert len(examples) >= 4
+    for argv in examples:
+        args = cli.build_parser().parse_args(argv)  # argparse exits on a bad example
+        if command == "replay":
+            assert not (args.all and (args.reason or args.message_id)), argv
