@@ -27,13 +27,16 @@ locals {
     local.service_env,
   )
 
+  # Everything but main.py, bridge/ and requirements.txt (tests/terraform checks every top-level
+  # entry of the repository is either shipped or listed here).
   source_excludes = [
-    ".git", ".git/**", ".ci", ".ci/**", ".venv", ".venv/**", ".venv-tf", ".venv-tf/**",
-    ".stack", ".stack/**", ".mypy_cache", ".mypy_cache/**", ".ruff_cache", ".ruff_cache/**",
-    ".pytest_cache", ".pytest_cache/**", ".hypothesis", ".hypothesis/**", "dist", "dist/**",
-    "tests", "tests/**", "terraform", "terraform/**", "**/__pycache__", "**/__pycache__/**",
-    "**/*.pyc", "Makefile", "cloudbuild.yaml", "pyproject.toml", "requirements-dev.txt",
-    ".gitignore",
+    ".git", ".git/**", ".gitignore", ".ci", ".ci/**", ".venv*", ".venv*/**", ".stack", ".stack/**",
+    ".mypy_cache", ".mypy_cache/**", ".ruff_cache", ".ruff_cache/**", ".pytest_cache",
+    ".pytest_cache/**", ".hypothesis", ".hypothesis/**", "dist", "dist/**", "*.egg-info",
+    "*.egg-info/**", "**/__pycache__", "**/__pycache__/**", "**/*.pyc", "tests", "tests/**",
+    "terraform", "terraform/**", "benchmarks", "benchmarks/**", "publishers", "publishers/**",
+    "node_modules", "node_modules/**", "Makefile", "README.md", "cloudbuild.yaml", "pyproject.toml",
+    "requirements-dev.txt",
   ]
 }
 
