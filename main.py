@@ -16,6 +16,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from bridge.config import load_settings, require_rejection_sink
+from bridge.errors import TransientError
 from bridge.gateway import CloudTasksGateway
 from bridge.http_entry import HttpBridge
 from bridge.pubsub_entry import PubsubBridge
@@ -39,7 +40,14 @@ http_bridge = HttpBridge(settings=settings, gateway=gateway)
 
 @functions_framework.cloud_event
 def enqueue(event: CloudEvent) -> None:
-    pubsub_bridge.handle(event_id=event.get("id"), event_time=event.get("time"), data=event.data)
+    try:
+        pubsub_bridge.handle(
+            event_id=event.get("id"), event_time=event.get("time"), data=event.data
+        )
+    except TransientError as e:
+        # 503 makes Pub/Sub redeliver. The retry is already logged as one structured line: an
+        # HTTP error, unlike an uncaught exception, adds no traceback entry per redelivery.
+        flask.abort(503, description=f"retry later: {e.code}")
 
 
 @functions_framework.http

@@ -45,7 +45,12 @@ def dedupe_key_of(envelope: Envelope, message: PubsubMessage) -> DedupeKey:
 
 def plan_message(message: PubsubMessage, *, settings: Settings, now: datetime) -> TaskSpec:
     """The task a Pub/Sub message becomes; raised if it cannot: ``PermanentError``."""
-    envelope = envelope_of(message)
+    return plan_envelope(envelope_of(message), message, settings=settings, now=now)
+
+
+def plan_envelope(
+    envelope: Envelope, message: PubsubMessage, *, settings: Settings, now: datetime
+) -> TaskSpec:
     return plan_task(
         envelope,
         settings=settings,
@@ -81,19 +86,32 @@ class PubsubBridge:
             # Without a readable message, keep the whole event body: nothing is lost.
             unreadable = PubsubMessage(event_id or "", _event_bytes(data), {}, None)
             return self._reject(unreadable, e, started=started)
+        envelope: Envelope | None = None
         try:
-            spec = plan_message(message, settings=self._settings, now=self._clock())
+            envelope = envelope_of(message)
+            spec = plan_envelope(envelope, message, settings=self._settings, now=self._clock())
+        except PermanentError as e:
+            service = envelope.service if envelope else None
+            return self._reject(message, e, started=started, service=service)
+        try:
             result = self._gateway.create(spec)
         except PermanentError as e:
-            return self._reject(message, e, started=started)
+            return self._reject(message, e, started=started, service=envelope.service)
         except TransientError as e:
-            self._log(Outcome.RETRY, message, started, reason=e.code, error=e.detail)
+            self._log(Outcome.RETRY, message, started, spec=spec, reason=e.code, error=e.detail)
             raise
         outcome = Outcome.DUPLICATE if result.duplicate else Outcome.CREATED
         self._log(outcome, message, started, spec=spec, task=result.task_name)
         return outcome
 
-    def _reject(self, message: PubsubMessage, error: PermanentError, *, started: float) -> Outcome:
+    def _reject(
+        self,
+        message: PubsubMessage,
+        error: PermanentError,
+        *,
+        started: float,
+        service: str | None = None,
+    ) -> Outcome:
         rejection = rejection_for(
             data=message.data,
             attributes=message.attributes,
@@ -103,13 +121,21 @@ class PubsubBridge:
         try:
             self._rejections.reject(rejection)
         except TransientError as e:
-            self._log(Outcome.RETRY, message, started, reason=error.reason.value, error=e.detail)
+            self._log(
+                Outcome.RETRY,
+                message,
+                started,
+                service=service,
+                reason=error.reason.value,
+                error=e.detail,
+            )
             raise
         severity = "ERROR" if self._settings.drop_rejected else None
         self._log(
             Outcome.REJECTED,
             message,
             started,
+            service=service,
             reason=error.reason.value,
             error=error.detail,
             severity=severity,
@@ -123,6 +149,7 @@ class PubsubBridge:
         started: float,
         *,
         spec: TaskSpec | None = None,
+        service: str | None = None,
         severity: str | None = None,
         **fields: Any,
     ) -> None:
@@ -131,7 +158,9 @@ class PubsubBridge:
             message=f"{outcome.value} {message.message_id}",
             severity=severity,
             message_id=message.message_id,
-            service=spec.route.service if spec else message.attributes.get(SERVICE_ATTRIBUTE),
+            service=spec.route.service
+            if spec
+            else service or message.attributes.get(SERVICE_ATTRIBUTE),
             queue=spec.route.queue_id if spec else None,
             data_bytes=len(message.data),
             data_sha256=fingerprint(message.data),

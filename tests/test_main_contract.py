@@ -155,11 +155,14 @@ def test_google_cloudevents_samples_are_rejected_with_their_data(
     assert attributes["bridge_message_id"] == "message-id"
 
 
-def test_a_transient_failure_answers_500_for_redelivery(
-    function: FlaskClient, tasks: FakeTasksClient
+def test_a_transient_failure_answers_503_for_redelivery(
+    function: FlaskClient, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tasks.errors.append(core_exceptions.ServiceUnavailable("down"))
-    assert function.post("/", json=push_body(ENVELOPE)).status_code == 500
+    assert function.post("/", json=push_body(ENVELOPE)).status_code == 503
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err  # one structured line, no stack dump
+    assert json.loads(captured.out.splitlines()[-1])["outcome"] == "retry"
     assert function.post("/", json=push_body(ENVELOPE)).status_code == 200
 
 

@@ -156,6 +156,7 @@ def test_one_log_line_per_message_without_the_payload(
         "unknown_service",
         "WARNING",
     )
+    assert rejected["service"] == "nope"  # from the envelope: operators filter by it
 
 
 def test_the_explicit_opt_out_drops_with_an_error_log(

@@ -1,4 +1,4 @@
-"""The function's source archive: main.py, bridge/ and requirements.txt, nothing else.
+"""The function's source archive: main.py, bridge/ (less bridge/stack/) and requirements.txt.
 
 The excludes are read from the applied state (``data.archive_file.source``), and matched the way
 the archive provider does (glob with ``**``), against every file the repository tracks and every
@@ -19,6 +19,11 @@ import pytest
 from tests.terraform.conftest import EXAMPLE_TFVARS, REPO
 
 SHIPPED = {"main.py", "bridge", "requirements.txt"}
+DEV_ONLY = ("bridge/stack/",)  # the local stack: inside the package, never deployed
+
+
+def _expected_excluded(path: str) -> bool:
+    return path.split("/")[0] not in SHIPPED or path.startswith(DEV_ONLY)
 
 
 def _regex(pattern: str) -> re.Pattern[str]:
@@ -58,7 +63,7 @@ def _tracked() -> list[str]:
 
 
 def test_tracked_files_outside_the_function_are_excluded(excluded: Callable[[str], bool]) -> None:
-    wrong = [path for path in _tracked() if excluded(path) != (path.split("/")[0] not in SHIPPED)]
+    wrong = [path for path in _tracked() if excluded(path) != _expected_excluded(path)]
     assert wrong == [], "shipped but should not be, or the reverse"
 
 
@@ -73,5 +78,6 @@ def test_every_top_level_entry_is_shipped_or_excluded(excluded: Callable[[str], 
 
 def test_caches_inside_bridge_are_excluded(excluded: Callable[[str], bool]) -> None:
     assert excluded("bridge/__pycache__/config.cpython-311.pyc")
+    assert excluded("bridge/stack/runner.py")
     assert not excluded("bridge/config.py")
     assert not excluded("main.py")
