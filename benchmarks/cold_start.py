@@ -27,7 +27,7 @@ OURS = "import main"
 MUST_NOT_LOAD = (
     "google.cloud.pubsub_v1",
     "bridge.cli",
-    "bridge.publish",
+    "bridge.publisher",
     "bridge.replay",
     "bridge.stack",
 )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from bridge.publish import (
+from bridge.publisher import (
     DEFAULT_TIMEOUT_S,
     DEFAULT_TOPIC,
     MAX_REQUEST_MESSAGES,

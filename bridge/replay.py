@@ -25,7 +25,7 @@ from bridge.config import DEFAULT_MAX_BODY_BYTES
 from bridge.errors import PermanentError
 from bridge.event import PubsubMessage
 from bridge.plan import encode_body
-from bridge.publish import (
+from bridge.publisher import (
     DEFAULT_TIMEOUT_S,
     DEFAULT_TOPIC,
     MAX_REQUEST_BYTES,

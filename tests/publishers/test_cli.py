@@ -15,7 +15,7 @@ import pytest
 
 from bridge import cli
 from bridge.envelope import Envelope
-from bridge.publish import PublishFailed
+from bridge.publisher import PublishFailed
 from bridge.rejections import OutgoingMessage
 from tests.publishers.conftest import PROJECT, Emulator, Topic, decoded_envelope
 

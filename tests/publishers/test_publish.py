@@ -14,10 +14,10 @@ from google.auth import exceptions as auth
 from google.pubsub_v1.types import PublishRequest, PubsubMessage
 
 import bridge
-from bridge import publish as publish_module
+from bridge import publish as publish_from_package
 from bridge.envelope import Envelope, parse_envelope
 from bridge.errors import Reason
-from bridge.publish import (
+from bridge.publisher import (
     MAX_REQUEST_BYTES,
     AccessDenied,
     InvalidEnvelope,
@@ -241,9 +241,8 @@ def test_publish_reaches_the_topic_as_the_intended_envelope(
 
 
 def test_bridge_publish_is_callable_from_the_package(pubsub_env: Emulator, topic: Topic) -> None:
-    # mypy sees a module here: typed code imports the function (from bridge.publish import publish)
-    message_id = bridge.publish("brain", {"a": "ñ"}, topic=topic.path)  # type: ignore[operator]
-    assert publish_module("brain", {"a": "ü"}, topic=topic.path) != message_id  # type: ignore[operator]
+    message_id = bridge.publish("brain", {"a": "ñ"}, topic=topic.path)
+    assert publish_from_package("brain", {"a": "ü"}, topic=topic.path) != message_id
     pulled = topic.pull_all(expect=2)
     assert {decoded_envelope(m).payload["a"] for m in pulled} == {"ñ", "ü"}
 

@@ -15,7 +15,7 @@ from bridge import cli
 from bridge.config import Settings
 from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage
-from bridge.publish import PublishFailed
+from bridge.publisher import PublishFailed
 from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, plan_message
 from bridge.rejections import OutgoingMessage, rejection_for
 from bridge.replay import DEAD_LETTERED, LEASE_S, Pulled, candidate_for, replay, unwrap

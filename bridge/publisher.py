@@ -2,7 +2,7 @@
 batched within Pub/Sub's request limits. The library behind ``bridge publish``; ``main.py``
 never imports it.
 
-    from bridge.publish import publish
+    from bridge.publisher import publish
     message_id = publish("brain", {"case_id": "C-1"}, idempotency_key="case-C-1")
 
 PublishError                nothing below is a bug of the caller's code; each says what to fix
@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import sys
 import threading
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -393,19 +392,3 @@ def publish(
             _default = Publisher()
         transport = _default.transport
     return Publisher(topic=topic, project=project, transport=transport).publish(envelope)
-
-
-class _CallableModule(types.ModuleType):
-    """``bridge.publish`` is this module (a package attribute can't also be a function): calling
-    it calls ``publish``, so ``import bridge; bridge.publish("brain", {...})`` works."""
-
-    def __call__(
-        self,
-        service: str,
-        payload: Mapping[str, Any],
-        **options: Any,
-    ) -> str:
-        return publish(service, payload, **options)
-
-
-sys.modules[__name__].__class__ = _CallableModule
