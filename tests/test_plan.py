@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -10,35 +10,37 @@ from bridge.config import Settings
 from bridge.envelope import Envelope
 from bridge.errors import PermanentError, Reason
 from bridge.naming import KeyKind, task_id_for
-from bridge.plan import DedupeKey, encode_body, plan_task, route_for
+from bridge.plan import DedupeKey, TaskSpec, encode_body, plan_task, route_for
 from tests.conftest import CALLER_SA, NOW, PUBLISHED_AT
 
 MESSAGE = DedupeKey(KeyKind.MESSAGE_ID, "1001")
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
-def plan(settings: Settings, envelope: Envelope, **overrides: object) -> object:
-    arguments: dict[str, object] = {
-        "settings": settings,
-        "dedupe": MESSAGE,
-        "message_id": "1001",
-        "not_before": PUBLISHED_AT,
-        "now": NOW,
-    } | overrides
-    return plan_task(envelope, **arguments)  # type: ignore[arg-type]
+def plan(
+    settings: Settings,
+    envelope: Envelope,
+    *,
+    dedupe: DedupeKey = MESSAGE,
+    message_id: str | None = "1001",
+    now: datetime = NOW,
+    traceparent: str | None = None,
+) -> TaskSpec:
+    return plan_task(
+        envelope,
+        settings=settings,
+        dedupe=dedupe,
+        message_id=message_id,
+        not_before=PUBLISHED_AT,
+        now=now,
+        traceparent=traceparent,
+    )
 
 
 def test_the_task_for_the_regresos_example(settings: Settings) -> None:
     payload = {"sheet_id": "1HwF", "row": 359, "additional_params": {"visa_type": "visa t"}}
     envelope = Envelope(service="regresos", payload=payload, idempotency_key="TEST-REGRESOS-001")
-    spec = plan_task(
-        envelope,
-        settings=settings,
-        dedupe=DedupeKey(KeyKind.IDEMPOTENCY_KEY, "TEST-REGRESOS-001"),
-        message_id="1001",
-        not_before=PUBLISHED_AT,
-        now=NOW,
-    )
+    spec = plan(settings, envelope, dedupe=DedupeKey(KeyKind.IDEMPOTENCY_KEY, "TEST-REGRESOS-001"))
     task_id = task_id_for(
         service="regresos", kind=KeyKind.IDEMPOTENCY_KEY, value="TEST-REGRESOS-001"
     )
@@ -57,14 +59,7 @@ def test_the_task_for_the_regresos_example(settings: Settings) -> None:
 
 
 def test_without_a_key_the_message_id_is_the_key(settings: Settings) -> None:
-    spec = plan_task(
-        Envelope(service="brain", payload={}),
-        settings=settings,
-        dedupe=MESSAGE,
-        message_id="1001",
-        not_before=PUBLISHED_AT,
-        now=NOW,
-    )
+    spec = plan(settings, Envelope(service="brain", payload={}))
     assert spec.headers["X-Idempotency-Key"] == "1001" == spec.idempotency_key
     assert spec.task_name.endswith(
         task_id_for(service="brain", kind=KeyKind.MESSAGE_ID, value="1001")
@@ -72,53 +67,28 @@ def test_without_a_key_the_message_id_is_the_key(settings: Settings) -> None:
 
 
 def test_the_delay_counts_from_the_publish_time(settings: Settings) -> None:
-    spec = plan_task(
-        Envelope(service="brain", payload={}, delay_s=30),
-        settings=settings,
-        dedupe=MESSAGE,
-        message_id="1001",
-        not_before=PUBLISHED_AT,
-        now=NOW,
-    )
+    spec = plan(settings, Envelope(service="brain", payload={}, delay_s=30))
     assert spec.schedule_time == PUBLISHED_AT + timedelta(seconds=30)
 
 
 def test_a_redelivery_after_the_delay_dispatches_now(settings: Settings) -> None:
-    spec = plan_task(
+    spec = plan(
+        settings,
         Envelope(service="brain", payload={}, delay_s=30),
-        settings=settings,
-        dedupe=MESSAGE,
-        message_id="1001",
-        not_before=PUBLISHED_AT,
         now=PUBLISHED_AT + timedelta(minutes=5),
     )
     assert spec.schedule_time is None
 
 
 def test_deadline_override_and_service_default(settings: Settings) -> None:
-    common = {
-        "settings": settings,
-        "dedupe": MESSAGE,
-        "message_id": None,
-        "not_before": NOW,
-        "now": NOW,
-    }
-    assert plan_task(Envelope(service="brain", payload={}), **common).deadline_s == 700  # type: ignore[arg-type]
-    override = Envelope(service="brain", payload={}, deadline_s=60)
-    assert plan_task(override, **common).deadline_s == 60  # type: ignore[arg-type]
+    assert plan(settings, Envelope(service="brain", payload={})).deadline_s == 700
+    assert plan(settings, Envelope(service="brain", payload={}, deadline_s=60)).deadline_s == 60
 
 
 def test_traceparent_is_forwarded_only_when_well_formed(settings: Settings) -> None:
-    common = {
-        "settings": settings,
-        "dedupe": MESSAGE,
-        "message_id": None,
-        "not_before": NOW,
-        "now": NOW,
-    }
     envelope = Envelope(service="brain", payload={})
-    good = plan_task(envelope, traceparent=TRACE, **common)  # type: ignore[arg-type]
-    bad = plan_task(envelope, traceparent="00-x\r\nEvil: 1", **common)  # type: ignore[arg-type]
+    good = plan(settings, envelope, message_id=None, traceparent=TRACE)
+    bad = plan(settings, envelope, message_id=None, traceparent="00-x\r\nEvil: 1")
     assert good.headers["traceparent"] == TRACE
     assert "traceparent" not in bad.headers
     assert "X-Pubsub-Message-Id" not in good.headers  # no message id: HTTP entry
