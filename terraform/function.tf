@@ -36,7 +36,7 @@ locals {
     "*.egg-info/**", "**/__pycache__", "**/__pycache__/**", "**/*.pyc", "tests", "tests/**",
     "terraform", "terraform/**", "benchmarks", "benchmarks/**", "publishers", "publishers/**",
     "bridge/stack", "bridge/stack/**",
-    "node_modules", "node_modules/**", "Makefile", "README.md", "cloudbuild.yaml", "pyproject.toml",
+    "node_modules", "node_modules/**", "Makefile", "*.md", "cloudbuild.yaml", "pyproject.toml",
     "requirements-dev.txt",
   ]
 }
@@ -102,14 +102,16 @@ resource "google_cloudfunctions2_function" "enqueue" {
   }
 
   service_config {
-    available_memory               = var.function_memory
-    timeout_seconds                = var.function_timeout_s
-    max_instance_count             = var.function_max_instances
-    min_instance_count             = var.function_min_instances
-    ingress_settings               = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision = true
-    service_account_email          = local.runtime_sa_email
-    environment_variables          = local.function_env
+    available_memory                 = var.function_memory
+    timeout_seconds                  = var.function_timeout_s
+    max_instance_count               = var.function_max_instances
+    min_instance_count               = var.function_min_instances
+    available_cpu                    = var.function_cpu
+    max_instance_request_concurrency = var.function_concurrency
+    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision   = true
+    service_account_email            = local.runtime_sa_email
+    environment_variables            = local.function_env
   }
 
   depends_on = [
@@ -143,14 +145,16 @@ resource "google_cloudfunctions2_function" "enqueue_http" {
   }
 
   service_config {
-    available_memory               = var.function_memory
-    timeout_seconds                = var.function_timeout_s
-    max_instance_count             = var.function_max_instances
-    min_instance_count             = 0
-    ingress_settings               = var.http_ingress
-    all_traffic_on_latest_revision = true
-    service_account_email          = local.runtime_sa_email
-    environment_variables          = local.function_env
+    available_memory                 = var.function_memory
+    timeout_seconds                  = var.function_timeout_s
+    max_instance_count               = var.function_max_instances
+    min_instance_count               = 0
+    available_cpu                    = var.function_cpu
+    max_instance_request_concurrency = var.function_concurrency
+    ingress_settings                 = var.http_ingress
+    all_traffic_on_latest_revision   = true
+    service_account_email            = local.runtime_sa_email
+    environment_variables            = local.function_env
   }
 
   depends_on = [

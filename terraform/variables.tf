@@ -225,9 +225,36 @@ variable "function_timeout_s" {
 }
 
 variable "function_max_instances" {
-  description = "Upper bound on function instances."
+  description = "Upper bound on function instances. Capacity is about max_instances x concurrency / CreateTask latency: see BENCHMARKS.md, \"Scale on paper\"."
   type        = number
   default     = 10
+
+  validation {
+    condition     = var.function_max_instances >= 1 && var.function_max_instances <= 1000
+    error_message = "function_max_instances must be in 1..1000."
+  }
+}
+
+variable "function_cpu" {
+  description = "vCPUs of each function instance (Cloud Run allows concurrency above 1 only from 1 vCPU)."
+  type        = string
+  default     = "1"
+
+  validation {
+    condition     = can(tonumber(var.function_cpu)) && tonumber(var.function_cpu) > 0 && tonumber(var.function_cpu) <= 8
+    error_message = "function_cpu must be a number of vCPUs in (0, 8], e.g. \"0.5\", \"1\", \"2\"."
+  }
+}
+
+variable "function_concurrency" {
+  description = "Requests one instance serves at once. The bridge waits on CreateTask most of the time, so several per vCPU keep it busy; functions-framework serves 4 threads per CPU."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.function_concurrency >= 1 && var.function_concurrency <= 1000
+    error_message = "function_concurrency must be in 1..1000."
+  }
 }
 
 variable "function_min_instances" {
