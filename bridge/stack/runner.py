@@ -162,11 +162,13 @@ class Stack:
         on_request: Callable[[Received], None] | None = None,
         echo: Callable[[str], None] | None = None,
         source: Path | None = None,
+        target: str = "enqueue",
     ) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.state_dir = state_dir or REPO_ROOT / ".stack" / f"{stamp}-{os.getpid()}"
         self.extra_env = dict(extra_env or {})
         self.source = source or Path(os.environ.get("BRIDGE_STACK_SOURCE", REPO_ROOT / "main.py"))
+        self.target = target  # the CloudEvent function functions-framework serves from source
         self.echo = echo or (lambda _line: None)
         self.worker = RecordingWorker(on_request=on_request)
         self.pubsub_port = procs.free_port()
@@ -354,13 +356,23 @@ class Stack:
         env.update(self.extra_env)
         return env
 
+    def restart_function(self) -> None:
+        """Stop functions-framework by PID and start it again on the same port and log."""
+        proc = self._procs.pop("function", None)
+        if proc is not None:
+            procs.stop(proc)
+        self._start_function()
+
     def _start_function(self) -> None:
-        self.echo(f"starting functions-framework (main.py, enqueue) on {self.function_url}")
+        self.echo(
+            f"starting functions-framework ({self.source.name}, {self.target}) on "
+            f"{self.function_url}"
+        )
         proc = procs.start(
             "function",
             [
                 str(self._paths["functions_framework"]),
-                "--target=enqueue",
+                f"--target={self.target}",
                 "--signature-type=cloudevent",
                 f"--source={self.source}",
                 "--host=127.0.0.1",
