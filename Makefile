@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint typecheck unit bench fuzz tasks-emulator demo up terraform-tools test-terraform
+.PHONY: help install test lint typecheck unit bench bench-stack soak fuzz tasks-emulator demo up terraform-tools test-terraform
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,12 @@ test: terraform-tools lint typecheck unit ## every test: lint, types, unit, cont
 bench: install ## benchmarks: cold start and per-message CPU against their floors (figures, not tests)
 	$(PY) -m benchmarks.cold_start
 	$(PY) -m benchmarks.cpu
+
+bench-stack: install tasks-emulator ## throughput and latency through the local stack, against a minimal function
+	$(PY) -m benchmarks.throughput
+
+soak: install tasks-emulator ## 10,000 messages under Cloud Tasks outages and a function restart; PASS or FAIL
+	$(PY) -m benchmarks.soak
 
 fuzz: install ## long property-based fuzzing of the decoder and both entry points (FUZZ_SCALE=100)
 	FUZZ_SCALE=$${FUZZ_SCALE:-100} $(PY) -m pytest -q -p no:cacheprovider tests/test_properties.py --timeout=0

@@ -5,6 +5,9 @@ with the same environment. No decoding, validation, naming or rejection: one Cre
 HTTP task (queue-brain, fixed URL and body, no name, so the emulator never sees a repeated name)
 through the same kind of client the bridge uses, and one JSON log line, so that the benchmark
 counts its ``created`` outcomes exactly as it counts the bridge's.
+
+``noop`` creates nothing and logs the same line: the ceiling of Pub/Sub push + functions-framework
+on this machine, to tell the emulators' limits from the function's.
 """
 
 from __future__ import annotations
@@ -45,10 +48,19 @@ _client = tasks_v2.CloudTasksClient(
 def minimal(event: CloudEvent) -> None:
     started = perf_counter()
     created = _client.create_task(parent=_QUEUE, task=_TASK, timeout=10.0)
+    _log(event, created.name, started)
+
+
+@functions_framework.cloud_event
+def noop(event: CloudEvent) -> None:
+    _log(event, "", perf_counter())
+
+
+def _log(event: CloudEvent, task: str, started: float) -> None:
     line = {
         "outcome": "created",
         "message_id": event.get("id"),
-        "task": created.name,
+        "task": task,
         "latency_ms": round((perf_counter() - started) * 1000, 2),
     }
     sys.stdout.write(json.dumps(line) + "\n")

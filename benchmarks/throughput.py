@@ -17,8 +17,10 @@ is restarted with the other source and the queues are purged. Per run:
 - the function's own ``latency_ms`` (its handler only) and the CPU seconds its process group used
   per message (from /proc), which the emulators' limits do not hide.
 
-Also measured, without any function: CreateTask straight into the Cloud Tasks emulator from 8
-threads (its gRPC server has a pool of 2 threads): the ceiling of the stack's task side.
+A third variant, ``noop`` (logs the same line, creates nothing), gives the ceiling of Pub/Sub
+push + functions-framework on this machine. Also measured, without any function: CreateTask
+straight into the Cloud Tasks emulator from 8 threads (its gRPC server has a pool of 2 threads):
+the ceiling of the stack's task side.
 """
 
 from __future__ import annotations
@@ -42,7 +44,11 @@ from bridge.stack.procs import MissingPrerequisite, StackError
 from bridge.stack.runner import PROJECT_ID, REPO_ROOT, SERVICE_BY_NAME, SERVICES, Stack
 
 MINIMAL_SOURCE = REPO_ROOT / "benchmarks" / "minimal_main.py"
-VARIANTS = {"ours": (REPO_ROOT / "main.py", "enqueue"), "minimal": (MINIMAL_SOURCE, "minimal")}
+VARIANTS = {
+    "ours": (REPO_ROOT / "main.py", "enqueue"),
+    "minimal": (MINIMAL_SOURCE, "minimal"),
+    "noop": (MINIMAL_SOURCE, "noop"),  # creates no task: the Pub/Sub push side's ceiling
+}
 BRAIN = SERVICE_BY_NAME["brain"]
 PAYLOAD_FILL = 1900  # characters: the envelope is ~2 KB of JSON
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -198,8 +204,9 @@ class Bench:
         result.pubsub_cpu_ms = cpu_ms["pubsub-emulator"]
         result.tasks_cpu_ms = cpu_ms["tasks-emulator"]
         held = len(self.stack.require_tasks().list_tasks(BRAIN.queue_path))
-        if held != len(ids):
-            raise StackError(f"{variant}: {held} tasks in {BRAIN.queue_id}, expected {len(ids)}")
+        expected = 0 if variant == "noop" else len(ids)
+        if held != expected:
+            raise StackError(f"{variant}: {held} tasks in {BRAIN.queue_id}, expected {expected}")
         self.purge()
 
         interval = 1.0 / self.rate
@@ -259,10 +266,10 @@ def main() -> int:
             for service in SERVICES:
                 stack.require_tasks().pause(service.queue_path)
             bench = Bench(stack, messages=args.messages, paced=args.paced, rate=args.rate)
-            runs: dict[str, list[Run]] = {"ours": [], "minimal": []}
+            runs: dict[str, list[Run]] = {"ours": [], "minimal": [], "noop": []}
             ceilings: list[float] = []
             for n in range(args.runs):
-                order = ("minimal", "ours") if n % 2 == 0 else ("ours", "minimal")
+                order = ("minimal", "ours", "noop") if n % 2 == 0 else ("ours", "minimal", "noop")
                 ceilings.append(emulator_ceiling(stack, count=args.messages, threads=8))
                 for variant in order:
                     bench.switch_to(variant)
@@ -343,6 +350,11 @@ def report(runs: dict[str, list[Run]], ceilings: list[float], args: argparse.Nam
                 f"   p99 {percentile(values, 0.99):7.1f} ms"
                 f"   mean {statistics.mean(values):7.1f} ms   (n={len(values)})"
             )
+    noop = runs["noop"]
+    print(
+        f"no-op function (push + functions-framework only): {fmt([r.throughput for r in noop])}"
+        f" msg/s, function CPU {fmt([r.cpu_ms_per_message for r in noop])} ms/msg"
+    )
     print(f"Cloud Tasks emulator alone, CreateTask from 8 threads: {fmt(ceilings)} calls/s")
     print("(burst latency is queueing behind the burst: the paced figures are per message)")
 

@@ -1,0 +1,585 @@
+"""Soak under faults: at least 10,000 messages through the real local stack while the Cloud Tasks
+emulator is stopped and restarted twice and functions-framework is restarted once; then every
+message is accounted for. Prints the counts and PASS or FAIL (exit 1); stops by itself.
+
+Run: .venv/bin/python -m benchmarks.soak [--blocks 100] [--deadline-s 900]
+
+Each block of 100 messages holds:
+
+- 50 valid envelopes with a key of their own (services rotated; every 5th in attribute mode),
+- 5 keys published twice (the same envelope, two messages: duplicates by key), 10 messages,
+- 10 valid envelopes without a key (named by their message id),
+- 10 valid envelopes without a key published to ``soak-twice``, a topic with two push
+  subscriptions to the function: the very same message (same id) is delivered twice,
+- 15 malformed messages (one per rejection reason below, some reasons twice),
+- 5 valid envelopes for ``limbo``, a service whose queue does not exist until the end: Cloud
+  Tasks answers FAILED_PRECONDITION, the bridge retries, Pub/Sub dead-letters them; then the
+  queue is created and the dead-letter subscription is replayed with ``bridge.replay.replay``
+  (what ``bridge replay --all`` runs).
+
+Push subscriptions: no retryPolicy (the emulator then redelivers about once a second; with a
+retryPolicy it sometimes stalled for over 90 s, see tests/e2e/test_failures.py) and
+``maxDeliveryAttempts`` = 20: an outage of 6 s, or a function restart, costs a message about
+6-10 failed deliveries, so outages do not dead-letter valid messages, while a message that fails
+every time (limbo) is dead-lettered in about 20-30 s.
+
+The verdict is on the bridge's confirmed outcomes (its ``created``/``duplicate`` log lines):
+the Cloud Tasks emulator forgets its tasks on restart and does not deduplicate names (a name
+created twice is delivered twice), so what the worker receives is reported apart, and a name the
+worker got twice counts as "emulator double delivery" only when the bridge had to create it twice
+because the emulator accepted the same name again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from bridge.config import DEFAULT_SERVICES
+from bridge.naming import KeyKind, task_id_for
+from bridge.publisher import PublishError, PubsubTransport, batches
+from bridge.rejections import OutgoingMessage
+from bridge.replay import Candidate, PubsubSubscription, replay
+from bridge.stack.procs import MissingPrerequisite, StackError
+from bridge.stack.runner import (
+    DEAD_LETTER_SUBSCRIPTION,
+    DEAD_LETTER_TOPIC,
+    PROJECT_ID,
+    PUSH_SUBSCRIPTION,
+    REGION,
+    REJECTED_SUBSCRIPTION,
+    SERVICES,
+    TOPIC,
+    Stack,
+)
+from bridge.stack.worker import Received
+
+TWICE_TOPIC = "soak-twice"
+MAX_ATTEMPTS = 20
+LIMBO_QUEUE = "queue-limbo"
+LIMBO_PATH = f"projects/{PROJECT_ID}/locations/{REGION}/queues/{LIMBO_QUEUE}"
+VALID_SERVICES = [s.name for s in SERVICES]
+OUTAGE_S = 6.0
+# (bridge_reason, data) of the malformed messages; {i} makes each one unique.
+MALFORMED: list[tuple[str, str]] = [
+    ("bad_json", '{{"service": "brain", "payload": {{"i": "{i}"'),
+    ("not_an_object", '["brain", "{i}"]'),
+    ("missing_field", '{{"payload": {{"i": "{i}"}}}}'),
+    ("unknown_field", '{{"service": "brain", "payload": {{"i": "{i}"}}, "colour": 1}}'),
+    ("wrong_type", '{{"service": "brain", "payload": {{"i": "{i}"}}, "delay_s": "30"}}'),
+    ("out_of_range", '{{"service": "brain", "payload": {{"i": "{i}"}}, "delay_s": -1}}'),
+    ("unknown_service", '{{"service": "facturas", "payload": {{"i": "{i}"}}}}'),
+    ("payload_not_object", '{{"service": "brain", "payload": ["{i}"]}}'),
+    (
+        "bad_idempotency_key",
+        '{{"service": "brain", "payload": {{"i": "{i}"}}, "idempotency_key": "a\\nb{i}"}}',
+    ),
+    ("bad_utf8", "\udcff{i}"),  # a lone surrogate: written with surrogateescape -> byte 0xff
+]
+
+
+@dataclass
+class Request:
+    """One unit of work a publisher asked for: it must become exactly one task name."""
+
+    ident: str
+    service: str
+    key: str | None  # the idempotency key, or None: named by the message id
+    message_ids: list[str] = field(default_factory=list)  # the originals
+    replay_ids: dict[str, str] = field(default_factory=dict)  # replay id -> its origin id
+
+    def expected_ids(self) -> set[str]:
+        """Task ids this request may legitimately be named by (each alone, never two)."""
+        if self.key is not None:
+            return {task_id_for(service=self.service, kind=KeyKind.IDEMPOTENCY_KEY, value=self.key)}
+        origins = set(self.message_ids) | set(self.replay_ids.values())
+        return {
+            task_id_for(service=self.service, kind=KeyKind.MESSAGE_ID, value=origin)
+            for origin in origins
+        }
+
+
+@dataclass
+class Plan:
+    requests: dict[str, Request] = field(default_factory=dict)
+    malformed: dict[str, str] = field(default_factory=dict)  # message id -> expected reason
+    by_data: dict[bytes, str] = field(default_factory=dict)  # data -> request ident
+    twice: set[str] = field(default_factory=set)  # idents delivered by two subscriptions
+    published: int = 0
+
+
+class Soak:
+    def __init__(self, stack: Stack, *, blocks: int, run: str, deadline: float) -> None:
+        self.stack = stack
+        self.blocks = blocks
+        self.run = run
+        self.deadline = deadline
+        self.plan = Plan()
+        self.transport = PubsubTransport(timeout_s=30)
+        self.faults: list[str] = []
+        self.restart_offsets: list[int] = []  # function log size when the emulator stopped
+        self.fault_error: BaseException | None = None
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def send(self, topic: str, messages: list[OutgoingMessage]) -> list[str]:
+        path = f"projects/{PROJECT_ID}/topics/{topic}"
+        ids: list[str] = []
+        for batch in batches(messages, topic_path=path):
+            ids += self.transport.send(path, batch)
+        self.plan.published += len(ids)
+        return ids
+
+    def envelope(self, ident: str, service: str, key: str | None) -> OutgoingMessage:
+        body: dict[str, Any] = {"service": service, "payload": {"soak": ident, "fill": "x" * 200}}
+        if key is not None:
+            body["idempotency_key"] = key
+        return OutgoingMessage(json.dumps(body).encode(), {})
+
+    def add(
+        self, ident: str, service: str, key: str | None, message: OutgoingMessage
+    ) -> tuple[Request, OutgoingMessage]:
+        request = Request(ident, service, key)
+        self.plan.requests[ident] = request
+        self.plan.by_data[message.data] = ident
+        return request, message
+
+    def publish_block(self, block: int) -> None:
+        main: list[tuple[Request | str, OutgoingMessage]] = []
+        twice: list[tuple[Request, OutgoingMessage]] = []
+        prefix = f"{self.run}-{block}"
+        for n in range(50):
+            service = VALID_SERVICES[n % 4]
+            ident, key = f"{prefix}-k{n}", f"soak-{prefix}-k{n}"
+            if n % 5 == 0:  # attribute mode
+                payload = json.dumps({"soak": ident}).encode()
+                message = OutgoingMessage(payload, {"service": service, "idempotency_key": key})
+                main.append(self.add(ident, service, key, message))
+            else:
+                main.append(self.add(ident, service, key, self.envelope(ident, service, key)))
+        for n in range(5):  # the same key twice
+            ident, key = f"{prefix}-d{n}", f"soak-{prefix}-d{n}"
+            request, message = self.add(ident, "brain", key, self.envelope(ident, "brain", key))
+            main += [(request, message), (request, message)]
+        for n in range(10):
+            ident = f"{prefix}-u{n}"
+            main.append(
+                self.add(ident, "testimonios", None, self.envelope(ident, "testimonios", None))
+            )
+        for n in range(10):
+            ident = f"{prefix}-t{n}"
+            self.plan.twice.add(ident)
+            twice.append(self.add(ident, "regresos", None, self.envelope(ident, "regresos", None)))
+        for n in range(15):
+            reason, template = MALFORMED[n % len(MALFORMED)]
+            data = template.format(i=f"{prefix}-m{n}").encode("utf-8", "surrogateescape")
+            main.append((reason, OutgoingMessage(data, {})))
+        for n in range(5):
+            ident, key = f"{prefix}-l{n}", f"soak-{prefix}-l{n}"
+            main.append(self.add(ident, "limbo", key, self.envelope(ident, "limbo", key)))
+        ids = self.send(TOPIC, [message for _, message in main])
+        for (owner, _), message_id in zip(main, ids, strict=True):
+            if isinstance(owner, Request):
+                owner.message_ids.append(message_id)
+            else:
+                self.plan.malformed[message_id] = owner
+        ids = self.send(TWICE_TOPIC, [message for _, message in twice])
+        for (request, _), message_id in zip(twice, ids, strict=True):
+            request.message_ids.append(message_id)
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def fault_schedule(self, started: float, stop: threading.Event) -> None:
+        steps: list[tuple[float, str, Callable[[], None]]] = [
+            (8.0, "Cloud Tasks emulator stopped", self.stop_tasks),
+            (8.0 + OUTAGE_S, "Cloud Tasks emulator restarted", self.stack.start_tasks_emulator),
+            (22.0, "functions-framework restarted", self.stack.restart_function),
+            (32.0, "Cloud Tasks emulator stopped", self.stop_tasks),
+            (32.0 + OUTAGE_S, "Cloud Tasks emulator restarted", self.stack.start_tasks_emulator),
+        ]
+        try:
+            for at, what, action in steps:
+                while time.monotonic() < started + at:
+                    if stop.wait(0.05):
+                        return
+                action()
+                self.faults.append(f"{time.monotonic() - started:5.1f} s  {what}")
+                print(f"  fault at {time.monotonic() - started:5.1f} s: {what}", flush=True)
+        except BaseException as err:  # reported by the main thread
+            self.fault_error = err
+
+    def stop_tasks(self) -> None:
+        log = self.stack.log_path("function")
+        self.restart_offsets.append(log.stat().st_size)
+        self.stack.stop_tasks_emulator()
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        pubsub = self.stack.pubsub
+        # The stack's push subscription has a 1-10 s backoff and 5 attempts: ours, see above.
+        pubsub.delete_subscription(PUSH_SUBSCRIPTION)
+        self.stack.add_push_subscription(
+            PUSH_SUBSCRIPTION, topic_id=TOPIC, dead_letter=(DEAD_LETTER_TOPIC, MAX_ATTEMPTS)
+        )
+        pubsub.create_topic(TWICE_TOPIC)
+        for n in (1, 2):
+            self.stack.add_push_subscription(
+                f"{TWICE_TOPIC}-{n}",
+                topic_id=TWICE_TOPIC,
+                dead_letter=(DEAD_LETTER_TOPIC, MAX_ATTEMPTS),
+            )
+
+    def publish_all(self, *, interval_s: float) -> None:
+        stop = threading.Event()
+        started = time.monotonic()
+        faults = threading.Thread(
+            target=self.fault_schedule, args=(started, stop), name="faults", daemon=True
+        )
+        faults.start()
+        try:
+            for block in range(self.blocks):
+                if self.remaining() <= 0:
+                    raise StackError("global deadline reached while publishing")
+                self.publish_block(block)
+                time.sleep(max(0.0, started + (block + 1) * interval_s - time.monotonic()))
+            print(
+                f"  published {self.plan.published} messages in {time.monotonic() - started:.1f} s",
+                flush=True,
+            )
+            faults.join(timeout=max(0.0, self.remaining()))
+        finally:
+            stop.set()
+            faults.join(timeout=30)
+        if self.fault_error is not None:
+            raise StackError(f"a fault step failed: {self.fault_error}") from self.fault_error
+
+    def wait(self, check: Callable[[], bool], what: str, *, limit_s: float) -> bool:
+        end = min(self.deadline, time.monotonic() + limit_s)
+        while time.monotonic() < end:
+            if check():
+                return True
+            time.sleep(1.0)
+        print(f"  gave up waiting for {what}", flush=True)
+        return check()
+
+
+def confirmed(log: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in log:
+        if entry.get("outcome") in ("created", "duplicate"):
+            found[str(entry.get("message_id"))].append(entry)
+    return found
+
+
+def task_id(entry: dict[str, Any]) -> str:
+    return str(entry.get("task", "")).rsplit("/", 1)[-1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--blocks", type=int, default=100, help="blocks of 100 messages")
+    parser.add_argument("--interval-s", type=float, default=0.45, help="seconds between blocks")
+    parser.add_argument("--deadline-s", type=float, default=900, help="global deadline")
+    args = parser.parse_args()
+    deadline = time.monotonic() + args.deadline_s
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
+    signal.signal(signal.SIGALRM, interrupt)
+    started = time.monotonic()
+    print(
+        f"soak: {args.blocks * 100} messages, 2 Cloud Tasks emulator outages of {OUTAGE_S:g} s, "
+        f"1 function restart; deadline {args.deadline_s:.0f} s",
+        flush=True,
+    )
+    received: list[Received] = []
+    lock = threading.Lock()
+
+    def on_request(request: Received) -> None:
+        with lock:
+            received.append(request)
+
+    extra_env = {
+        "BRIDGE_SERVICES": f"{DEFAULT_SERVICES},limbo:LIMBO",
+        "QUEUE_LIMBO": LIMBO_QUEUE,
+        "TASKS_TIMEOUT_S": "5",
+    }
+    stack = Stack(
+        extra_env=extra_env,
+        on_request=on_request,
+        echo=lambda line: print(f"· {line}", flush=True),
+    )
+    stack.extra_env["URL_LIMBO"] = stack.worker.url("/limbo")  # the worker's port is bound
+    signal.alarm(int(args.deadline_s) + 60)  # a backstop: the waits below honour the deadline
+    try:
+        with stack:
+            os.environ["PUBSUB_EMULATOR_HOST"] = stack.pubsub_host
+            soak = Soak(stack, blocks=args.blocks, run=time.strftime("%H%M%S"), deadline=deadline)
+            soak.setup()
+            soak.publish_all(interval_s=args.interval_s)
+            return verify(soak, received, lock, started)
+    except MissingPrerequisite as err:
+        print(f"cannot run: {err}", file=sys.stderr)
+        return 2
+    except (StackError, PublishError, KeyboardInterrupt) as err:
+        print(f"FAIL: {type(err).__name__}: {err} (every process was stopped)", file=sys.stderr)
+        return 1
+
+
+def verify(soak: Soak, received: list[Received], lock: threading.Lock, started: float) -> int:
+    stack, plan = soak.stack, soak.plan
+    requests = plan.requests
+    limbo = {r.ident for r in requests.values() if r.service == "limbo"}
+
+    def settled() -> bool:
+        done = confirmed(stack.function_log())
+        return all(
+            any(m in done for m in r.message_ids) for r in requests.values() if r.ident not in limbo
+        )
+
+    soak.wait(settled, "every valid message to be confirmed", limit_s=300)
+
+    rejected: dict[str, list[str]] = defaultdict(list)
+
+    def drain_rejected() -> bool:
+        for _ in range(50):
+            got = stack.pubsub.pull(REJECTED_SUBSCRIPTION, max_messages=1000)
+            for message in got:
+                origin = message.attributes.get("bridge_message_id", "")
+                rejected[origin].append(message.attributes.get("bridge_reason", ""))
+            if not got:
+                break
+        return all(m in rejected for m in plan.malformed)
+
+    soak.wait(drain_rejected, "every malformed message in the rejected topic", limit_s=60)
+
+    # Dead-lettered: once every limbo message has (nearly) used up its attempts, fix the cause
+    # (create its queue) and replay the dead-letter subscription, in rounds until the limbo
+    # requests are confirmed and the subscription is empty.
+    def limbo_exhausted() -> bool:
+        retries = Counter(
+            str(e.get("message_id")) for e in stack.function_log() if e.get("outcome") == "retry"
+        )
+        return all(retries[m] >= MAX_ATTEMPTS - 2 for i in limbo for m in requests[i].message_ids)
+
+    soak.wait(limbo_exhausted, "limbo messages to use up their attempts", limit_s=180)
+    time.sleep(5)  # the emulator forwards to the dead-letter topic after the last nack
+    from google.cloud import tasks_v2
+
+    tasks_client: Any = stack.require_tasks()._client  # the stack's own admin client
+    tasks_client.create_queue(
+        parent=f"projects/{PROJECT_ID}/locations/{REGION}",
+        queue=tasks_v2.Queue(name=LIMBO_PATH),
+        timeout=10,
+    )
+    subscription = PubsubSubscription(
+        f"projects/{PROJECT_ID}/subscriptions/{DEAD_LETTER_SUBSCRIPTION}", wait_s=3
+    )
+    dead: list[Candidate] = []
+    republished: dict[str, str] = {}
+    unmatched_dead = 0
+    dead_by_kind: Counter[str] = Counter()
+
+    def replay_round() -> bool:
+        nonlocal unmatched_dead
+        report = replay(
+            subscription,
+            topic_path=f"projects/{PROJECT_ID}/topics/{TOPIC}",
+            transport=soak.transport,
+            select_all=True,
+            max_messages=100_000,
+        )
+        dead.extend(report.seen)
+        republished.update(report.republished)
+        for candidate in report.seen:
+            ident = plan.by_data.get(candidate.pulled.data)
+            if ident is None:
+                unmatched_dead += 1
+                continue
+            dead_by_kind["limbo" if ident in limbo else "other valid"] += 1
+            new_id = report.republished.get(candidate.pulled.message_id)
+            if new_id is not None:
+                requests[ident].replay_ids[new_id] = candidate.origin_message_id
+        done = confirmed(stack.function_log())
+        return not report.seen and all(
+            any(m in done for m in [*r.message_ids, *r.replay_ids]) for r in requests.values()
+        )
+
+    soak.wait(replay_round, "every dead-lettered message to be replayed and confirmed", limit_s=120)
+    replayed_ids = {new for r in requests.values() for new in r.replay_ids}
+
+    # -- accounting ------------------------------------------------------------------------
+    log = stack.function_log()
+    done = confirmed(log)
+    outcomes: Counter[str] = Counter(str(e.get("outcome")) for e in log)
+    failures: list[str] = []
+    names_created: Counter[str] = Counter()
+    confirmed_ids: set[str] = set()
+    missing = wrong_name = two_names = 0
+    max_retries_valid = 0
+    retries = Counter(str(e.get("message_id")) for e in log if e.get("outcome") == "retry")
+    rejected_valid = {str(e.get("message_id")) for e in log if e.get("outcome") == "rejected"} & {
+        m for r in requests.values() for m in [*r.message_ids, *r.replay_ids]
+    }
+    for request in requests.values():
+        ids = [*request.message_ids, *request.replay_ids]
+        entries = [e for m in ids for e in done.get(m, [])]
+        names = {task_id(e) for e in entries}
+        if request.ident not in limbo:
+            max_retries_valid = max(max_retries_valid, *(retries[m] for m in request.message_ids))
+        if not names:
+            missing += 1
+            failures.append(f"{request.ident}: no confirmed task")
+        elif len(names) > 1:
+            two_names += 1
+            failures.append(f"{request.ident}: {len(names)} distinct task names")
+        elif not names <= request.expected_ids():
+            wrong_name += 1
+            failures.append(f"{request.ident}: task {names} is not the expected name")
+        for entry in entries:
+            if entry.get("outcome") == "created":
+                names_created[task_id(entry)] += 1
+        confirmed_ids.update(names)
+    known_ids = {m for r in requests.values() for m in [*r.message_ids, *r.replay_ids]}
+    stray = [m for m in done if m not in known_ids]
+    for message_id in stray:
+        failures.append(f"message {message_id}: confirmed but never published by the soak")
+    malformed_missing = [m for m in plan.malformed if m not in rejected]
+    malformed_wrong = [
+        m for m, reason in plan.malformed.items() if m in rejected and reason not in rejected[m]
+    ]
+    malformed_confirmed = [m for m in plan.malformed if m in done]
+    failures += [f"malformed {m}: not in the rejected topic" for m in malformed_missing]
+    failures += [f"malformed {m}: wrong reason {rejected[m]}" for m in malformed_wrong]
+    failures += [f"malformed {m}: became a task" for m in malformed_confirmed]
+    failures += [f"valid {m}: rejected" for m in sorted(rejected_valid)]
+    if unmatched_dead:
+        failures.append(f"{unmatched_dead} dead-lettered message(s) match nothing published")
+    unreplayed = len({c.pulled.message_id for c in dead} - set(republished))
+    if unreplayed:
+        failures.append(f"{unreplayed} dead-lettered message(s) not replayed")
+    if len(soak.faults) < 5:
+        failures.append(f"only {len(soak.faults)} of 5 fault steps ran")
+
+    # -- what the worker received (the emulator's side, reported apart) --------------------
+    before_last_restart: set[str] = set()
+    if soak.restart_offsets:
+        head = stack.log_path("function").read_bytes()[: soak.restart_offsets[-1]]
+        for raw in head.splitlines():
+            if raw.startswith(b"{"):
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    continue
+                if entry.get("outcome") in ("created", "duplicate"):
+                    before_last_restart.add(task_id(entry))
+
+    def delivered() -> bool:
+        with lock:
+            names = {(r.header("X-CloudTasks-TaskName") or "").rsplit("/", 1)[-1] for r in received}
+        return all(n in names for n in confirmed_ids - before_last_restart)
+
+    soak.wait(
+        delivered, "the worker to receive every task confirmed since the last restart", limit_s=120
+    )
+    time.sleep(2)  # late double deliveries
+    with lock:
+        got = Counter(
+            (r.header("X-CloudTasks-TaskName") or "").rsplit("/", 1)[-1] for r in received
+        )
+    double_emulator = sum(1 for n, c in got.items() if c > 1 and names_created[n] >= c)
+    double_unexplained = [n for n, c in got.items() if c > 1 and names_created[n] < c]
+    failures += [
+        f"task {n}: worker got it {got[n]}x, created {names_created[n]}x"
+        for n in double_unexplained
+    ]
+    never_received = [n for n in confirmed_ids if n not in got]
+    foreign = [n for n in got if n not in confirmed_ids]
+    failures += [f"worker got task {n}, which the bridge never confirmed" for n in foreign]
+    lost_in_restart = [n for n in never_received if n in before_last_restart]
+    undelivered = [n for n in never_received if n not in before_last_restart]
+    failures += [
+        f"task {n}: confirmed after the last restart, never delivered" for n in undelivered
+    ]
+
+    valid_messages = sum(len(r.message_ids) for r in requests.values())
+    reasons = dict(sorted(Counter(plan.malformed.values()).items()))
+    exact = len(requests) - missing - two_names - wrong_name
+    rows = [
+        (
+            "published",
+            f"{plan.published} messages: {valid_messages} valid, {len(plan.malformed)} malformed",
+        ),
+        (
+            "  distinct requests",
+            f"{len(requests)}: {len(limbo)} limbo, {len(plan.twice)} "
+            "delivered by two subscriptions",
+        ),
+        ("faults", "; ".join(f.strip() for f in soak.faults)),
+        ("function outcomes (lines)", str(dict(sorted(outcomes.items())))),
+        ("  most failed deliveries", f"{max_retries_valid} (a valid non-limbo message)"),
+        ("requests -> one task name", f"{exact}/{len(requests)} exactly one, the expected one"),
+        ("  missing", str(missing)),
+        ("  bridge duplicates", f"{two_names} (a request named twice)"),
+        ("  unexpected name", str(wrong_name)),
+        (
+            "  names created twice",
+            f"{sum(1 for c in names_created.values() if c > 1)} (the "
+            "emulator accepts a name again; Cloud Tasks: ALREADY_EXISTS)",
+        ),
+        ("  valid messages rejected", str(len(rejected_valid))),
+        (
+            "malformed -> rejected",
+            f"{len(plan.malformed) - len(malformed_missing)}/"
+            f"{len(plan.malformed)}, wrong reason {len(malformed_wrong)}, became tasks "
+            f"{len(malformed_confirmed)}",
+        ),
+        ("  reasons", str(reasons)),
+        ("dead-lettered", f"{len(dead)} {dict(dead_by_kind)}, unmatched {unmatched_dead}"),
+        (
+            "  replayed",
+            f"{len(republished)}; confirmed after replay "
+            f"{sum(1 for m in replayed_ids if m in done)}",
+        ),
+        ("worker received", f"{sum(got.values())} requests, {len(got)} distinct task names"),
+        ("  emulator double delivery", f"{double_emulator} names (created twice, delivered twice)"),
+        ("  unexplained double", str(len(double_unexplained))),
+        (
+            "  never received",
+            f"{len(never_received)}: {len(lost_in_restart)} confirmed before "
+            f"an emulator restart (lost with its memory), {len(undelivered)} after",
+        ),
+        ("  received, unconfirmed", str(len(foreign))),
+        ("elapsed", f"{time.monotonic() - started:.0f} s"),
+    ]
+    print()
+    for label, value in rows:
+        print(f"{label:<28} {value}")
+    for line in failures[:20]:
+        print(f"  ! {line}")
+    if len(failures) > 20:
+        print(f"  ! ... and {len(failures) - 20} more")
+    verdict = "PASS" if not failures else "FAIL"
+    print(f"\nverdict: {verdict}", flush=True)
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
