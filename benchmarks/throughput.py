@@ -255,7 +255,7 @@ def fmt(values: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=1000, help="burst size per run")
-    parser.add_argument("--runs", type=int, default=3, help="runs per variant (alternating)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per variant (alternating)")
     parser.add_argument("--paced", type=int, default=200, help="paced messages per run")
     parser.add_argument("--rate", type=float, default=20.0, help="paced rate, messages/s")
     args = parser.parse_args()
