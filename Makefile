@@ -79,5 +79,5 @@ bench-stack: install tasks-emulator ## throughput and latency through the local 
 soak: install tasks-emulator ## 10,000 messages under Cloud Tasks outages and a function restart; PASS or FAIL
 	$(PY) -m benchmarks.soak
 
-fuzz: install ## long property-based fuzzing of the decoder and both entry points (FUZZ_SCALE=100)
-	FUZZ_SCALE=$${FUZZ_SCALE:-100} $(PY) -m pytest -q -p no:cacheprovider tests/test_properties.py --timeout=0
+fuzz: install ## long property-based fuzzing of the decoder and both entry points (FUZZ_SCALE=20 by default)
+	FUZZ_SCALE=$${FUZZ_SCALE:-20} $(PY) -m pytest -q -p no:cacheprovider tests/test_properties.py --timeout=0
