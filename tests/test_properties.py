@@ -245,10 +245,16 @@ def test_arbitrary_messages_become_a_task_or_a_classified_rejection(
 
 
 @settings(max_examples=300 * SCALE)
-@given(event=json_values | st.dictionaries(st.just("message"), json_values))
-def test_decoding_arbitrary_events_only_raises_permanent_errors(event: Any) -> None:
+@given(
+    event=json_values | st.dictionaries(st.just("message"), json_values),
+    event_id=st.none() | st.text(max_size=20),
+    event_time=st.none() | st.text(max_size=40) | st.datetimes().map(lambda d: d.isoformat() + "Z"),
+)
+def test_decoding_arbitrary_events_only_raises_permanent_errors(
+    event: Any, event_id: str | None, event_time: str | None
+) -> None:
     try:
-        decode_event(event_id=None, event_time=None, data=event)
+        decode_event(event_id=event_id, event_time=event_time, data=event)
     except PermanentError as e:
         reason = e.reason
     else:
@@ -263,11 +269,23 @@ APP = flask.Flask("fuzz")
 @given(
     body=st.binary(max_size=400) | envelopes().map(encode) | malformed().map(lambda c: c[0]),
     traceparent=st.text(max_size=60),
+    extra_headers=st.dictionaries(
+        st.text(alphabet=string.ascii_letters + "-", min_size=1, max_size=12),
+        st.text(alphabet=string.printable[:95], max_size=30),
+        max_size=4,
+    ),
 )
-def test_http_entry_answers_every_body_with_a_defined_status(body: bytes, traceparent: str) -> None:
+def test_http_entry_answers_every_body_with_a_defined_status(
+    body: bytes, traceparent: str, extra_headers: dict[str, str]
+) -> None:
     gateway = FakeGateway()
     bridge = HttpBridge(settings=SETTINGS, gateway=gateway, clock=lambda: NOW)
-    headers = {"Content-Type": "application/json"}
+    headers = {
+        k: v
+        for k, v in extra_headers.items()
+        if k.lower() not in ("content-length", "transfer-encoding")
+    }
+    headers["Content-Type"] = "application/json"
     if traceparent.isascii() and traceparent.isprintable():
         headers["traceparent"] = traceparent
     with APP.test_request_context("/enqueue", method="POST", data=body, headers=headers):
