@@ -35,6 +35,7 @@ locals {
     ".pytest_cache/**", ".hypothesis", ".hypothesis/**", "dist", "dist/**", "*.egg-info",
     "*.egg-info/**", "**/__pycache__", "**/__pycache__/**", "**/*.pyc", "tests", "tests/**",
     "terraform", "terraform/**", "benchmarks", "benchmarks/**", "publishers", "publishers/**",
+    "tasks_emulator", "tasks_emulator/**",
     "bridge/stack", "bridge/stack/**",
     "node_modules", "node_modules/**", "Makefile", "*.md", "cloudbuild.yaml", "pyproject.toml",
     "requirements-dev.txt",
