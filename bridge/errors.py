@@ -30,7 +30,7 @@ class Reason(StrEnum):
     BAD_IDEMPOTENCY_KEY = "bad_idempotency_key"  # could not travel safely in a header
     UNKNOWN_SERVICE = "unknown_service"
     TOO_LARGE = "too_large"
-    TASK_REJECTED = "task_rejected"  # Cloud Tasks answered INVALID_ARGUMENT
+    TASK_REJECTED = "task_rejected"  # Cloud Tasks answered INVALID_ARGUMENT or OUT_OF_RANGE
 
 
 class BridgeError(Exception):

@@ -9,8 +9,9 @@ insecure channel with no credentials.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from google.api_core import exceptions as core_exceptions
@@ -18,6 +19,7 @@ from google.cloud import tasks_v2
 from google.cloud.tasks_v2.types import cloudtasks
 
 from bridge.errors import PermanentError, Reason, TransientError
+from bridge.logs import Outcome
 from bridge.plan import TaskSpec
 from bridge.task import build_request
 
@@ -32,15 +34,37 @@ class TaskGateway(Protocol):
     def create(self, spec: TaskSpec) -> CreateResult: ...
 
 
-# Cloud Tasks answers that mean "the infrastructure is wrong" (missing queue, missing role):
-# retrying cannot succeed until someone fixes it, but then it will, so they are retried and
-# end in the dead-letter topic if the fix takes longer than the subscription's attempts.
-_INFRASTRUCTURE = (
-    core_exceptions.NotFound,
-    core_exceptions.FailedPrecondition,
-    core_exceptions.PermissionDenied,
-    core_exceptions.Unauthenticated,
+# What each Cloud Tasks status makes of a CreateTask: one table, mirrored in the README (a test
+# compares them). The code is gRPC's; over REST it is the error body's ``status`` (409 Conflict is
+# ALREADY_EXISTS or ABORTED; 400 is INVALID_ARGUMENT, OUT_OF_RANGE or FAILED_PRECONDITION), never
+# guessed from the HTTP status alone. Only ALREADY_EXISTS proves the task exists; only the request
+# itself being wrong is permanent. Everything else is retried, which for a named task is safe: a
+# repeat that finds the task answers ALREADY_EXISTS. The "infrastructure" answers (missing queue or
+# role) cannot succeed until someone fixes them, but then they will: retried, and dead-lettered if
+# the fix takes longer than the subscription's attempts.
+OUTCOME_BY_STATUS: Mapping[str, Outcome] = MappingProxyType(
+    {
+        "OK": Outcome.CREATED,
+        "CANCELLED": Outcome.RETRY,
+        "UNKNOWN": Outcome.RETRY,
+        "INVALID_ARGUMENT": Outcome.REJECTED,  # bad id, deadline, size: fails again as is
+        "DEADLINE_EXCEEDED": Outcome.RETRY,  # the task may exist: the retry then finds it
+        "NOT_FOUND": Outcome.RETRY,  # infrastructure: no such queue (yet)
+        "ALREADY_EXISTS": Outcome.DUPLICATE,  # the name is taken: this request is already a task
+        "PERMISSION_DENIED": Outcome.RETRY,  # infrastructure: a missing role or actAs
+        "RESOURCE_EXHAUSTED": Outcome.RETRY,  # quota
+        "FAILED_PRECONDITION": Outcome.RETRY,  # infrastructure: queue deleted or being created
+        "ABORTED": Outcome.RETRY,  # a concurrency conflict: no task was created
+        "OUT_OF_RANGE": Outcome.REJECTED,  # a value of the request out of range: fails again
+        "UNIMPLEMENTED": Outcome.RETRY,  # infrastructure: the endpoint is not Cloud Tasks
+        "INTERNAL": Outcome.RETRY,
+        "UNAVAILABLE": Outcome.RETRY,
+        "DATA_LOSS": Outcome.RETRY,
+        "UNAUTHENTICATED": Outcome.RETRY,  # infrastructure: the runtime's credentials
+    }
 )
+
+_INFRASTRUCTURE = {"NOT_FOUND", "FAILED_PRECONDITION", "PERMISSION_DENIED", "UNAUTHENTICATED"}
 
 
 class CloudTasksGateway:
@@ -60,16 +84,8 @@ class CloudTasksGateway:
         request = cloudtasks.CreateTaskRequest.wrap(build_request(spec))
         try:
             created = self._get_client().create_task(request=request, timeout=self._timeout_s)
-        except core_exceptions.Conflict:  # ALREADY_EXISTS (gRPC) is a subclass of Conflict (REST)
-            return CreateResult(task_name=spec.task_name, duplicate=True)
-        except _INFRASTRUCTURE as e:  # before BadRequest: FAILED_PRECONDITION is one
-            raise TransientError(_code_of(e), f"check the queue and IAM: {e.message}") from e
-        except (core_exceptions.InvalidArgument, core_exceptions.BadRequest) as e:
-            raise PermanentError(
-                Reason.TASK_REJECTED, f"Cloud Tasks refused the task: {e.message}"
-            ) from e
-        except core_exceptions.GoogleAPIError as e:  # UNAVAILABLE, DEADLINE_EXCEEDED, ... timeouts
-            raise TransientError(_code_of(e), str(e)) from e
+        except core_exceptions.GoogleAPIError as e:  # every answer but OK, and timeouts
+            return _translate(e, spec)
         return CreateResult(task_name=created.name or spec.task_name, duplicate=False)
 
     def _get_client(self) -> Any:
@@ -94,8 +110,50 @@ def make_client(emulator_host: str | None) -> tasks_v2.CloudTasksClient:
     return tasks_v2.CloudTasksClient(transport=transport)
 
 
-def _code_of(error: core_exceptions.GoogleAPIError) -> str:
+def _translate(error: core_exceptions.GoogleAPIError, spec: TaskSpec) -> CreateResult:
+    """A failed CreateTask as the table says: a duplicate, or raised ``PermanentError`` /
+    ``TransientError`` (``raise ... from`` the client's error)."""
+    status = status_of(error)
+    outcome = OUTCOME_BY_STATUS.get(status) if status else None
+    message = getattr(error, "message", None) or str(error)
+    if outcome is Outcome.DUPLICATE:
+        return CreateResult(task_name=spec.task_name, duplicate=True)
+    if outcome is Outcome.REJECTED:
+        raise PermanentError(
+            Reason.TASK_REJECTED, f"Cloud Tasks refused the task ({status}): {message}"
+        ) from error
+    if status in _INFRASTRUCTURE:
+        message = f"check the queue and IAM: {message}"
+    code = status or _unclassified(error)  # no status (a timeout, a bare HTTP error): retry
+    raise TransientError(code, message) from error
+
+
+def status_of(error: core_exceptions.GoogleAPIError) -> str | None:
+    """The canonical status name (``ALREADY_EXISTS``, ...) of a client error, or None.
+
+    Over REST the class comes from the HTTP status alone (409 is ``Conflict`` for both
+    ALREADY_EXISTS and ABORTED): the error body's ``status`` says which, so it is read first.
+    """
+    rest_status = _rest_status(getattr(error, "response", None))
+    if rest_status is not None:
+        return rest_status
     grpc_status = getattr(error, "grpc_status_code", None)
-    if grpc_status is not None:
-        return str(grpc_status.name)
-    return type(error).__name__
+    return str(grpc_status.name) if grpc_status is not None else None
+
+
+def _rest_status(response: Any) -> str | None:
+    read_json = getattr(response, "json", None)  # a requests.Response; a gRPC call has none
+    if not callable(read_json):
+        return None
+    try:
+        body = read_json()
+    except ValueError:  # not JSON (a proxy's HTML page)
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    status = error.get("status") if isinstance(error, dict) else None
+    return status if isinstance(status, str) and status in OUTCOME_BY_STATUS else None
+
+
+def _unclassified(error: core_exceptions.GoogleAPIError) -> str:
+    code = getattr(error, "code", None)
+    return f"HTTP {code}" if isinstance(code, int) else type(error).__name__

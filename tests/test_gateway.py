@@ -1,15 +1,27 @@
 from __future__ import annotations
 
+import json
+import re
 import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from google.api_core import exceptions as core_exceptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import tasks_v2
+from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksRestTransport
+from google.cloud.tasks_v2.types import cloudtasks, task
 
 from bridge.config import Settings
 from bridge.envelope import Envelope
 from bridge.errors import PermanentError, Reason, TransientError
-from bridge.gateway import CloudTasksGateway
+from bridge.gateway import OUTCOME_BY_STATUS, CloudTasksGateway
+from bridge.logs import Outcome
 from bridge.naming import KeyKind
 from bridge.plan import DedupeKey, TaskSpec, plan_task
 from tests.conftest import NOW
@@ -50,16 +62,27 @@ def test_created_with_the_timeout(spec: TaskSpec) -> None:
     assert request.task.name == spec.task_name
 
 
-@pytest.mark.parametrize(
-    "error", [core_exceptions.AlreadyExists("exists"), core_exceptions.Conflict("409")]
-)
-def test_already_exists_is_a_duplicate_not_an_error(spec: TaskSpec, error: Exception) -> None:
+def test_already_exists_is_a_duplicate_not_an_error(spec: TaskSpec) -> None:
+    error = core_exceptions.AlreadyExists("exists")
     gateway = CloudTasksGateway(timeout_s=1, client_factory=lambda: ScriptedClient(error))
     assert gateway.create(spec).duplicate
 
 
 @pytest.mark.parametrize(
-    "error", [core_exceptions.InvalidArgument("bad id"), core_exceptions.BadRequest("400")]
+    "error",
+    [
+        core_exceptions.Aborted("concurrent"),  # a Conflict too: no task was created
+        core_exceptions.Conflict("409 without a status"),  # cannot prove the task exists
+    ],
+)
+def test_a_conflict_that_is_not_already_exists_is_retried(spec: TaskSpec, error: Exception) -> None:
+    gateway = CloudTasksGateway(timeout_s=1, client_factory=lambda: ScriptedClient(error))
+    with pytest.raises(TransientError):
+        gateway.create(spec)
+
+
+@pytest.mark.parametrize(
+    "error", [core_exceptions.InvalidArgument("bad id"), core_exceptions.OutOfRange("schedule")]
 )
 def test_invalid_argument_is_permanent(spec: TaskSpec, error: Exception) -> None:
     gateway = CloudTasksGateway(timeout_s=1, client_factory=lambda: ScriptedClient(error))
@@ -80,6 +103,7 @@ def test_invalid_argument_is_permanent(spec: TaskSpec, error: Exception) -> None
         (core_exceptions.FailedPrecondition("queue"), "FAILED_PRECONDITION"),
         (core_exceptions.PermissionDenied("actAs"), "PERMISSION_DENIED"),
         (core_exceptions.RetryError("gave up", cause=None), "RetryError"),
+        (core_exceptions.BadRequest("400 without a status"), "HTTP 400"),
     ],
 )
 def test_transient_and_infrastructure_errors_are_retried(
@@ -121,3 +145,179 @@ def test_the_emulator_client_uses_an_insecure_channel() -> None:
 
     transport: Any = make_client("127.0.0.1:1").transport
     assert transport.grpc_channel._channel.target().endswith(b"127.0.0.1:1")
+
+
+# -- every status code, answered by a real server ------------------------------------------
+
+
+class Answer:
+    """What the test servers answer next: a gRPC status, or (REST) an HTTP status and body."""
+
+    def __init__(self) -> None:
+        self.code = grpc.StatusCode.OK
+        self.http: tuple[int, dict[str, Any]] = (200, {})
+        self.requests: list[Any] = []
+
+
+_CreateTaskRequest: Any = cloudtasks.CreateTaskRequest.pb()
+_Task: Any = task.Task.pb()
+
+
+@pytest.fixture(scope="module")
+def grpc_tasks() -> Iterator[tuple[str, Answer]]:
+    """A CloudTasks gRPC service on 127.0.0.1 whose CreateTask answers ``Answer.code``."""
+    answer = Answer()
+
+    def create_task(request: Any, context: Any) -> Any:
+        answer.requests.append(request)
+        if answer.code is grpc.StatusCode.OK:
+            return _Task(name=request.task.name)
+        context.abort(answer.code, f"the test server answers {answer.code.name}")
+
+    handler = grpc.method_handlers_generic_handler(
+        "google.cloud.tasks.v2.CloudTasks",
+        {
+            "CreateTask": grpc.unary_unary_rpc_method_handler(
+                create_task,
+                request_deserializer=_CreateTaskRequest.FromString,
+                response_serializer=_Task.SerializeToString,
+            )
+        },
+    )
+    server = grpc.server(ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}", answer
+    finally:
+        server.stop(grace=None)
+
+
+def outcome_of(gateway: CloudTasksGateway, spec: TaskSpec) -> tuple[Outcome, str | None]:
+    """What the gateway made of the answer, and the code it reported (reason or retry code)."""
+    try:
+        result = gateway.create(spec)
+    except PermanentError as e:
+        return Outcome.REJECTED, e.reason.value
+    except TransientError as e:
+        return Outcome.RETRY, e.code
+    return (Outcome.DUPLICATE if result.duplicate else Outcome.CREATED), None
+
+
+def test_the_table_covers_every_grpc_status_code() -> None:
+    assert set(OUTCOME_BY_STATUS) == {code.name for code in grpc.StatusCode}
+    # The two this table exists for: only ALREADY_EXISTS is a duplicate; ABORTED is retried.
+    assert OUTCOME_BY_STATUS["ALREADY_EXISTS"] is Outcome.DUPLICATE
+    assert OUTCOME_BY_STATUS["ABORTED"] is Outcome.RETRY
+    assert [s for s, o in OUTCOME_BY_STATUS.items() if o is Outcome.DUPLICATE] == ["ALREADY_EXISTS"]
+
+
+@pytest.mark.parametrize("code", list(grpc.StatusCode), ids=lambda c: c.name)
+def test_every_grpc_status_from_a_real_server_gets_the_tables_outcome(
+    grpc_tasks: tuple[str, Answer], spec: TaskSpec, code: grpc.StatusCode
+) -> None:
+    host, answer = grpc_tasks
+    answer.code = code
+    answer.requests.clear()
+    gateway = CloudTasksGateway(timeout_s=10, emulator_host=host)  # the bridge's real client
+    outcome, reported = outcome_of(gateway, spec)
+    assert outcome is OUTCOME_BY_STATUS[code.name]
+    if outcome is Outcome.RETRY:
+        assert reported == code.name  # logged as the upstream code
+    if outcome is Outcome.REJECTED:
+        assert reported == Reason.TASK_REJECTED.value
+    (request,) = answer.requests  # one call: the client library itself never retried
+    assert request.task.name == spec.task_name
+
+
+@pytest.fixture(scope="module")
+def rest_tasks() -> Iterator[tuple[str, Answer]]:
+    """Cloud Tasks' REST API on 127.0.0.1: CreateTask answers ``Answer.http``."""
+    answer = Answer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            answer.requests.append((self.path, json.loads(self.rfile.read(length) or b"{}")))
+            status, body = answer.http
+            if status == 200:
+                body = answer.requests[-1][1]["task"]
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", answer
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def google_error(http_status: int, status: str | None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": http_status, "message": f"test server: {status}"}
+    if status is not None:
+        error["status"] = status
+    return {"error": error}
+
+
+@pytest.mark.parametrize(
+    ("http_status", "status", "expected"),
+    [
+        (200, None, Outcome.CREATED),
+        (409, "ALREADY_EXISTS", Outcome.DUPLICATE),
+        (409, "ABORTED", Outcome.RETRY),  # also a 409 Conflict: never a duplicate
+        (409, None, Outcome.RETRY),  # a 409 that does not say which: cannot prove the task exists
+        (400, "INVALID_ARGUMENT", Outcome.REJECTED),
+        (400, "FAILED_PRECONDITION", Outcome.RETRY),  # a 400 too, but the queue is at fault
+        (404, "NOT_FOUND", Outcome.RETRY),
+        (503, "UNAVAILABLE", Outcome.RETRY),
+    ],
+)
+def test_over_rest_the_error_bodys_status_decides(
+    rest_tasks: tuple[str, Answer],
+    spec: TaskSpec,
+    http_status: int,
+    status: str | None,
+    expected: Outcome,
+) -> None:
+    host, answer = rest_tasks
+    answer.http = (http_status, google_error(http_status, status))
+    transport = CloudTasksRestTransport(
+        host=host,
+        credentials=AnonymousCredentials(),
+        url_scheme="http",
+    )
+    gateway = CloudTasksGateway(
+        timeout_s=10, client_factory=lambda: tasks_v2.CloudTasksClient(transport=transport)
+    )
+    outcome, _ = outcome_of(gateway, spec)
+    assert outcome is expected
+    if status is not None:
+        assert outcome is OUTCOME_BY_STATUS[status]
+
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def readme_status_table() -> dict[str, str]:
+    """The README's "What Cloud Tasks' answers become" table: status -> outcome."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("### What Cloud Tasks' answers become", 1)[1]
+    table = section.split("\n\n|", 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| `([A-Z_]+)` \| `(\w+)` \|", "|" + table, re.M)
+    return dict(rows)
+
+
+def test_the_readme_table_is_the_codes_table() -> None:
+    assert readme_status_table() == {s: o.value for s, o in OUTCOME_BY_STATUS.items()}

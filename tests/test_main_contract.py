@@ -171,6 +171,15 @@ def test_duplicate_is_acked(function: FlaskClient, tasks: FakeTasksClient) -> No
     assert function.post("/", json=push_body(ENVELOPE)).status_code == 200
 
 
+def test_aborted_is_retried_not_acked_as_a_duplicate(
+    function: FlaskClient, tasks: FakeTasksClient, publisher: FakePublisher
+) -> None:
+    tasks.errors.append(core_exceptions.Aborted("concurrent modification"))  # also a Conflict
+    assert function.post("/", json=push_body(ENVELOPE)).status_code == 503
+    assert publisher.published == []
+    assert function.post("/", json=push_body(ENVELOPE)).status_code == 200  # the redelivery
+
+
 def test_the_pubsub_entry_refuses_to_start_without_a_rejected_topic() -> None:
     env = old_enqueuer_env()
     del env["REJECTED_TOPIC"]
@@ -212,6 +221,14 @@ def test_http_duplicate(http: FlaskClient, tasks: FakeTasksClient) -> None:
     response = http.post("/enqueue", json=ENVELOPE)
     assert response.status_code == 200
     assert response.get_json()["duplicate"] is True
+
+
+def test_http_aborted_is_503_not_a_duplicate(http: FlaskClient, tasks: FakeTasksClient) -> None:
+    tasks.errors.append(core_exceptions.Aborted("concurrent modification"))
+    response = http.post("/enqueue", json=ENVELOPE)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "ABORTED" in response.get_json()["detail"]
 
 
 def test_http_without_key_gets_a_random_one(http: FlaskClient, tasks: FakeTasksClient) -> None:
