@@ -62,3 +62,13 @@ output "service_accounts" {
     build   = local.build_sa_email
   }
 }
+
+output "log_metrics" {
+  description = "Metric types of the bridge's log-based metrics (messages, rejections, duplicates), as Monitoring names them."
+  value       = local.log_metric_types
+}
+
+output "dashboard_id" {
+  description = "Id of the Monitoring dashboard (projects/N/dashboards/ID)."
+  value       = google_monitoring_dashboard.bridge.id
+}

@@ -366,3 +366,49 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+# Monitoring (monitoring.tf, dashboard.tf; terraform/README.md, "Monitoring").
+
+variable "alert_rejection_ratio" {
+  description = "Share of decided messages (created, duplicate, rejected) that may be rejected over alert_rejection_window before the rejection-rate alert opens, in (0, 1]."
+  type        = number
+  default     = 0.05
+
+  validation {
+    condition     = var.alert_rejection_ratio > 0 && var.alert_rejection_ratio <= 1
+    error_message = "alert_rejection_ratio must be in (0, 1], e.g. 0.05 for 5%."
+  }
+}
+
+variable "alert_rejection_window" {
+  description = "Window over which the share of rejected messages is computed, in whole minutes as seconds (e.g. \"600s\")."
+  type        = string
+  default     = "600s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.alert_rejection_window)) && try(tonumber(trimsuffix(var.alert_rejection_window, "s")) >= 60 && tonumber(trimsuffix(var.alert_rejection_window, "s")) % 60 == 0, false)
+    error_message = "alert_rejection_window must be a whole number of minutes written in seconds, at least \"60s\" (e.g. \"600s\")."
+  }
+}
+
+variable "alert_queue_growth_duration" {
+  description = "How long a queue's depth must keep rising (and stay above alert_queue_depth_min) before the queue-growing alert opens: the N minutes, written in seconds (e.g. \"900s\")."
+  type        = string
+  default     = "900s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.alert_queue_growth_duration)) && try(tonumber(trimsuffix(var.alert_queue_growth_duration, "s")) >= 60 && tonumber(trimsuffix(var.alert_queue_growth_duration, "s")) % 60 == 0, false)
+    error_message = "alert_queue_growth_duration must be a whole number of minutes written in seconds, at least \"60s\" (e.g. \"900s\")."
+  }
+}
+
+variable "alert_queue_depth_min" {
+  description = "Depth a queue must exceed for the queue-growing alert: below it, growth is normal traffic."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.alert_queue_depth_min >= 0
+    error_message = "alert_queue_depth_min must be 0 or more."
+  }
+}
