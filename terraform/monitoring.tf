@@ -141,10 +141,11 @@ resource "google_monitoring_alert_policy" "reserved_duplicate" {
     display_name = "duplicate with task_state reserved"
 
     condition_threshold {
-      filter          = "metric.type=\"${local.log_metric_types["duplicates"]}\" AND resource.type=\"cloud_run_revision\" AND metric.label.task_state=\"reserved\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
+      filter                  = "metric.type=\"${local.log_metric_types["duplicates"]}\" AND resource.type=\"cloud_run_revision\" AND metric.label.task_state=\"reserved\""
+      comparison              = "COMPARISON_GT"
+      threshold_value         = 0
+      duration                = "0s"
+      evaluation_missing_data = "EVALUATION_MISSING_DATA_INACTIVE" # no new duplicate: close
 
       aggregations {
         alignment_period     = "60s"
@@ -185,6 +186,8 @@ resource "google_monitoring_alert_policy" "rejection_rate" {
       comparison         = "COMPARISON_GT"
       threshold_value    = var.alert_rejection_ratio
       duration           = "0s"
+      # No traffic (no ratio) closes the incident instead of keeping it open.
+      evaluation_missing_data = "EVALUATION_MISSING_DATA_INACTIVE"
 
       aggregations {
         alignment_period     = var.alert_rejection_window

@@ -9,8 +9,11 @@ lines the bridge really writes, captured from the bridge run in-process.
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import tarfile
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,7 @@ from bridge.logs import Outcome
 from bridge.pubsub_entry import PubsubBridge
 from bridge.testing import FakeGateway, RecordingSink
 from tests.conftest import NOW, old_enqueuer_env, push_body
-from tests.terraform.conftest import EXAMPLE_TFVARS, resources
+from tests.terraform.conftest import EXAMPLE_TFVARS, TF_VENV, resources
 
 GOOGLE = json.loads((Path(__file__).parent / "data" / "google-metrics.json").read_text())
 LOG_METRIC_PREFIX = "logging.googleapis.com/user/"
@@ -59,6 +62,12 @@ LABEL_VALUES = re.compile(
     r'\b(?:metric\.labels?|jsonPayload)\.(\w+)\s*=\s*(one_of\(([^)]*)\)|"([^"]*)"|\(([^)]*)\))'
 )
 EXTRACT = re.compile(r"^EXTRACT\(jsonPayload\.(\w+)\)$")
+# The provider documents each enum argument ("Possible values: [...]") in the schema wheel the
+# stand-in is built from; the stand-in itself does not check values (terraform/README.md, "Tests").
+POSSIBLE_VALUES = re.compile(
+    r"Possible values: \[([^\]]*)\](?:(?!\*/).)*\*/\s*readonly (\w+)\??:", re.DOTALL
+)
+MAX_CONDITION_FILTER_CHARS = 2048  # the provider's doc of condition_threshold.filter
 
 
 @dataclass(frozen=True)
@@ -220,6 +229,68 @@ def test_aligners_and_reducers_fit_the_metric_kind(state: dict[str, Any]) -> Non
             # After ALIGN_PERCENT_CHANGE the series is numeric, whatever the metric was.
             value_type = "DOUBLE" if query.aligner == "ALIGN_PERCENT_CHANGE" else metric.value_type
             assert value_type in REDUCERS[query.reducer], query
+
+
+def _provider_enums(resource_doc: str) -> dict[str, set[str]]:
+    """snake_case argument -> the values the google provider documents for it."""
+    (wheel,) = (TF_VENV / "wheels").glob("cdktn_provider_google-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        (member,) = [n for n in archive.namelist() if n.endswith(".jsii.tgz")]
+        jsii = archive.read(member)
+    with tarfile.open(fileobj=io.BytesIO(jsii)) as package:
+        doc = package.extractfile(f"package/lib/{resource_doc}/index.d.ts")
+        assert doc is not None
+        text = doc.read().decode()
+    enums: dict[str, set[str]] = {}
+    for listed, camel in POSSIBLE_VALUES.findall(text):
+        snake = re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
+        enums.setdefault(snake, set()).update(re.findall(r'"([^"]*)"', listed))
+    return enums
+
+
+def _arguments(values: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(values, dict):
+        for k, v in values.items():
+            yield from _arguments(v, k)
+    elif isinstance(values, list):
+        for v in values:
+            yield from _arguments(v, key)
+    else:
+        yield key, values
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "resource_doc"),
+    [
+        ("google_monitoring_alert_policy", "monitoring-alert-policy"),
+        ("google_logging_metric", "logging-metric"),
+    ],
+)
+def test_enum_arguments_take_values_the_provider_accepts(
+    state: dict[str, Any], resource_type: str, resource_doc: str
+) -> None:
+    enums = _provider_enums(resource_doc)
+    assert {"per_series_aligner", "combiner", "metric_kind"} & set(enums)
+    checked = 0
+    for resource in [r for r in resources(state) if r["type"] == resource_type]:
+        for key, value in _arguments(resource["values"]):
+            if key in enums and isinstance(value, str) and value:
+                assert value in enums[key], (resource["address"], key, value)
+                checked += 1
+    assert checked
+
+
+def test_dashboard_aligners_and_reducers_are_the_apis(state: dict[str, Any]) -> None:
+    # Dashboards and alert policies share the Monitoring API's Aligner and Reducer enums.
+    enums = _provider_enums("monitoring-alert-policy")
+    for query in _dashboard_queries(state):
+        assert query.aligner in enums["per_series_aligner"], query
+        assert query.reducer in enums["cross_series_reducer"], query
+
+
+def test_alert_filters_fit_the_apis_limit(state: dict[str, Any]) -> None:
+    for query in _alert_queries(state):
+        assert len(query.filter) <= MAX_CONDITION_FILTER_CHARS, query.where
 
 
 def test_queue_charts_and_alerts_cover_every_queue(state: dict[str, Any]) -> None:
