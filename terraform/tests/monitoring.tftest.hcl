@@ -114,6 +114,10 @@ run "monitoring" {
     error_message = "The rejection-rate alert must compare rejected with decided messages against alert_rejection_ratio."
   }
   assert {
+    condition     = google_monitoring_alert_policy.rejection_rate.display_name == "enqueue-bridge: share of rejected messages above 5%"
+    error_message = "The rejection-rate alert must name its threshold as a percentage."
+  }
+  assert {
     condition     = keys(google_monitoring_alert_policy.queue_growing) == ["brain", "regresos", "testimonios"] && alltrue([for k, p in google_monitoring_alert_policy.queue_growing : p.combiner == "AND_WITH_MATCHING_RESOURCE" && alltrue([for c in p.conditions : strcontains(c.condition_threshold[0].filter, "resource.label.queue_id=\"${local.queue_ids[k]}\"") && c.condition_threshold[0].duration == "900s"])])
     error_message = "Each queue, adopted ones included, must have its growth alert over alert_queue_growth_duration."
   }
