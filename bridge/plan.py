@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bridge.config import Route, Settings
-from bridge.envelope import Envelope
+from bridge.envelope import MAX_DELAY_S, Envelope
 from bridge.errors import PermanentError, Reason
 from bridge.naming import KeyKind, task_id_for, task_name_for
 
@@ -21,6 +21,9 @@ IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 MESSAGE_ID_HEADER = "X-Pubsub-Message-Id"
 TRACEPARENT = "traceparent"
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+# A publish time further ahead than this is not a clock skew but a lie (or a hand-made push).
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+MAX_SCHEDULE_AHEAD = timedelta(seconds=MAX_DELAY_S)  # Cloud Tasks schedules at most 30 days ahead
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +96,26 @@ def plan_task(
         headers[MESSAGE_ID_HEADER] = message_id
     if traceparent and _TRACEPARENT.fullmatch(traceparent):
         headers[TRACEPARENT] = traceparent
-    scheduled = not_before + timedelta(seconds=envelope.delay_s)
+    scheduled = schedule_for(not_before=not_before, delay_s=envelope.delay_s, now=now)
     task_id = task_id_for(service=route.service, kind=dedupe.kind, value=dedupe.value)
     return TaskSpec(
         route=route,
         task_name=task_name_for(queue_path=route.queue_path, task_id=task_id),
         caller_sa=settings.caller_sa,
         deadline_s=envelope.deadline_s or route.deadline_s,
-        schedule_time=scheduled if scheduled > now else None,
+        schedule_time=scheduled,
         headers=headers,
         body=body,
         idempotency_key=header_key,
     )
+
+
+def schedule_for(*, not_before: datetime, delay_s: int, now: datetime) -> datetime | None:
+    """When to dispatch: ``delay_s`` after ``not_before``; None for "now" (that moment passed).
+
+    A ``not_before`` beyond the clock skew is not trusted (counted from ``now`` instead), and the
+    result is clamped to Cloud Tasks' 30 days from ``now``: the schedule is always one it accepts.
+    """
+    start = not_before if not_before <= now + MAX_CLOCK_SKEW else now
+    scheduled = min(start + timedelta(seconds=delay_s), now + MAX_SCHEDULE_AHEAD)
+    return scheduled if scheduled > now else None

@@ -7,6 +7,7 @@ Ack or retry is decided here and nowhere else: returning acks the message (2xx);
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from time import perf_counter
@@ -14,8 +15,8 @@ from typing import Any
 
 from bridge.config import Settings
 from bridge.envelope import Envelope, parse_attribute_envelope, parse_envelope
-from bridge.errors import PermanentError, TransientError
-from bridge.event import PubsubMessage, decode_event
+from bridge.errors import PermanentError, Reason, TransientError
+from bridge.event import PubsubMessage, UnreadableMessage, decode_event, printable_id
 from bridge.gateway import TaskGateway
 from bridge.logs import Outcome, fingerprint, log_outcome
 from bridge.naming import KeyKind
@@ -24,6 +25,9 @@ from bridge.rejections import RejectionSink, rejection_for
 
 SERVICE_ATTRIBUTE = "service"  # its presence selects attribute mode
 ORIGIN_ATTRIBUTE = "bridge_origin_message_id"  # set by `bridge replay`: name as the original
+# Only a Pub/Sub message id (decimal digits), never free text: it names the task and travels in
+# the X-Idempotency-Key header.
+ORIGIN_FORMAT = re.compile(r"[0-9]{1,64}")
 
 
 def utc_now() -> datetime:
@@ -37,9 +41,17 @@ def envelope_of(message: PubsubMessage) -> Envelope:
 
 
 def dedupe_key_of(envelope: Envelope, message: PubsubMessage) -> DedupeKey:
+    """Raised if ``bridge_origin_message_id`` is not a message id: ``PermanentError``."""
+    origin = message.attributes.get(ORIGIN_ATTRIBUTE)
+    if origin is not None and not ORIGIN_FORMAT.fullmatch(origin):
+        raise PermanentError(
+            Reason.BAD_EVENT,
+            f"attribute {ORIGIN_ATTRIBUTE}: not a Pub/Sub message id (decimal digits): "
+            f"{printable_id(origin)[:80]!r}",
+            field=ORIGIN_ATTRIBUTE,
+        )
     if envelope.idempotency_key:
         return DedupeKey(KeyKind.IDEMPOTENCY_KEY, envelope.idempotency_key)
-    origin = message.attributes.get(ORIGIN_ATTRIBUTE)
     return DedupeKey(KeyKind.MESSAGE_ID, origin or message.message_id)
 
 
@@ -82,9 +94,11 @@ class PubsubBridge:
         started = perf_counter()
         try:
             message = decode_event(event_id=event_id, event_time=event_time, data=data)
-        except PermanentError as e:
-            # Without a readable message, keep the whole event body: nothing is lost.
-            unreadable = PubsubMessage(event_id or "", _event_bytes(data), {}, None)
+        except UnreadableMessage as e:
+            # Keep what could be read of the message; without even that, the whole event body.
+            unreadable = e.kept or PubsubMessage(
+                printable_id(event_id), _event_bytes(data), {}, None
+            )
             return self._reject(unreadable, e, started=started)
         envelope: Envelope | None = None
         try:

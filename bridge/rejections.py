@@ -53,29 +53,58 @@ def rejection_for(
     kept = {k: v for k, v in attributes.items() if k not in ours and k != WRAPPED_ATTRIBUTE}
     if _fits(kept):
         return OutgoingMessage(data=data, attributes={**kept, **ours})
-    wrapped = {"data": b64encode(data).decode("ascii"), "attributes": dict(attributes)}
     return OutgoingMessage(
-        data=json.dumps(wrapped, ensure_ascii=False).encode("utf-8", "surrogatepass"),
-        attributes={**ours, WRAPPED_ATTRIBUTE: "true"},
+        data=wrap(data, attributes), attributes={**ours, WRAPPED_ATTRIBUTE: "true"}
     )
+
+
+def wrap(data: bytes, attributes: Mapping[str, str]) -> bytes:
+    """``{"data": <base64>, "attributes": {...}}`` as UTF-8 JSON (``bridge replay`` unwraps it)."""
+    wrapped = {"data": b64encode(data).decode("ascii"), "attributes": dict(attributes)}
+    try:
+        return json.dumps(wrapped, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a hand-made push): \ud800 escapes are JSON
+        return json.dumps(wrapped, ensure_ascii=True).encode("ascii")
 
 
 def truncate_utf8(text: str, max_bytes: int) -> str:
+    """``text`` as valid UTF-8 (a lone surrogate becomes ``?``) of at most ``max_bytes``."""
     encoded = text.encode("utf-8", "replace")
     if len(encoded) <= max_bytes:
-        return text
+        return encoded.decode("utf-8")
     return encoded[: max_bytes - 3].decode("utf-8", "ignore") + "..."
 
 
+def pubsub_problem(message: OutgoingMessage) -> str | None:
+    """Why Pub/Sub would refuse ``message`` (attribute count, sizes, strings that are not valid
+    UTF-8), or None. Size limits of the whole request are the publisher's to check."""
+    if len(message.attributes) > MAX_ATTRIBUTES:
+        return f"{len(message.attributes)} attributes, Pub/Sub allows {MAX_ATTRIBUTES}"
+    for key, value in message.attributes.items():
+        try:
+            key_bytes, value_bytes = len(key.encode()), len(value.encode())
+        except UnicodeEncodeError:
+            return f"attribute {key[:40]!r}: not valid UTF-8 (a lone surrogate)"
+        if not key or key_bytes > MAX_KEY_BYTES:
+            return f"attribute name {key[:40]!r} is empty or over {MAX_KEY_BYTES} bytes"
+        if value_bytes > MAX_VALUE_BYTES:
+            return f"attribute {key[:40]!r} is over {MAX_VALUE_BYTES} bytes"
+    return None
+
+
 def _fits(attributes: Mapping[str, str]) -> bool:
-    return len(attributes) <= MAX_ATTRIBUTES - _OURS and all(
-        _size(k) <= MAX_KEY_BYTES and _size(v) <= MAX_VALUE_BYTES and k
-        for k, v in attributes.items()
-    )
-
-
-def _size(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
+    """Whether Pub/Sub takes these beside ours: counts, sizes, and valid UTF-8 strings."""
+    if len(attributes) > MAX_ATTRIBUTES - _OURS:
+        return False
+    for key, value in attributes.items():
+        try:
+            if not key or len(key.encode()) > MAX_KEY_BYTES:
+                return False
+            if len(value.encode()) > MAX_VALUE_BYTES:
+                return False
+        except UnicodeEncodeError:
+            return False
+    return True
 
 
 class PubsubRejectionSink:
