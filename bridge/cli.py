@@ -104,11 +104,22 @@ def _add_where(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout-s",
-        type=float,
+        type=positive_float,
         default=DEFAULT_TIMEOUT_S,
         metavar="S",
         help=f"give up on one Pub/Sub request after S seconds (default {DEFAULT_TIMEOUT_S:.0f})",
     )
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number of seconds above 0 (``inf`` and ``nan`` refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds above 0")
+    return value
 
 
 def _add_publish(commands: Any) -> None:

@@ -278,12 +278,18 @@ def transient_retry(total_s: float) -> Any:
     )
 
 
-def translate_error(error: Exception, *, topic_path: str | None) -> PublishError:
-    """One boundary for the client library's errors: each becomes a ``PublishError`` to act on."""
+def translate_error(
+    error: Exception, *, topic_path: str | None, doing: str = "publishing to"
+) -> PublishError:
+    """One boundary for the client library's errors: each becomes a ``PublishError`` to act on.
+
+    ``doing`` says what failed, for the sentence (``"pulling from"`` a subscription, ...).
+    """
     from google.api_core import exceptions as api  # already loaded by the client
     from google.auth import exceptions as auth
 
     where = topic_path or "Pub/Sub"
+    publishing = doing.startswith("publishing")
     if isinstance(error, PublishError):
         return error
     if isinstance(error, auth.DefaultCredentialsError):
@@ -294,20 +300,23 @@ def translate_error(error: Exception, *, topic_path: str | None) -> PublishError
     if isinstance(error, api.NotFound):
         return MissingTopic(f"{where} does not exist (check the project and the name)")
     if isinstance(error, api.PermissionDenied | api.Unauthenticated | auth.RefreshError):
+        role = (
+            "roles/pubsub.publisher on the topic"
+            if publishing
+            else ("roles/pubsub.subscriber on the subscription")
+        )
         return AccessDenied(
-            f"not allowed to publish to {where}: grant roles/pubsub.publisher on the topic to "
-            f"the account you use ({_first_line(error)})"
+            f"not allowed: {doing} {where}: grant {role} to the account you use "
+            f"({_first_line(error)})"
         )
     if isinstance(error, api.RetryError):
         cause = _first_line(error.cause) if error.cause else "none"
         return PublishFailed(
-            f"{where}: Pub/Sub did not take the request in time (--timeout-s); last error: {cause}"
+            f"{doing} {where}: Pub/Sub did not answer in time (--timeout-s); last error: {cause}"
         )
     if isinstance(error, api.InvalidArgument):
-        return PublishFailed(f"Pub/Sub refused the request to {where}: {_first_line(error)}")
-    return PublishFailed(
-        f"publishing to {where} failed: {type(error).__name__}: {_first_line(error)}"
-    )
+        return PublishFailed(f"Pub/Sub refused the request ({doing} {where}): {_first_line(error)}")
+    return PublishFailed(f"{doing} {where} failed: {type(error).__name__}: {_first_line(error)}")
 
 
 def _first_line(error: BaseException) -> str:

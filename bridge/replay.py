@@ -16,19 +16,21 @@ from __future__ import annotations
 import argparse
 import binascii
 import json
+import warnings
 from base64 import b64decode
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from bridge.config import DEFAULT_MAX_BODY_BYTES
-from bridge.errors import PermanentError
+from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage
 from bridge.plan import encode_body
 from bridge.publisher import (
     DEFAULT_TIMEOUT_S,
     DEFAULT_TOPIC,
     MAX_REQUEST_BYTES,
+    PublishError,
     PublishFailed,
     PubsubTransport,
     Transport,
@@ -56,6 +58,7 @@ DEAD_LETTERED = "dead_lettered"  # the reason shown for dead-lettered messages
 LEASE_S = 600  # Pub/Sub's maximum ack deadline: held while we list and republish
 DEFAULT_MAX_MESSAGES = 1000
 DEFAULT_WAIT_S = 5.0
+REASONS = (*(reason.value for reason in Reason), DEAD_LETTERED)  # what --reason accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +193,11 @@ def _service_of(message: OutgoingMessage) -> str | None:
 
 class Subscription(Protocol):
     def pull(self, max_messages: int) -> list[Pulled]:
-        """What is there now (waiting a little when empty); leased to us until released."""
+        """What is there now (waiting a little when empty); leased to us until released.
+
+        Empty only when Pub/Sub answered that there is nothing. Raised if it did not answer, or
+        failed: ``PublishError``.
+        """
 
     def extend(self, ack_ids: Sequence[str], seconds: int) -> None: ...
 
@@ -218,22 +225,23 @@ class PubsubSubscription:
 
                 self._client = pubsub_v1.SubscriberClient()
             except Exception as e:
-                raise translate_error(e, topic_path=self.path) from e
+                raise translate_error(e, topic_path=self.path, doing="pulling from") from e
         return self._client
 
     def pull(self, max_messages: int) -> list[Pulled]:
         from google.api_core import exceptions as api
 
-        try:
-            response = self._api().pull(
-                request={"subscription": self.path, "max_messages": max_messages},
-                timeout=self.wait_s,
-                retry=None,
-            )
-        except (api.DeadlineExceeded, api.RetryError):
-            return []  # nothing arrived within wait_s
-        except Exception as e:
-            raise translate_error(e, topic_path=self.path) from e
+        request = {"subscription": self.path, "max_messages": max_messages}
+        response: Any = None
+        if self.wait_s > 0:
+            try:  # wait up to wait_s for messages to arrive
+                response = self._api().pull(request=request, timeout=self.wait_s, retry=None)
+            except (api.DeadlineExceeded, api.RetryError):
+                response = None  # nothing within wait_s, or no answer at all: ask again
+            except Exception as e:
+                raise translate_error(e, topic_path=self.path, doing="pulling from") from e
+        if response is None:
+            response = self._pull_now(request)
         return [
             Pulled(
                 ack_id=item.ack_id,
@@ -244,6 +252,26 @@ class PubsubSubscription:
             )
             for item in response.received_messages
         ]
+
+    def _pull_now(self, request: dict[str, Any]) -> Any:
+        """A pull answered at once, empty or not: only an answer tells "empty" from "no answer"."""
+        from google.api_core import exceptions as api
+
+        try:
+            with warnings.catch_warnings():  # the flag is deprecated, and the only way to ask this
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return self._api().pull(
+                    request={**request, "return_immediately": True},
+                    timeout=self.timeout_s,
+                    retry=None,
+                )
+        except (api.DeadlineExceeded, api.RetryError) as e:
+            raise PublishFailed(
+                f"pulling from {self.path}: Pub/Sub did not answer within {self.timeout_s:g} s "
+                "(--timeout-s): nothing was read, and the subscription may well hold messages"
+            ) from e
+        except Exception as e:
+            raise translate_error(e, topic_path=self.path, doing="pulling from") from e
 
     def extend(self, ack_ids: Sequence[str], seconds: int) -> None:
         self._modify(ack_ids, seconds)
@@ -261,7 +289,7 @@ class PubsubSubscription:
                     retry=transient_retry(self.timeout_s),
                 )
             except Exception as e:
-                raise translate_error(e, topic_path=self.path) from e
+                raise translate_error(e, topic_path=self.path, doing="acknowledging on") from e
 
     def _modify(self, ack_ids: Sequence[str], seconds: int) -> None:
         for start in range(0, len(ack_ids), 1000):
@@ -277,7 +305,9 @@ class PubsubSubscription:
                     retry=transient_retry(self.timeout_s),
                 )
             except Exception as e:
-                raise translate_error(e, topic_path=self.path) from e
+                raise translate_error(
+                    e, topic_path=self.path, doing="changing ack deadlines on"
+                ) from e
 
 
 def _rfc3339(value: Any) -> str:
@@ -299,22 +329,46 @@ class ReplayReport:
 
 
 def collect(subscription: Subscription, *, max_messages: int) -> list[Candidate]:
-    """Pull until the subscription is empty or ``max_messages``; each message once."""
+    """Pull until the subscription is empty or ``max_messages``; each message once.
+
+    Raised if a step fails: ``PublishError``, after releasing everything already pulled (not
+    left leased for ``LEASE_S``).
+    """
     seen: dict[str, Candidate] = {}
+    held: list[str] = []  # every ack id pulled
     extra_ack_ids: list[str] = []  # duplicate deliveries of a message already held
-    while len(seen) < max_messages:
-        pulled = subscription.pull(min(100, max_messages - len(seen)))
-        if not pulled:
-            break
-        subscription.extend([p.ack_id for p in pulled], LEASE_S)
-        for item in pulled:
-            if item.message_id in seen:
-                extra_ack_ids.append(item.ack_id)
-            else:
-                seen[item.message_id] = candidate_for(item)
+    try:
+        while len(seen) < max_messages:
+            pulled = subscription.pull(min(100, max_messages - len(seen)))
+            if not pulled:
+                break
+            held += [p.ack_id for p in pulled]
+            subscription.extend([p.ack_id for p in pulled], LEASE_S)
+            for item in pulled:
+                if item.message_id in seen:
+                    extra_ack_ids.append(item.ack_id)
+                else:
+                    seen[item.message_id] = candidate_for(item)
+    except BaseException as e:  # PublishError, Ctrl-C, a bug: release, then let it through
+        _release_after_failure(subscription, held, e)
+        raise
     if extra_ack_ids:
         subscription.release(extra_ack_ids)
     return list(seen.values())
+
+
+def _release_after_failure(
+    subscription: Subscription, ack_ids: Sequence[str], error: BaseException
+) -> None:
+    if not ack_ids:
+        return
+    try:
+        subscription.release(ack_ids)
+    except PublishError as release_error:  # the first error is the one to report
+        error.add_note(
+            f"{len(ack_ids)} pulled message(s) could not be released ({release_error}); "
+            f"Pub/Sub delivers them again within {LEASE_S} s"
+        )
 
 
 def replay(
@@ -384,7 +438,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="R",
-        help="messages with this bridge_reason (unknown_service, ...) or dead_lettered; repeatable",
+        choices=REASONS,
+        help="messages with this bridge_reason (unknown_service, ...) or dead_lettered; "
+        "repeatable; one of: " + ", ".join(REASONS),
     )
     choose.add_argument(
         "--message-id",
@@ -415,11 +471,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--wait-s",
-        type=float,
+        type=non_negative_float,
         default=DEFAULT_WAIT_S,
         metavar="S",
         help=f"stop reading after S seconds without a message (default {DEFAULT_WAIT_S:.0f})",
     )
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):  # also NaN
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds, 0 or more")
+    return value
 
 
 def run_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:

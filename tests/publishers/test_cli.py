@@ -225,7 +225,11 @@ def test_a_partial_failure_says_how_to_resume(
             cli.EXIT_NOT_FOUND,
             "topic",
         ),
-        (["replay", "--subscription", "s", "--all", "--reason", "x"], cli.EXIT_USAGE, "--all"),
+        (
+            ["replay", "--subscription", "s", "--all", "--reason", "bad_json"],
+            cli.EXIT_USAGE,
+            "--all",
+        ),
     ],
 )
 def test_user_mistakes_get_a_sentence_and_an_exit_code(

@@ -4,8 +4,10 @@ rejections and a real dead-lettered message, listed, chosen, republished, acknow
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -378,3 +380,113 @@ def test_max_bounds_what_is_read() -> None:
     )
     assert len(report.seen) == 4
     assert len(subscription.waiting) == 6
+
+
+# -- reading: "nothing to replay" only after Pub/Sub answered so ------------------------------
+
+
+@pytest.fixture
+def silent_pubsub(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A TCP port that accepts connections and never answers: a Pub/Sub that does not answer."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)  # the kernel completes the handshakes; nobody ever reads
+        host = f"127.0.0.1:{listener.getsockname()[1]}"
+        for key in list(os.environ):
+            if key.startswith(("GOOGLE_", "CLOUDSDK_", "PUBSUB_")):
+                monkeypatch.delenv(key)
+        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
+        yield host
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("wait_s", ["0.5", "0"])
+def test_a_pubsub_that_does_not_answer_is_an_error_not_an_empty_subscription(
+    silent_pubsub: str, capsys: pytest.CaptureFixture[str], wait_s: str
+) -> None:
+    argv = ["replay", "--subscription", "s", "--project", "p", "--wait-s", wait_s]
+    code = cli.main([*argv, "--timeout-s", "1"])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_FAILED
+    assert "Pub/Sub did not answer" in captured.err
+    assert "pulling from projects/p/subscriptions/s" in captured.err
+    assert "message(s) read" not in captured.err
+    assert captured.out == ""
+
+
+def test_a_failed_pull_is_reported_as_a_pull(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bridge.stack.procs import free_port
+
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{free_port()}")  # nobody listens
+    code = cli.main(["replay", "--subscription", "s", "--project", "p", "--timeout-s", "2"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED
+    assert "pulling from projects/p/subscriptions/s failed" in err
+    assert "publishing" not in err
+
+
+def test_wait_s_0_still_reads_what_is_waiting(
+    pubsub_env: Emulator, topic: Topic, rejected_topic: Topic, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.dumps(ENVELOPE).encode()
+    waiting = publish_rejection(
+        pubsub_env, rejected_topic, data, original_id="8001", reason=Reason.UNKNOWN_SERVICE
+    )
+    argv = ["replay", "--subscription", rejected_topic.subscription, "--topic", topic.id]
+    code = cli.main([*argv, "--wait-s", "0"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert waiting in captured.out
+    assert "1 message(s) read" in captured.err
+
+
+def test_an_empty_subscription_is_reported_after_pubsub_answered(
+    pubsub_env: Emulator, topic: Topic, rejected_topic: Topic, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = replay_cli(capsys, rejected_topic.subscription, topic)
+    assert code == 0, err
+    assert out == ""
+    assert "0 message(s) read" in err
+
+
+class FailsOnPull(MemorySubscription):
+    """Serves its messages once, then fails the next pull, as an outage would."""
+
+    def pull(self, max_messages: int) -> list[Pulled]:
+        if not self.waiting:
+            raise PublishFailed("pulling from s failed: ServiceUnavailable: down")
+        return super().pull(max_messages)
+
+
+def test_messages_pulled_before_a_failure_are_released_at_once() -> None:
+    subscription = FailsOnPull(with_ids(memory_messages(150)))
+    with pytest.raises(PublishFailed, match="pulling from"):
+        replay(subscription, topic_path="projects/p/topics/t", transport=FailsOnRequest(0))
+    assert subscription.acked == []
+    assert sorted(subscription.released) == sorted(f"ack-{i}" for i in range(150))
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--reason", "unknown_servise"], "invalid choice: 'unknown_servise'"),
+        (["--timeout-s", "0"], "--timeout-s"),
+        (["--timeout-s", "-5"], "must be a number of seconds above 0"),
+        (["--timeout-s", "nan"], "--timeout-s"),
+        (["--wait-s", "-1"], "--wait-s"),
+    ],
+)
+def test_bad_options_are_usage_errors(
+    extra: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["replay", "--subscription", "s", "--project", "p", *extra])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE
+    assert words in err
+    if "--reason" in extra:
+        assert "unknown_service" in err  # the valid codes are listed
+        assert "dead_lettered" in err
