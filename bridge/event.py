@@ -23,6 +23,7 @@ from bridge.errors import PermanentError, Reason
 MAX_MESSAGE_ID_CHARS = 500
 # The id travels in the X-Pubsub-Message-Id header (and names unkeyed tasks): printable ASCII, no
 # surrounding spaces (HTTP strips them). Pub/Sub's own ids are decimal digits.
+_SURROUNDING_SPACES = re.compile(r"^ +| +$")
 _HEADER_SAFE_ID = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 
 
@@ -89,7 +90,8 @@ def printable_id(value: object) -> str:
         return ""
     if _id_problem(value) is None:
         return value
-    return json.dumps(value, ensure_ascii=True)[1:-1][:MAX_MESSAGE_ID_CHARS]
+    escaped = json.dumps(value, ensure_ascii=True)[1:-1][:MAX_MESSAGE_ID_CHARS]
+    return _SURROUNDING_SPACES.sub(lambda m: "\\u0020" * len(m.group()), escaped)
 
 
 def _id_problem(message_id: object) -> str | None:

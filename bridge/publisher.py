@@ -29,11 +29,12 @@ from bridge.config import DEFAULT_MAX_BODY_BYTES
 from bridge.envelope import Envelope, parse_envelope
 from bridge.errors import PermanentError, Reason
 from bridge.plan import encode_body
-from bridge.rejections import OutgoingMessage
+from bridge.rejections import MAX_REQUEST_BYTES as MAX_REQUEST_BYTES
+from bridge.rejections import OutgoingMessage, field_size
+from bridge.rejections import message_size as message_size
 
 DEFAULT_TOPIC = "enqueue-requests"
 MAX_REQUEST_MESSAGES = 1000  # Pub/Sub's limits on one publish request
-MAX_REQUEST_BYTES = 10_000_000  # "10 MB"; counted as the serialized request, decimal to be safe
 DEFAULT_TIMEOUT_S = 60.0
 PROJECT_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "GCLOUD_PROJECT")
 
@@ -128,33 +129,11 @@ def envelope_message(envelope: Envelope) -> OutgoingMessage:
     return OutgoingMessage(data=encoded, attributes={})
 
 
-def _varint_size(value: int) -> int:
-    size = 1
-    while value >= 0x80:
-        value >>= 7
-        size += 1
-    return size
-
-
-def _field_size(length: int) -> int:
-    """A length-delimited protobuf field (tag < 16): tag + length + bytes."""
-    return 1 + _varint_size(length) + length
-
-
-def message_size(message: OutgoingMessage) -> int:
-    """Exact bytes ``message`` adds to a serialized PublishRequest (as one ``messages`` entry)."""
-    inner = _field_size(len(message.data)) if message.data else 0
-    for key, value in message.attributes.items():
-        entry = _field_size(len(key.encode("utf-8"))) + _field_size(len(value.encode("utf-8")))
-        inner += _field_size(entry)
-    return _field_size(inner)
-
-
 def batches(
     messages: Iterable[OutgoingMessage], *, topic_path: str
 ) -> Iterator[list[OutgoingMessage]]:
     """Split into publish requests of at most 1,000 messages and 10 MB each, order kept."""
-    budget = MAX_REQUEST_BYTES - _field_size(len(topic_path.encode("utf-8")))
+    budget = MAX_REQUEST_BYTES - field_size(len(topic_path.encode("utf-8")))
     batch: list[OutgoingMessage] = []
     used = 0
     for message in messages:

@@ -21,7 +21,7 @@ from bridge.gateway import TaskGateway
 from bridge.logs import Outcome, fingerprint, log_outcome
 from bridge.naming import KeyKind
 from bridge.plan import TRACEPARENT, DedupeKey, TaskSpec, plan_task
-from bridge.rejections import RejectionSink, rejection_for
+from bridge.rejections import WRAPPED_ATTRIBUTE, RejectionSink, rejection_for, unwrap
 
 SERVICE_ATTRIBUTE = "service"  # its presence selects attribute mode
 ORIGIN_ATTRIBUTE = "bridge_origin_message_id"  # set by `bridge replay`: name as the original
@@ -55,8 +55,26 @@ def dedupe_key_of(envelope: Envelope, message: PubsubMessage) -> DedupeKey:
     return DedupeKey(KeyKind.MESSAGE_ID, origin or message.message_id)
 
 
+def unwrapped(message: PubsubMessage) -> PubsubMessage:
+    """The message a ``bridge_wrapped`` one carries (a replay whose attributes did not fit
+    beside ``bridge_origin_message_id``); any other as is. Raised if the wrapped form is not
+    one: ``UnreadableMessage`` (``bad_event``)."""
+    if message.attributes.get(WRAPPED_ATTRIBUTE) != "true":
+        return message
+    try:
+        data, attributes = unwrap(message.data)
+    except ValueError as e:
+        raise UnreadableMessage(
+            Reason.BAD_EVENT,
+            f"{WRAPPED_ATTRIBUTE}=true but the data is not {{'data', 'attributes'}}: {e}",
+            kept=message,
+        ) from e
+    return PubsubMessage(message.message_id, data, attributes, message.publish_time)
+
+
 def plan_message(message: PubsubMessage, *, settings: Settings, now: datetime) -> TaskSpec:
     """The task a Pub/Sub message becomes; raised if it cannot: ``PermanentError``."""
+    message = unwrapped(message)
     return plan_envelope(envelope_of(message), message, settings=settings, now=now)
 
 
@@ -93,7 +111,7 @@ class PubsubBridge:
         """Raised if worth retrying: ``TransientError``. Any other end acks the message."""
         started = perf_counter()
         try:
-            message = decode_event(event_id=event_id, event_time=event_time, data=data)
+            message = unwrapped(decode_event(event_id=event_id, event_time=event_time, data=data))
         except UnreadableMessage as e:
             # Keep what could be read of the message; without even that, the whole event body.
             unreadable = e.kept or PubsubMessage(

@@ -4,9 +4,12 @@ A replayed message must become the task the original would have become, and a se
 the same message the same task again. So the replay carries the original data and attributes,
 minus what the bridge (``bridge_*``) and Pub/Sub (``CloudPubSubDeadLetter*``) added, plus
 ``bridge_origin_message_id``, which the bridge names the task by (when there is no idempotency
-key). The original id is, in order: an existing ``bridge_origin_message_id`` (a replay of a
-replay), ``bridge_message_id`` (rejections), else the message's own id: Pub/Sub gives a
-dead-lettered message a new id and keeps no attribute with the old one.
+key). The original id is, in order, the first that is a message id (decimal digits, as the
+bridge requires): an existing ``bridge_origin_message_id`` (a replay of a replay),
+``bridge_message_id`` (rejections), else the message's own id: Pub/Sub gives a dead-lettered
+message a new id and keeps no attribute with the old one. A replay whose attributes cannot all
+be published (the original had 100) goes out wrapped; the bridge unwraps it. Two rejections of
+one delivery (same ``bridge_message_id``) are replayed once.
 
 Nothing is acknowledged but what was republished; everything else is released (nacked) at once.
 """
@@ -14,12 +17,10 @@ Nothing is acknowledged but what was republished; everything else is released (n
 from __future__ import annotations
 
 import argparse
-import binascii
 import json
 import warnings
-from base64 import b64decode
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from bridge.config import DEFAULT_MAX_BODY_BYTES
@@ -40,16 +41,20 @@ from bridge.publisher import (
     transient_retry,
     translate_error,
 )
-from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, SERVICE_ATTRIBUTE, envelope_of
+from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, ORIGIN_FORMAT, SERVICE_ATTRIBUTE, envelope_of
 from bridge.rejections import (
+    DATA_BYTES_ATTRIBUTE,
+    DATA_SHA256_ATTRIBUTE,
     ERROR_ATTRIBUTE,
-    MAX_ATTRIBUTES,
-    MAX_KEY_BYTES,
-    MAX_VALUE_BYTES,
+    MAX_REJECTION_BYTES,
     MESSAGE_ID_ATTRIBUTE,
     REASON_ATTRIBUTE,
     WRAPPED_ATTRIBUTE,
     OutgoingMessage,
+    message_size,
+    pubsub_problem,
+    unwrap,
+    wrap,
 )
 
 BRIDGE_PREFIX = "bridge_"
@@ -111,11 +116,19 @@ def candidate_for(pulled: Pulled, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTE
         )
     else:
         reason, error = "-", "neither rejected by the bridge nor dead-lettered"
-    origin = (
-        original.get(ORIGIN_ATTRIBUTE)
-        or outer.get(ORIGIN_ATTRIBUTE)
-        or outer.get(MESSAGE_ID_ATTRIBUTE)
-        or pulled.message_id
+    # The first that is a message id (the bridge accepts no other): a replay of a replay keeps
+    # the first origin; a rejection names its original; else the pulled message's own id.
+    origin = next(
+        (
+            candidate
+            for candidate in (
+                original.get(ORIGIN_ATTRIBUTE),
+                outer.get(ORIGIN_ATTRIBUTE),
+                outer.get(MESSAGE_ID_ATTRIBUTE),
+            )
+            if candidate and ORIGIN_FORMAT.fullmatch(candidate)
+        ),
+        pulled.message_id,
     )
     attributes = {
         key: value
@@ -123,46 +136,45 @@ def candidate_for(pulled: Pulled, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTE
         if not key.startswith((BRIDGE_PREFIX, DEAD_LETTER_PREFIX))
     }
     attributes[ORIGIN_ATTRIBUTE] = origin
-    replay = OutgoingMessage(data=data, attributes=attributes)
+    inner = OutgoingMessage(data=data, attributes=attributes)
+    if problem is None and DATA_BYTES_ATTRIBUTE in outer:
+        problem = (
+            f"cannot republish: the rejection keeps only the first {len(data)} of "
+            f"{outer[DATA_BYTES_ATTRIBUTE]} bytes (too large for one Pub/Sub request; "
+            f"{DATA_SHA256_ATTRIBUTE}={outer.get(DATA_SHA256_ATTRIBUTE, '?')})"
+        )
+    replay = replay_message(inner)
     if problem is None:
-        problem = _does_not_fit(replay) or _rejected_again(replay, origin, max_body_bytes)
+        problem = _does_not_fit(replay) or _rejected_again(inner, origin, max_body_bytes)
     return Candidate(
         pulled=pulled,
         reason=reason,
         error=error,
         origin_message_id=origin,
-        service=_service_of(replay),
+        service=_service_of(inner),
         replay=None if problem and problem.startswith("cannot") else replay,
         problem=problem,
     )
 
 
-def unwrap(data: bytes) -> tuple[bytes, dict[str, str]]:
-    """``{"data": <base64>, "attributes": {...}}`` (a ``bridge_wrapped`` rejection) -> parts."""
-    try:
-        wrapped = json.loads(data)
-        inner = b64decode(wrapped["data"], validate=True)
-        attributes = wrapped["attributes"]
-    except (ValueError, KeyError, TypeError, binascii.Error) as e:
-        raise ValueError(f"{type(e).__name__}: {e}") from e
-    if not isinstance(attributes, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()
-    ):
-        raise ValueError("its attributes are not a string map")
-    return inner, attributes
+def replay_message(message: OutgoingMessage) -> OutgoingMessage:
+    """``message`` as it can be published: as is, or, when its attributes cannot all be
+    attributes (100 already, or too long), wrapped in the data with ``bridge_wrapped=true``,
+    which the bridge unwraps on arrival."""
+    if pubsub_problem(message) is None:
+        return message
+    return OutgoingMessage(
+        data=wrap(message.data, message.attributes), attributes={WRAPPED_ATTRIBUTE: "true"}
+    )
 
 
 def _does_not_fit(message: OutgoingMessage) -> str | None:
-    attributes = message.attributes
-    if len(attributes) > MAX_ATTRIBUTES:
-        return f"cannot republish: {len(attributes)} attributes, Pub/Sub allows {MAX_ATTRIBUTES}"
-    for key, value in attributes.items():
-        if not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-            return f"cannot republish: attribute name {key[:40]!r} is empty or too long"
-        if len(value.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
-            return f"cannot republish: attribute {key!r} is over {MAX_VALUE_BYTES} bytes"
-    if len(message.data) > MAX_REQUEST_BYTES - 100_000:
-        return "cannot republish: over Pub/Sub's 10 MB message limit"
+    size = message_size(message)
+    if size > MAX_REJECTION_BYTES:
+        return (
+            f"cannot republish: {size} bytes with its attributes, over one Pub/Sub request "
+            f"({MAX_REQUEST_BYTES} bytes with the topic)"
+        )
     return None
 
 
@@ -326,6 +338,9 @@ class ReplayReport:
     chosen: list[Candidate]
     republished: dict[str, str]  # pulled message id -> new message id
     skipped: list[Candidate]  # chosen, not republished (a problem, and no --force)
+    # Another rejection of the same delivery (same bridge_message_id, e.g. a publish that timed
+    # out and still went through): pulled message id -> the one replayed in its place.
+    duplicates: dict[str, str] = field(default_factory=dict)
 
 
 def collect(subscription: Subscription, *, max_messages: int) -> list[Candidate]:
@@ -389,17 +404,32 @@ def replay(
     Pub/Sub fails: ``PublishError``; whatever was not acknowledged is released first.
     """
     seen = collect(subscription, max_messages=max_messages)
+    copies = duplicate_rejections(seen)
+    duplicates = {c.pulled.message_id: first for first, cs in copies.items() for c in cs}
     choosing = select_all or bool(reasons) or bool(message_ids)
-    chosen = [c for c in seen if choosing and c.matches(reasons=reasons, message_ids=message_ids)]
+    chosen = [
+        c
+        for c in seen
+        if choosing
+        and c.pulled.message_id not in duplicates
+        and any(
+            one.matches(reasons=reasons, message_ids=message_ids)
+            for one in (c, *copies.get(c.pulled.message_id, ()))
+        )
+    ]
     sendable = [c for c in chosen if c.replay is not None and (force or not c.problem)]
     skipped = [c for c in chosen if c not in sendable]
     republished: dict[str, str] = {}
+    acked: set[str] = set()
     try:
         if not dry_run:
             for batch in _batches_of(sendable, topic_path=topic_path):
                 new_ids = transport.send(topic_path, [c.replay for c in batch if c.replay])
-                # Acknowledge right after each request: a failure later keeps these done.
-                subscription.ack([c.pulled.ack_id for c in batch])
+                # Acknowledge right after each request, with the copies of each: a failure
+                # later keeps these done, and a copy is never replayed a second time.
+                done = [one for c in batch for one in (c, *copies.get(c.pulled.message_id, ()))]
+                subscription.ack([one.pulled.ack_id for one in done])
+                acked |= {one.pulled.message_id for one in done}
                 for candidate, new_id in zip(batch, new_ids, strict=True):
                     republished[candidate.pulled.message_id] = new_id
     except PublishFailed as e:
@@ -409,9 +439,35 @@ def replay(
             published=len(republished),
         ) from e
     finally:
-        done = set(republished)
-        subscription.release([c.pulled.ack_id for c in seen if c.pulled.message_id not in done])
-    return ReplayReport(seen=seen, chosen=chosen, republished=republished, skipped=skipped)
+        subscription.release([c.pulled.ack_id for c in seen if c.pulled.message_id not in acked])
+    return ReplayReport(
+        seen=seen,
+        chosen=chosen,
+        republished=republished,
+        skipped=skipped,
+        duplicates=duplicates,
+    )
+
+
+def duplicate_rejections(seen: Sequence[Candidate]) -> dict[str, list[Candidate]]:
+    """Rejections of one delivery (same ``bridge_message_id``): the first's pulled id -> the
+    others.
+
+    The bridge publishes one rejection per delivery, but a publish that timed out can still go
+    through from the client's background retry while the redelivery publishes another.
+    """
+    first: dict[str, str] = {}
+    copies: dict[str, list[Candidate]] = {}
+    for candidate in seen:
+        attributes = candidate.pulled.attributes
+        key = attributes.get(MESSAGE_ID_ATTRIBUTE) if REASON_ATTRIBUTE in attributes else None
+        if not key:
+            continue
+        if key in first:
+            copies.setdefault(first[key], []).append(candidate)
+        else:
+            first[key] = candidate.pulled.message_id
+    return copies
 
 
 def _batches_of(candidates: Sequence[Candidate], *, topic_path: str) -> list[list[Candidate]]:
@@ -521,6 +577,11 @@ def run_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         summary += f"; {len(report.chosen)} chosen; {verb} {count} to {topic_path}"
     else:
         summary += "; none republished (choose with --all, --reason or --message-id)"
+    if report.duplicates:
+        summary += (
+            f"; {len(report.duplicates)} duplicate rejection(s) of a delivery already listed "
+            "(same bridge_message_id): each delivery is replayed once"
+        )
     if report.skipped:
         summary += (
             f"; {len(report.skipped)} chosen but not republished (see 'not republished' above;"
@@ -542,7 +603,11 @@ def _describe(candidate: Candidate, *, report: ReplayReport, dry_run: bool) -> s
         f"published={pulled.publish_time}",
         f"error={json.dumps(candidate.error, ensure_ascii=False)}",
     ]
-    if pulled.message_id in report.republished:
+    if pulled.message_id in report.duplicates:
+        primary = report.duplicates[pulled.message_id]
+        done = "acknowledged with it" if primary in report.republished else "replayed once, with it"
+        parts.append(f"-> duplicate rejection of {primary} (same bridge_message_id): {done}")
+    elif pulled.message_id in report.republished:
         parts.append(f"-> republished as {report.republished[pulled.message_id]}")
     elif candidate in report.skipped:
         parts.append(f"-> not republished: {candidate.problem}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from bridge.errors import BridgeError, TransientError
 from bridge.gateway import CreateResult
 from bridge.plan import TaskSpec
-from bridge.rejections import OutgoingMessage, pubsub_problem
+from bridge.rejections import MAX_REJECTION_BYTES, OutgoingMessage, message_size, pubsub_problem
 
 
 @dataclass
@@ -52,6 +52,8 @@ class RecordingSink:
             self.fail_next -= 1
             raise TransientError("UNAVAILABLE", "rejected topic unavailable (test)")
         problem = pubsub_problem(message)
+        if message_size(message) > MAX_REJECTION_BYTES:
+            problem = f"{message_size(message)} bytes, over one publish request"
         if problem:
             raise TransientError("INVALID_ARGUMENT", f"Pub/Sub would refuse it: {problem}")
         self.rejected.append(message)

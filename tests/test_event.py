@@ -151,8 +151,9 @@ def test_a_message_id_that_is_not_header_safe_keeps_the_message_for_the_rejectio
     assert kept.message_id == "42\\r\\nX-Injected: 1"  # escaped: printable, one line
 
 
-@pytest.mark.parametrize("value", ["\ud800", "a\nb", "ñ", "", None, 7])
+@pytest.mark.parametrize("value", ["\ud800", "a\nb", "ñ", "", None, 7, " ", " 1 ", "x" * 600])
 def test_printable_id_is_always_printable_ascii(value: object) -> None:
     text = printable_id(value)
     assert text.isascii()
     assert text.isprintable()
+    assert text == text.strip()

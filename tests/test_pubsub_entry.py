@@ -10,7 +10,7 @@ from bridge.errors import PermanentError, Reason, TransientError
 from bridge.logs import Outcome
 from bridge.naming import KeyKind, task_id_for
 from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, PubsubBridge
-from bridge.rejections import DroppingRejectionSink
+from bridge.rejections import DroppingRejectionSink, wrap
 from bridge.testing import FakeGateway, RecordingSink
 from tests.conftest import NOW, PUBLISHED_AT, b64, old_enqueuer_env, push_body
 
@@ -253,3 +253,41 @@ def test_an_origin_attribute_that_is_not_a_message_id_is_rejected(
     assert gateway.calls == 0
     assert sink.rejected[0].attributes["bridge_reason"] == "bad_event"
     assert ORIGIN_ATTRIBUTE in sink.rejected[0].attributes["bridge_error"]
+
+
+# -- every rejection fits and can be replayed ----------------------------------------------
+
+
+def test_a_10_mb_invalid_message_is_rejected_not_retried(
+    pubsub_bridge: PubsubBridge, sink: RecordingSink
+) -> None:
+    body = push_body("")
+    body["message"]["data"] = b64(b"{" * 10_000_000)  # the strict sink refuses what Pub/Sub would
+    assert handle(pubsub_bridge, body) is Outcome.REJECTED
+    (rejected,) = sink.rejected
+    assert rejected.attributes["bridge_reason"] == "bad_json"
+    assert rejected.attributes["bridge_data_bytes"] == "10000000"
+
+
+def test_a_wrapped_replay_is_unwrapped_and_named_after_its_origin(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway
+) -> None:
+    attributes = {f"k{i}": "v" for i in range(99)} | {ORIGIN_ATTRIBUTE: "5"}
+    data = wrap(json.dumps({"service": "brain", "payload": {"a": 1}}).encode(), attributes)
+    body = push_body("", attributes={"bridge_wrapped": "true"}, message_id="900")
+    body["message"]["data"] = b64(data)
+    assert handle(pubsub_bridge, body) is Outcome.CREATED
+    (spec,) = gateway.created.values()
+    assert spec.task_name.endswith(task_id_for(service="brain", kind=KeyKind.MESSAGE_ID, value="5"))
+    assert json.loads(spec.body) == {"a": 1}
+
+
+def test_a_wrapped_message_that_is_not_the_wrapped_form_is_rejected(
+    pubsub_bridge: PubsubBridge, sink: RecordingSink
+) -> None:
+    body = push_body("{oops", attributes={"bridge_wrapped": "true", "x": "1"})
+    assert handle(pubsub_bridge, body) is Outcome.REJECTED
+    (rejected,) = sink.rejected
+    assert rejected.attributes["bridge_reason"] == "bad_event"
+    assert rejected.data == b"{oops"
+    assert "bridge_wrapped" not in rejected.attributes  # a replay must not unwrap it again
