@@ -75,8 +75,8 @@ def parse_attribute_envelope(data: bytes, attributes: Mapping[str, str]) -> Enve
             "attribute mode needs the payload JSON object as the message data (at least {})",
             field="payload",
         )
-    try:
-        payload = pydantic_core.from_json(data)
+    try:  # no NaN/Infinity: these bytes go to the worker as they are
+        payload = pydantic_core.from_json(data, allow_inf_nan=False)
     except ValueError as e:
         raise _bad_json(data, str(e)) from e
     fields: dict[str, Any] = {"service": attributes["service"], "payload": payload}

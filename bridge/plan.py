@@ -61,8 +61,20 @@ def route_for(settings: Settings, service: str) -> Route:
     return route
 
 
+def exact_body(data: bytes, *, max_body_bytes: int) -> bytes:
+    """Attribute mode: the data as published is the body (already checked to be a JSON object)."""
+    if len(data) > max_body_bytes:
+        raise PermanentError(
+            Reason.TOO_LARGE,
+            f"payload: {len(data)} bytes, over the limit of {max_body_bytes}",
+            field="payload",
+        )
+    return data
+
+
 def encode_body(payload: object, *, max_body_bytes: int) -> bytes:
-    """The payload as the worker receives it: UTF-8 JSON, non-ASCII kept as is."""
+    """Envelope mode: the payload as the worker receives it, re-serialised as compact UTF-8 JSON
+    (non-ASCII kept as is; see the README for what that normalises)."""
     try:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except ValueError as e:  # NaN or Infinity: not JSON, a worker could not parse it
@@ -86,10 +98,17 @@ def plan_task(
     not_before: datetime,
     now: datetime,
     traceparent: str | None = None,
+    exact_payload: bytes | None = None,
 ) -> TaskSpec:
-    """Decide the task for ``envelope``; its schedule counts ``delay_s`` from ``not_before``."""
+    """Decide the task for ``envelope``; its schedule counts ``delay_s`` from ``not_before``.
+
+    ``exact_payload``: the payload's own bytes (attribute mode), forwarded as they are.
+    """
     route = route_for(settings, envelope.service)
-    body = encode_body(envelope.payload, max_body_bytes=settings.max_body_bytes)
+    if exact_payload is not None:
+        body = exact_body(exact_payload, max_body_bytes=settings.max_body_bytes)
+    else:
+        body = encode_body(envelope.payload, max_body_bytes=settings.max_body_bytes)
     header_key = envelope.idempotency_key or dedupe.value
     headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: header_key}
     if message_id:

@@ -90,7 +90,13 @@ def plan_envelope(
         not_before=message.publish_time or now,
         now=now,
         traceparent=message.attributes.get(TRACEPARENT),
+        exact_payload=exact_payload_of(message),
     )
+
+
+def exact_payload_of(message: PubsubMessage) -> bytes | None:
+    """Attribute mode: the data is the payload, forwarded byte for byte; envelope mode: None."""
+    return message.data if SERVICE_ATTRIBUTE in message.attributes else None
 
 
 class PubsubBridge:

@@ -26,7 +26,7 @@ from typing import IO, Any, Protocol
 from bridge.config import DEFAULT_MAX_BODY_BYTES
 from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage
-from bridge.plan import encode_body
+from bridge.plan import encode_body, exact_body
 from bridge.publisher import (
     DEFAULT_TIMEOUT_S,
     DEFAULT_TOPIC,
@@ -41,7 +41,13 @@ from bridge.publisher import (
     transient_retry,
     translate_error,
 )
-from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, ORIGIN_FORMAT, SERVICE_ATTRIBUTE, envelope_of
+from bridge.pubsub_entry import (
+    ORIGIN_ATTRIBUTE,
+    ORIGIN_FORMAT,
+    SERVICE_ATTRIBUTE,
+    envelope_of,
+    exact_payload_of,
+)
 from bridge.rejections import (
     DATA_BYTES_ATTRIBUTE,
     DATA_SHA256_ATTRIBUTE,
@@ -183,7 +189,10 @@ def _rejected_again(message: OutgoingMessage, origin: str, max_body_bytes: int) 
     as_received = PubsubMessage(origin, message.data, message.attributes, None)
     try:
         envelope = envelope_of(as_received)
-        encode_body(envelope.payload, max_body_bytes=max_body_bytes)
+        if (exact := exact_payload_of(as_received)) is not None:
+            exact_body(exact, max_body_bytes=max_body_bytes)
+        else:
+            encode_body(envelope.payload, max_body_bytes=max_body_bytes)
     except PermanentError as e:
         return f"would be rejected again: {e.reason.value}: {e.detail}"
     return None

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from bridge.config import load_settings
+from bridge.config import Settings, load_settings
 from bridge.errors import PermanentError, Reason, TransientError
 from bridge.logs import Outcome
 from bridge.naming import KeyKind, task_id_for
@@ -291,3 +292,50 @@ def test_a_wrapped_message_that_is_not_the_wrapped_form_is_rejected(
     assert rejected.attributes["bridge_reason"] == "bad_event"
     assert rejected.data == b"{oops"
     assert "bridge_wrapped" not in rejected.attributes  # a replay must not unwrap it again
+
+
+# -- what the worker receives: attribute mode is byte for byte ------------------------------
+
+
+def test_attribute_mode_forwards_the_data_exactly_as_published(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway
+) -> None:
+    data = '{ "n": 1.10, "big": 1e2, "z": -0, "dup": 1, "dup": 2, "s": "\\u00e9\\/" }\n'
+    handle(pubsub_bridge, push_body(data, attributes={"service": "brain"}))
+    (spec,) = gateway.created.values()
+    assert spec.body == data.encode()
+
+
+@pytest.mark.parametrize("data", ['{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}'])
+def test_attribute_mode_refuses_what_is_not_json(
+    pubsub_bridge: PubsubBridge, sink: RecordingSink, data: str
+) -> None:
+    assert handle(pubsub_bridge, push_body(data, attributes={"service": "brain"})) is (
+        Outcome.REJECTED
+    )
+    assert sink.rejected[0].attributes["bridge_reason"] == "bad_json"
+
+
+def test_attribute_mode_counts_the_published_bytes_against_the_limit(
+    settings: Settings, sink: RecordingSink
+) -> None:
+    bridge = PubsubBridge(
+        settings=replace(settings, max_body_bytes=20),
+        gateway=FakeGateway(),
+        rejections=sink,
+        clock=lambda: NOW,
+    )
+    padded = '{"a":                    1}'  # 27 bytes as published, 7 as compact JSON
+    assert handle(bridge, push_body(padded, attributes={"service": "brain"})) is Outcome.REJECTED
+    assert sink.rejected[0].attributes["bridge_reason"] == "too_large"
+
+
+def test_envelope_mode_normalises_the_payload_as_the_readme_says(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway
+) -> None:
+    payload = (
+        '{ "n": 1.10, "big": 1e2, "z": -0, "zf": -0.0, "dup": 1, "dup": 2, "s": "\\u00e9\\/" }'
+    )
+    handle(pubsub_bridge, push_body('{"service": "brain", "payload": ' + payload + "}"))
+    (spec,) = gateway.created.values()
+    assert spec.body == '{"n":1.1,"big":100.0,"z":0,"zf":-0.0,"dup":2,"s":"é/"}'.encode()
