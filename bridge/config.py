@@ -42,7 +42,7 @@ EMULATOR_VARIABLES = ("CLOUD_TASKS_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")
 SERVICE_FAMILIES = ("QUEUE_", "URL_", "AUD_", "DEADLINE_")
 _NEAR_MISS_RATIO = 0.85  # TASK_REGION, REJECTED_TOPICS; not PORT, K_SERVICE or GCP_PROJECT
 
-_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _SUFFIX = re.compile(r"^[A-Z][A-Z0-9_]{0,62}$")
 _QUEUE_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 # 6-30 lowercase letters, digits, hyphens; a letter first, no hyphen last; legacy "domain:" prefix.
@@ -137,7 +137,7 @@ def parse_services(value: str) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for item in value.split(","):
         name, sep, suffix = item.strip().partition(":")
-        if not sep or not _SERVICE_NAME.match(name) or not _SUFFIX.match(suffix):
+        if not sep or not SERVICE_NAME.match(name) or not _SUFFIX.match(suffix):
             raise ConfigError(
                 "BRIDGE_SERVICES",
                 f"{item.strip()!r} is not 'name:SUFFIX' (name like 'brain', SUFFIX like 'BRAIN')",
