@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from bridge.config import SERVICE_NAME
 from bridge.publisher import (
     DEFAULT_TIMEOUT_S,
     DEFAULT_TOPIC,
@@ -104,11 +106,22 @@ def _add_where(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout-s",
-        type=float,
+        type=positive_float,
         default=DEFAULT_TIMEOUT_S,
         metavar="S",
         help=f"give up on one Pub/Sub request after S seconds (default {DEFAULT_TIMEOUT_S:.0f})",
     )
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number of seconds above 0 (``inf`` and ``nan`` refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds above 0")
+    return value
 
 
 def _add_publish(commands: Any) -> None:
@@ -131,6 +144,13 @@ def _add_publish(commands: Any) -> None:
     )
     one = parser.add_argument_group("one envelope")
     one.add_argument("--service", metavar="S", help="the worker service, e.g. brain")
+    parser.add_argument(
+        "--services",
+        metavar="LIST",
+        help="the configured services, to refuse an unknown one before sending: the function's "
+        "BRIDGE_SERVICES (name:SUFFIX,...) or plain names (brain,regresos); default "
+        "$BRIDGE_SERVICES; without either, service names are not checked (a note says so)",
+    )
     one.add_argument(
         "--payload",
         metavar="JSON",
@@ -231,6 +251,7 @@ def run_publish(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         rows = _read_rows(args.file)[args.skip :]
         if not rows:
             raise UserError(f"{args.file}: no envelopes to publish", EXIT_INVALID)
+    _check_services(rows, services=args.services, quiet=args.quiet, err=err)
     topic_path = topic_path_for(args.topic, args.project)
     envelopes = [envelope for _, envelope in rows]
     if args.dry_run:
@@ -259,6 +280,48 @@ def run_publish(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if not args.quiet:
         print(f"published {len(message_ids)} to {topic_path}", file=err)
     return EXIT_OK
+
+
+def known_services(value: str | None) -> list[str] | None:
+    """The service names in ``--services`` / ``$BRIDGE_SERVICES`` (``name:SUFFIX`` or ``name``
+    items), or None when neither is given."""
+    value = value if value is not None else os.environ.get("BRIDGE_SERVICES")
+    if value is None or not value.strip():
+        return None
+    names = [item.strip().split(":", 1)[0].strip() for item in value.split(",")]
+    if bad := [name for name in names if not SERVICE_NAME.fullmatch(name)]:
+        raise UserError(
+            f"--services / BRIDGE_SERVICES: {bad[0]!r} is not a service name (like brain)",
+            EXIT_USAGE,
+        )
+    return names
+
+
+def _check_services(
+    rows: Sequence[tuple[int, Any]], *, services: str | None, quiet: bool, err: IO[str]
+) -> None:
+    known = known_services(services)
+    if known is None:
+        if not quiet:
+            print(
+                "bridge publish: note: service names were not checked (the deployed services "
+                "are unknown here: pass --services or set BRIDGE_SERVICES)",
+                file=err,
+            )
+        return
+    unknown = [(line, envelope.service) for line, envelope in rows if envelope.service not in known]
+    if not unknown:
+        return
+    listed = ", ".join(sorted(known))
+    shown = [
+        (f"line {line}: " if line else "")
+        + f"service: unknown service {service!r}; known services: {listed} [unknown_service]"
+        for line, service in unknown[:MAX_ERRORS_SHOWN]
+    ]
+    if len(unknown) > len(shown):
+        shown.append(f"... and {len(unknown) - len(shown)} more")
+    shown.append("nothing was published")
+    raise UserError("\n".join(shown), EXIT_INVALID)
 
 
 def _payload_argument(value: str) -> Any:

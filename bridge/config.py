@@ -8,11 +8,12 @@ configuration change, never a code change. Every problem raises ``ConfigError`` 
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from bridge.errors import ConfigError
 
@@ -37,11 +38,15 @@ GLOBAL_VARIABLES = (
 )
 # Local development only: never set in a deployment.
 EMULATOR_VARIABLES = ("CLOUD_TASKS_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")
+# Every variable of these families belongs to a configured service: any other is a typo.
+SERVICE_FAMILIES = ("QUEUE_", "URL_", "AUD_", "DEADLINE_")
+_NEAR_MISS_RATIO = 0.85  # TASK_REGION, REJECTED_TOPICS; not PORT, K_SERVICE or GCP_PROJECT
 
-_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _SUFFIX = re.compile(r"^[A-Z][A-Z0-9_]{0,62}$")
 _QUEUE_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
-_PROJECT_ID = re.compile(r"^[a-z][a-z0-9:.-]{4,62}[a-z0-9]$|^[a-z][a-z0-9-]{0,62}$")
+# 6-30 lowercase letters, digits, hyphens; a letter first, no hyphen last; legacy "domain:" prefix.
+_PROJECT_ID = re.compile(r"^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TOPIC = re.compile(r"^(projects/[^/\s]+/topics/)?[A-Za-z][A-Za-z0-9._~%+-]{2,254}$")
@@ -94,9 +99,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     if not _EMAIL.match(caller_sa):
         raise ConfigError("CALLER_SA", f"{caller_sa!r} is not a service account email")
 
+    services = parse_services(environ.get("BRIDGE_SERVICES", DEFAULT_SERVICES))
+    check_unknown_variables(environ, services)
     routes = {
         service: _load_route(environ, service, suffix, project_id=project_id, region=region)
-        for service, suffix in parse_services(environ.get("BRIDGE_SERVICES", DEFAULT_SERVICES))
+        for service, suffix in services
     }
     drop_rejected = _flag(environ, "DROP_REJECTED")
     rejected_topic = _topic_path(environ, "REJECTED_TOPIC", project_id)
@@ -130,7 +137,7 @@ def parse_services(value: str) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for item in value.split(","):
         name, sep, suffix = item.strip().partition(":")
-        if not sep or not _SERVICE_NAME.match(name) or not _SUFFIX.match(suffix):
+        if not sep or not SERVICE_NAME.match(name) or not _SUFFIX.match(suffix):
             raise ConfigError(
                 "BRIDGE_SERVICES",
                 f"{item.strip()!r} is not 'name:SUFFIX' (name like 'brain', SUFFIX like 'BRAIN')",
@@ -143,6 +150,35 @@ def parse_services(value: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def check_unknown_variables(environ: Mapping[str, str], services: list[tuple[str, str]]) -> None:
+    """Raised if a variable looks like ours but is not read: ``ConfigError`` naming it and what
+    it probably meant. A typo would otherwise be ignored (``TASK_REGION``: every CreateTask goes
+    to us-central1). Only our families and near misses of our names: Cloud Run sets many more."""
+    per_service = [v for _, suffix in services for v in service_variables(suffix)]
+    known = set(GLOBAL_VARIABLES) | set(EMULATOR_VARIABLES) | set(per_service)
+    suffixes = ", ".join(suffix for _, suffix in services)
+    for name in sorted(environ):
+        if name in known:
+            continue
+        if name.startswith(SERVICE_FAMILIES):
+            guess = difflib.get_close_matches(name, per_service, n=1, cutoff=0.6)
+            hint = f"did you mean {guess[0]}?" if guess else "remove it, or add its service"
+            raise ConfigError(
+                name,
+                f"matches no service of BRIDGE_SERVICES (suffixes {suffixes}): {hint}",
+            )
+        if meant := _near_miss(name, known):
+            raise ConfigError(name, f"is not a variable the bridge reads: did you mean {meant}?")
+
+
+def _near_miss(name: str, known: set[str]) -> str | None:
+    for candidate in sorted(known):
+        if name.upper() == candidate or name.startswith(candidate + "_"):
+            return candidate
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=_NEAR_MISS_RATIO)
+    return close[0] if close else None
+
+
 def _load_route(
     environ: Mapping[str, str], service: str, suffix: str, *, project_id: str, region: str
 ) -> Route:
@@ -153,8 +189,7 @@ def _load_route(
     url = _required(environ, url_var)
     _check_url(url_var, url)
     audience = environ.get(aud_var, "").strip() or _origin(url)
-    if any(c.isspace() for c in audience):
-        raise ConfigError(aud_var, "must not contain whitespace")
+    _check_audience(aud_var, audience)
     deadline_s = _int(environ, deadline_var, DEFAULT_DEADLINE_S, MIN_DEADLINE_S, MAX_DEADLINE_S)
     return Route(
         service=service,
@@ -167,16 +202,55 @@ def _load_route(
 
 
 def _check_url(variable: str, url: str) -> None:
-    parts = urlsplit(url)
+    parts = _split_url(variable, url)
+    shown = _redacted(url)
     if len(url) > MAX_URL_CHARS:
         raise ConfigError(variable, f"longer than {MAX_URL_CHARS} characters")
     if any(c.isspace() for c in url) or not parts.hostname:
-        raise ConfigError(variable, f"{url!r} is not an absolute URL")
+        raise ConfigError(variable, f"{shown!r} is not an absolute URL")
     if parts.scheme == "https":
         return
     if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
         return  # the local stack's workers
-    raise ConfigError(variable, f"{url!r} must be https (plain http only for loopback hosts)")
+    raise ConfigError(variable, f"{shown!r} must be https (plain http only for loopback hosts)")
+
+
+def _check_audience(variable: str, audience: str) -> None:
+    parts = _split_url(variable, audience)
+    if any(c.isspace() for c in audience):
+        raise ConfigError(variable, "must not contain whitespace")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            variable, f"{_redacted(audience)!r} is not an absolute http(s) URL (an OIDC audience)"
+        )
+
+
+def _split_url(variable: str, url: str) -> SplitResult:
+    """The URL's parts; raised if it has credentials or an invalid port (never echoing them)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not 0-65535 digits
+    except ValueError:
+        raise ConfigError(variable, "is not a valid URL (check the host and port)") from None
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            variable,
+            f"{_redacted(url)!r} carries credentials (user:password@): the worker is "
+            "authenticated by the OIDC token, never by credentials in the URL",
+        )
+    return parts
+
+
+def _redacted(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced: errors never echo a credential."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url if "@" not in url else "<redacted>"
+    host_end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc = rest[:host_end]
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    return f"{scheme}://{netloc}{rest[host_end:]}"
 
 
 def _origin(url: str) -> str:

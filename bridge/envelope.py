@@ -22,8 +22,10 @@ MAX_DELAY_S = 30 * 24 * 3600  # Cloud Tasks schedules at most 30 days ahead
 MIN_DEADLINE_S, MAX_DEADLINE_S = 15, 1800  # Cloud Tasks' dispatch deadline range, HTTP targets
 MAX_KEY_CHARS = 500
 # A key travels in the X-Idempotency-Key header and a Pub/Sub attribute: printable ASCII only,
-# so it can neither inject a header line nor be re-encoded differently by a proxy.
-_HEADER_SAFE = re.compile(r"[\x20-\x7e]+")
+# so it can neither inject a header line nor be re-encoded differently by a proxy; and no
+# surrounding spaces, which HTTP strips: "K " and "K" would be two tasks the worker sees as one key.
+_PRINTABLE = re.compile(r"[\x20-\x7e]+")
+_NO_SURROUNDING_SPACE = re.compile(r"[^ ](?:.*[^ ])?", re.S)
 _DIGITS = re.compile(r"[0-9]{1,12}")
 
 
@@ -41,10 +43,18 @@ class Envelope(BaseModel):
     @field_validator("idempotency_key")
     @classmethod
     def _key_fits_in_a_header(cls, key: str | None) -> str | None:
-        if key is not None and not _HEADER_SAFE.fullmatch(key):
+        if key is None:
+            return key
+        if not _PRINTABLE.fullmatch(key):
             raise pydantic_core.PydanticCustomError(
                 "bad_idempotency_key",
                 "must be printable ASCII (no control characters, CR/LF or non-ASCII letters)",
+            )
+        if not _NO_SURROUNDING_SPACE.fullmatch(key):
+            raise pydantic_core.PydanticCustomError(
+                "bad_idempotency_key",
+                "must not start or end with a space: HTTP strips it, so the worker would see "
+                "another task's key",
             )
         return key
 
@@ -65,8 +75,8 @@ def parse_attribute_envelope(data: bytes, attributes: Mapping[str, str]) -> Enve
             "attribute mode needs the payload JSON object as the message data (at least {})",
             field="payload",
         )
-    try:
-        payload = pydantic_core.from_json(data)
+    try:  # no NaN/Infinity: these bytes go to the worker as they are
+        payload = pydantic_core.from_json(data, allow_inf_nan=False)
     except ValueError as e:
         raise _bad_json(data, str(e)) from e
     fields: dict[str, Any] = {"service": attributes["service"], "payload": payload}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 from base64 import b64decode
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,12 @@ from datetime import datetime
 from typing import Any
 
 from bridge.errors import PermanentError, Reason
+
+MAX_MESSAGE_ID_CHARS = 500
+# The id travels in the X-Pubsub-Message-Id header (and names unkeyed tasks): printable ASCII, no
+# surrounding spaces (HTTP strips them). Pub/Sub's own ids are decimal digits.
+_SURROUNDING_SPACES = re.compile(r"^ +| +$")
+_HEADER_SAFE_ID = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,28 +35,81 @@ class PubsubMessage:
     publish_time: datetime | None  # None when neither the message nor the event says
 
 
+class UnreadableMessage(PermanentError):
+    """Raised if the event's message cannot be read whole (``bad_event``, ``bad_base64``).
+
+    ``kept`` is what could be read of it (attributes, data or the data field's text, a printable
+    id), for the rejection; None when not even that: the rejection then keeps the whole body.
+    """
+
+    def __init__(self, reason: Reason, detail: str, *, kept: PubsubMessage | None) -> None:
+        super().__init__(reason, detail)
+        self.kept = kept
+
+
 def decode_event(*, event_id: str | None, event_time: str | None, data: Any) -> PubsubMessage:
-    """Raised if unreadable: ``PermanentError`` (``bad_event`` or ``bad_base64``)."""
+    """Raised if unreadable: ``UnreadableMessage`` (``bad_event`` or ``bad_base64``)."""
     body = _as_object(data)
     # Some producers (and google-cloudevents' "simple" sample) send the bare message.
     message = body.get("message", body if "messageId" in body else None)
     if not isinstance(message, dict):
-        raise PermanentError(Reason.BAD_EVENT, "the event carries no Pub/Sub 'message' object")
-    message_id = message.get("messageId") or message.get("message_id") or event_id
-    if not isinstance(message_id, str) or not message_id:
-        raise PermanentError(Reason.BAD_EVENT, "the message has no messageId")
+        raise UnreadableMessage(
+            Reason.BAD_EVENT, "the event carries no Pub/Sub 'message' object", kept=None
+        )
     attributes = message.get("attributes") or {}
     if not isinstance(attributes, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()
     ):
-        raise PermanentError(Reason.BAD_EVENT, "message attributes are not a string map")
-    publish_time = message.get("publishTime") or message.get("publish_time") or event_time
-    return PubsubMessage(
-        message_id=message_id,
-        data=_decode_data(message.get("data")),
-        attributes=attributes,
-        publish_time=parse_time(publish_time),
+        raise UnreadableMessage(
+            Reason.BAD_EVENT, "message attributes are not a string map", kept=None
+        )
+    message_id = message.get("messageId") or message.get("message_id") or event_id
+    publish_time = parse_time(
+        message.get("publishTime") or message.get("publish_time") or event_time
     )
+    raw_data = message.get("data")
+    try:
+        decoded = _decode_data(raw_data)
+    except PermanentError as e:
+        # Keep what the publisher sent: the attributes, and the data field's text as the data.
+        kept = PubsubMessage(printable_id(message_id), _text_of(raw_data), attributes, None)
+        raise UnreadableMessage(e.reason, e.detail, kept=kept) from e
+    problem = _id_problem(message_id)
+    if problem is not None or not isinstance(message_id, str):
+        kept = PubsubMessage(printable_id(message_id), decoded, attributes, publish_time)
+        raise UnreadableMessage(Reason.BAD_EVENT, problem or "no messageId", kept=kept)
+    return PubsubMessage(
+        message_id=message_id, data=decoded, attributes=attributes, publish_time=publish_time
+    )
+
+
+def printable_id(value: object) -> str:
+    """A message id as it can be logged and stored in an attribute: as is when header-safe,
+    else JSON-escaped (``"1\\r\\n"``), cut to ``MAX_MESSAGE_ID_CHARS``; "" when not a string."""
+    if not isinstance(value, str):
+        return ""
+    if _id_problem(value) is None:
+        return value
+    escaped = json.dumps(value, ensure_ascii=True)[1:-1][:MAX_MESSAGE_ID_CHARS]
+    return _SURROUNDING_SPACES.sub(lambda m: "\\u0020" * len(m.group()), escaped)
+
+
+def _id_problem(message_id: object) -> str | None:
+    if not isinstance(message_id, str) or not message_id:
+        return "the message has no messageId"
+    if len(message_id) > MAX_MESSAGE_ID_CHARS:
+        return f"the messageId is over {MAX_MESSAGE_ID_CHARS} characters"
+    if not _HEADER_SAFE_ID.fullmatch(message_id):
+        return (
+            "the messageId is not printable ASCII without surrounding spaces (it would travel "
+            "in the X-Pubsub-Message-Id header)"
+        )
+    return None
+
+
+def _text_of(value: object) -> bytes:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text.encode("utf-8", "surrogatepass")
 
 
 def parse_time(value: object) -> datetime | None:
@@ -75,9 +135,11 @@ def _as_object(data: Any) -> dict[str, Any]:
         try:
             data = json.loads(data)
         except ValueError:
-            raise PermanentError(Reason.BAD_EVENT, "the event body is not JSON") from None
+            raise UnreadableMessage(
+                Reason.BAD_EVENT, "the event body is not JSON", kept=None
+            ) from None
     if not isinstance(data, dict):
-        raise PermanentError(Reason.BAD_EVENT, "the event body is not a JSON object")
+        raise UnreadableMessage(Reason.BAD_EVENT, "the event body is not a JSON object", kept=None)
     return data
 
 

@@ -41,5 +41,9 @@ def log_outcome(
         "outcome": outcome.value,
     }
     entry.update((k, v) for k, v in fields.items() if v is not None)
-    sys.stdout.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+    line = json.dumps(entry, ensure_ascii=False, default=str)
+    try:
+        sys.stdout.write(line + "\n")
+    except UnicodeEncodeError:  # a lone surrogate from a hostile push, or a non-UTF-8 stdout
+        sys.stdout.write(json.dumps(entry, ensure_ascii=True, default=str) + "\n")
     sys.stdout.flush()

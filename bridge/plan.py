@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bridge.config import Route, Settings
-from bridge.envelope import Envelope
+from bridge.envelope import MAX_DELAY_S, Envelope
 from bridge.errors import PermanentError, Reason
 from bridge.naming import KeyKind, task_id_for, task_name_for
 
@@ -21,6 +21,9 @@ IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 MESSAGE_ID_HEADER = "X-Pubsub-Message-Id"
 TRACEPARENT = "traceparent"
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+# A publish time further ahead than this is not a clock skew but a lie (or a hand-made push).
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+MAX_SCHEDULE_AHEAD = timedelta(seconds=MAX_DELAY_S)  # Cloud Tasks schedules at most 30 days ahead
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +61,20 @@ def route_for(settings: Settings, service: str) -> Route:
     return route
 
 
+def exact_body(data: bytes, *, max_body_bytes: int) -> bytes:
+    """Attribute mode: the data as published is the body (already checked to be a JSON object)."""
+    if len(data) > max_body_bytes:
+        raise PermanentError(
+            Reason.TOO_LARGE,
+            f"payload: {len(data)} bytes, over the limit of {max_body_bytes}",
+            field="payload",
+        )
+    return data
+
+
 def encode_body(payload: object, *, max_body_bytes: int) -> bytes:
-    """The payload as the worker receives it: UTF-8 JSON, non-ASCII kept as is."""
+    """Envelope mode: the payload as the worker receives it, re-serialised as compact UTF-8 JSON
+    (non-ASCII kept as is; see the README for what that normalises)."""
     try:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except ValueError as e:  # NaN or Infinity: not JSON, a worker could not parse it
@@ -83,25 +98,43 @@ def plan_task(
     not_before: datetime,
     now: datetime,
     traceparent: str | None = None,
+    exact_payload: bytes | None = None,
 ) -> TaskSpec:
-    """Decide the task for ``envelope``; its schedule counts ``delay_s`` from ``not_before``."""
+    """Decide the task for ``envelope``; its schedule counts ``delay_s`` from ``not_before``.
+
+    ``exact_payload``: the payload's own bytes (attribute mode), forwarded as they are.
+    """
     route = route_for(settings, envelope.service)
-    body = encode_body(envelope.payload, max_body_bytes=settings.max_body_bytes)
+    if exact_payload is not None:
+        body = exact_body(exact_payload, max_body_bytes=settings.max_body_bytes)
+    else:
+        body = encode_body(envelope.payload, max_body_bytes=settings.max_body_bytes)
     header_key = envelope.idempotency_key or dedupe.value
     headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: header_key}
     if message_id:
         headers[MESSAGE_ID_HEADER] = message_id
     if traceparent and _TRACEPARENT.fullmatch(traceparent):
         headers[TRACEPARENT] = traceparent
-    scheduled = not_before + timedelta(seconds=envelope.delay_s)
+    scheduled = schedule_for(not_before=not_before, delay_s=envelope.delay_s, now=now)
     task_id = task_id_for(service=route.service, kind=dedupe.kind, value=dedupe.value)
     return TaskSpec(
         route=route,
         task_name=task_name_for(queue_path=route.queue_path, task_id=task_id),
         caller_sa=settings.caller_sa,
         deadline_s=envelope.deadline_s or route.deadline_s,
-        schedule_time=scheduled if scheduled > now else None,
+        schedule_time=scheduled,
         headers=headers,
         body=body,
         idempotency_key=header_key,
     )
+
+
+def schedule_for(*, not_before: datetime, delay_s: int, now: datetime) -> datetime | None:
+    """When to dispatch: ``delay_s`` after ``not_before``; None for "now" (that moment passed).
+
+    A ``not_before`` beyond the clock skew is not trusted (counted from ``now`` instead), and the
+    result is clamped to Cloud Tasks' 30 days from ``now``: the schedule is always one it accepts.
+    """
+    start = not_before if not_before <= now + MAX_CLOCK_SKEW else now
+    scheduled = min(start + timedelta(seconds=delay_s), now + MAX_SCHEDULE_AHEAD)
+    return scheduled if scheduled > now else None

@@ -29,11 +29,12 @@ from bridge.config import DEFAULT_MAX_BODY_BYTES
 from bridge.envelope import Envelope, parse_envelope
 from bridge.errors import PermanentError, Reason
 from bridge.plan import encode_body
-from bridge.rejections import OutgoingMessage
+from bridge.rejections import MAX_REQUEST_BYTES as MAX_REQUEST_BYTES
+from bridge.rejections import OutgoingMessage, field_size
+from bridge.rejections import message_size as message_size
 
 DEFAULT_TOPIC = "enqueue-requests"
 MAX_REQUEST_MESSAGES = 1000  # Pub/Sub's limits on one publish request
-MAX_REQUEST_BYTES = 10_000_000  # "10 MB"; counted as the serialized request, decimal to be safe
 DEFAULT_TIMEOUT_S = 60.0
 PROJECT_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "GCLOUD_PROJECT")
 
@@ -128,33 +129,11 @@ def envelope_message(envelope: Envelope) -> OutgoingMessage:
     return OutgoingMessage(data=encoded, attributes={})
 
 
-def _varint_size(value: int) -> int:
-    size = 1
-    while value >= 0x80:
-        value >>= 7
-        size += 1
-    return size
-
-
-def _field_size(length: int) -> int:
-    """A length-delimited protobuf field (tag < 16): tag + length + bytes."""
-    return 1 + _varint_size(length) + length
-
-
-def message_size(message: OutgoingMessage) -> int:
-    """Exact bytes ``message`` adds to a serialized PublishRequest (as one ``messages`` entry)."""
-    inner = _field_size(len(message.data)) if message.data else 0
-    for key, value in message.attributes.items():
-        entry = _field_size(len(key.encode("utf-8"))) + _field_size(len(value.encode("utf-8")))
-        inner += _field_size(entry)
-    return _field_size(inner)
-
-
 def batches(
     messages: Iterable[OutgoingMessage], *, topic_path: str
 ) -> Iterator[list[OutgoingMessage]]:
     """Split into publish requests of at most 1,000 messages and 10 MB each, order kept."""
-    budget = MAX_REQUEST_BYTES - _field_size(len(topic_path.encode("utf-8")))
+    budget = MAX_REQUEST_BYTES - field_size(len(topic_path.encode("utf-8")))
     batch: list[OutgoingMessage] = []
     used = 0
     for message in messages:
@@ -278,12 +257,18 @@ def transient_retry(total_s: float) -> Any:
     )
 
 
-def translate_error(error: Exception, *, topic_path: str | None) -> PublishError:
-    """One boundary for the client library's errors: each becomes a ``PublishError`` to act on."""
+def translate_error(
+    error: Exception, *, topic_path: str | None, doing: str = "publishing to"
+) -> PublishError:
+    """One boundary for the client library's errors: each becomes a ``PublishError`` to act on.
+
+    ``doing`` says what failed, for the sentence (``"pulling from"`` a subscription, ...).
+    """
     from google.api_core import exceptions as api  # already loaded by the client
     from google.auth import exceptions as auth
 
     where = topic_path or "Pub/Sub"
+    publishing = doing.startswith("publishing")
     if isinstance(error, PublishError):
         return error
     if isinstance(error, auth.DefaultCredentialsError):
@@ -294,20 +279,23 @@ def translate_error(error: Exception, *, topic_path: str | None) -> PublishError
     if isinstance(error, api.NotFound):
         return MissingTopic(f"{where} does not exist (check the project and the name)")
     if isinstance(error, api.PermissionDenied | api.Unauthenticated | auth.RefreshError):
+        role = (
+            "roles/pubsub.publisher on the topic"
+            if publishing
+            else ("roles/pubsub.subscriber on the subscription")
+        )
         return AccessDenied(
-            f"not allowed to publish to {where}: grant roles/pubsub.publisher on the topic to "
-            f"the account you use ({_first_line(error)})"
+            f"not allowed: {doing} {where}: grant {role} to the account you use "
+            f"({_first_line(error)})"
         )
     if isinstance(error, api.RetryError):
         cause = _first_line(error.cause) if error.cause else "none"
         return PublishFailed(
-            f"{where}: Pub/Sub did not take the request in time (--timeout-s); last error: {cause}"
+            f"{doing} {where}: Pub/Sub did not answer in time (--timeout-s); last error: {cause}"
         )
     if isinstance(error, api.InvalidArgument):
-        return PublishFailed(f"Pub/Sub refused the request to {where}: {_first_line(error)}")
-    return PublishFailed(
-        f"publishing to {where} failed: {type(error).__name__}: {_first_line(error)}"
-    )
+        return PublishFailed(f"Pub/Sub refused the request ({doing} {where}): {_first_line(error)}")
+    return PublishFailed(f"{doing} {where} failed: {type(error).__name__}: {_first_line(error)}")
 
 
 def _first_line(error: BaseException) -> str:

@@ -3,17 +3,23 @@
 The rejection keeps the original data and attributes (so an operator can fix the cause and
 replay it) and adds ``bridge_reason``, ``bridge_error`` and ``bridge_message_id``. It must fit
 Pub/Sub's limits whatever arrived: when the original attributes cannot sit beside ours (too
-many, or too long, as only a hand-made push could send), they move into the data, wrapped as
-``{"data": <base64>, "attributes": {...}}`` and flagged ``bridge_wrapped=true``.
+many, or too long, or not UTF-8, as only a hand-made push could send), they move into the data,
+wrapped as ``{"data": <base64>, "attributes": {...}}`` and flagged ``bridge_wrapped=true``. When
+even that is over one publish request (a message near Pub/Sub's 10 MB), the error sentence is
+shortened first, then the data is cut: ``bridge_data_bytes`` and ``bridge_data_sha256`` then
+describe the original, and ``bridge_error`` says it was cut. The same wrapped form carries a
+replay whose attributes are full (``bridge replay``); the bridge unwraps it on arrival.
 
 The Pub/Sub client is imported and created on the first rejection: most instances never need it.
 """
 
 from __future__ import annotations
 
+import binascii
+import hashlib
 import json
 import threading
-from base64 import b64encode
+from base64 import b64decode, b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,10 +30,15 @@ REASON_ATTRIBUTE = "bridge_reason"
 ERROR_ATTRIBUTE = "bridge_error"
 MESSAGE_ID_ATTRIBUTE = "bridge_message_id"
 WRAPPED_ATTRIBUTE = "bridge_wrapped"
+DATA_BYTES_ATTRIBUTE = "bridge_data_bytes"  # set only when the data was cut
+DATA_SHA256_ATTRIBUTE = "bridge_data_sha256"
 MAX_ATTRIBUTES = 100  # Pub/Sub's limits on one message
 MAX_KEY_BYTES = 256
 MAX_VALUE_BYTES = 1024
-_OURS = 4  # the most attributes we add
+MAX_REQUEST_BYTES = 10_000_000  # "10 MB"; counted as the serialized request, decimal to be safe
+# A rejection must fit one publish request beside its topic path (at most ~300 bytes).
+MAX_REJECTION_BYTES = MAX_REQUEST_BYTES - 400
+_SHORT_ERROR_BYTES = 200  # what is left of bridge_error when the message is near the limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,38 +55,145 @@ class RejectionSink(Protocol):
 def rejection_for(
     *, data: bytes, attributes: Mapping[str, str], message_id: str, error: PermanentError
 ) -> OutgoingMessage:
+    """The rejection of a message: always one Pub/Sub accepts, whatever arrived."""
     ours = {
         REASON_ATTRIBUTE: error.reason.value,
         ERROR_ATTRIBUTE: truncate_utf8(error.detail, MAX_VALUE_BYTES),
         MESSAGE_ID_ATTRIBUTE: truncate_utf8(message_id, MAX_VALUE_BYTES),
     }
     # A stale bridge_* attribute (a message rejected before) must not shadow the new reason.
-    kept = {k: v for k, v in attributes.items() if k not in ours and k != WRAPPED_ATTRIBUTE}
-    if _fits(kept):
+    stale = {*ours, WRAPPED_ATTRIBUTE, *_CUT_ATTRIBUTES}
+    kept = {k: v for k, v in attributes.items() if k not in stale}
+    rejection = _assemble(data, kept, attributes, ours)
+    if message_size(rejection) <= MAX_REJECTION_BYTES:
+        return rejection
+    ours[ERROR_ATTRIBUTE] = truncate_utf8(error.detail, _SHORT_ERROR_BYTES)
+    rejection = _assemble(data, kept, attributes, ours)
+    if message_size(rejection) <= MAX_REJECTION_BYTES:
+        return rejection
+    return _cut(data, kept, attributes, ours, error=error)
+
+
+_CUT_ATTRIBUTES = (DATA_BYTES_ATTRIBUTE, DATA_SHA256_ATTRIBUTE)
+
+
+def _assemble(
+    data: bytes, kept: Mapping[str, str], original: Mapping[str, str], ours: Mapping[str, str]
+) -> OutgoingMessage:
+    if _fits(kept, room=MAX_ATTRIBUTES - len(ours)):
         return OutgoingMessage(data=data, attributes={**kept, **ours})
-    wrapped = {"data": b64encode(data).decode("ascii"), "attributes": dict(attributes)}
     return OutgoingMessage(
-        data=json.dumps(wrapped, ensure_ascii=False).encode("utf-8", "surrogatepass"),
-        attributes={**ours, WRAPPED_ATTRIBUTE: "true"},
+        data=wrap(data, original), attributes={**ours, WRAPPED_ATTRIBUTE: "true"}
     )
+
+
+def _cut(
+    data: bytes,
+    kept: Mapping[str, str],
+    original: Mapping[str, str],
+    ours: dict[str, str],
+    *,
+    error: PermanentError,
+) -> OutgoingMessage:
+    """Over one publish request even with a short error: keep the head of the data, and say so."""
+    ours[DATA_BYTES_ATTRIBUTE] = str(len(data))
+    ours[DATA_SHA256_ATTRIBUTE] = hashlib.sha256(data).hexdigest()
+    note = f" [data cut: {len(data)} bytes, over one Pub/Sub request; see {DATA_SHA256_ATTRIBUTE}]"
+    ours[ERROR_ATTRIBUTE] = truncate_utf8(error.detail, _SHORT_ERROR_BYTES) + note
+    shell = _assemble(b"", kept, original, ours)
+    empty, wrapped = message_size(shell), WRAPPED_ATTRIBUTE in shell.attributes
+    room = MAX_REJECTION_BYTES - empty - 16  # the data field's tag and lengths
+    keep = max(0, room * 3 // 4 - 4 if wrapped else room)
+    if empty > MAX_REJECTION_BYTES:  # the attributes alone are too large: only ours remain
+        return OutgoingMessage(data=data[: MAX_REJECTION_BYTES // 2], attributes=ours)
+    return _assemble(data[:keep], kept, original, ours)
+
+
+def wrap(data: bytes, attributes: Mapping[str, str]) -> bytes:
+    """``{"data": <base64>, "attributes": {...}}`` as UTF-8 JSON (``unwrap`` reads it back)."""
+    wrapped = {"data": b64encode(data).decode("ascii"), "attributes": dict(attributes)}
+    try:
+        return json.dumps(wrapped, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a hand-made push): \ud800 escapes are JSON
+        return json.dumps(wrapped, ensure_ascii=True).encode("ascii")
+
+
+def unwrap(data: bytes) -> tuple[bytes, dict[str, str]]:
+    """The data and attributes of a wrapped form; raised if it is not one: ``ValueError``."""
+    try:
+        wrapped = json.loads(data)
+        inner = b64decode(wrapped["data"], validate=True)
+        attributes = wrapped["attributes"]
+    except (ValueError, KeyError, TypeError, binascii.Error) as e:
+        raise ValueError(f"{type(e).__name__}: {e}") from e
+    if not isinstance(attributes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()
+    ):
+        raise ValueError("its attributes are not a string map")
+    return inner, attributes
+
+
+def _varint_size(value: int) -> int:
+    size = 1
+    while value >= 0x80:
+        value >>= 7
+        size += 1
+    return size
+
+
+def field_size(length: int) -> int:
+    """A length-delimited protobuf field (tag < 16): tag + length + bytes."""
+    return 1 + _varint_size(length) + length
+
+
+def message_size(message: OutgoingMessage) -> int:
+    """Exact bytes ``message`` adds to a serialized PublishRequest (as one ``messages`` entry)."""
+    inner = field_size(len(message.data)) if message.data else 0
+    for key, value in message.attributes.items():
+        key_bytes = len(key.encode("utf-8", "surrogatepass"))
+        value_bytes = len(value.encode("utf-8", "surrogatepass"))
+        inner += field_size(field_size(key_bytes) + field_size(value_bytes))
+    return field_size(inner)
 
 
 def truncate_utf8(text: str, max_bytes: int) -> str:
+    """``text`` as valid UTF-8 (a lone surrogate becomes ``?``) of at most ``max_bytes``."""
     encoded = text.encode("utf-8", "replace")
     if len(encoded) <= max_bytes:
-        return text
+        return encoded.decode("utf-8")
     return encoded[: max_bytes - 3].decode("utf-8", "ignore") + "..."
 
 
-def _fits(attributes: Mapping[str, str]) -> bool:
-    return len(attributes) <= MAX_ATTRIBUTES - _OURS and all(
-        _size(k) <= MAX_KEY_BYTES and _size(v) <= MAX_VALUE_BYTES and k
-        for k, v in attributes.items()
-    )
+def pubsub_problem(message: OutgoingMessage) -> str | None:
+    """Why Pub/Sub would refuse ``message`` (attribute count, sizes, strings that are not valid
+    UTF-8), or None. Size limits of the whole request are the publisher's to check."""
+    if len(message.attributes) > MAX_ATTRIBUTES:
+        return f"{len(message.attributes)} attributes, Pub/Sub allows {MAX_ATTRIBUTES}"
+    for key, value in message.attributes.items():
+        try:
+            key_bytes, value_bytes = len(key.encode()), len(value.encode())
+        except UnicodeEncodeError:
+            return f"attribute {key[:40]!r}: not valid UTF-8 (a lone surrogate)"
+        if not key or key_bytes > MAX_KEY_BYTES:
+            return f"attribute name {key[:40]!r} is empty or over {MAX_KEY_BYTES} bytes"
+        if value_bytes > MAX_VALUE_BYTES:
+            return f"attribute {key[:40]!r} is over {MAX_VALUE_BYTES} bytes"
+    return None
 
 
-def _size(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
+def _fits(attributes: Mapping[str, str], *, room: int) -> bool:
+    """Whether Pub/Sub takes these beside ours (``room`` more): counts, sizes, valid UTF-8."""
+    if len(attributes) > room:
+        return False
+    for key, value in attributes.items():
+        try:
+            if not key or len(key.encode()) > MAX_KEY_BYTES:
+                return False
+            if len(value.encode()) > MAX_VALUE_BYTES:
+                return False
+        except UnicodeEncodeError:
+            return False
+    return True
 
 
 class PubsubRejectionSink:
@@ -94,7 +212,18 @@ class PubsubRejectionSink:
             )
             future.result(timeout=self._timeout_s)
         except Exception as e:  # whatever went wrong, the rejection is not stored: retry
-            raise TransientError(type(e).__name__, f"publishing to {self._topic_path}: {e}") from e
+            raise TransientError(
+                type(e).__name__, f"publishing to {self._topic_path}: {self._describe(e)}"
+            ) from e
+
+    def _describe(self, error: Exception) -> str:
+        """The cause in words: a timeout's own message is empty."""
+        text = str(error).strip()
+        if isinstance(error, TimeoutError):
+            # The client keeps retrying in the background: the same rejection may still land
+            # (bridge replay dedupes rejections by bridge_message_id).
+            return f"no confirmation within {self._timeout_s:g} s" + (f" ({text})" if text else "")
+        return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
     def _get_publisher(self) -> Any:
         if self._publisher is None:

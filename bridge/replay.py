@@ -4,9 +4,12 @@ A replayed message must become the task the original would have become, and a se
 the same message the same task again. So the replay carries the original data and attributes,
 minus what the bridge (``bridge_*``) and Pub/Sub (``CloudPubSubDeadLetter*``) added, plus
 ``bridge_origin_message_id``, which the bridge names the task by (when there is no idempotency
-key). The original id is, in order: an existing ``bridge_origin_message_id`` (a replay of a
-replay), ``bridge_message_id`` (rejections), else the message's own id: Pub/Sub gives a
-dead-lettered message a new id and keeps no attribute with the old one.
+key). The original id is, in order, the first that is a message id (decimal digits, as the
+bridge requires): an existing ``bridge_origin_message_id`` (a replay of a replay),
+``bridge_message_id`` (rejections), else the message's own id: Pub/Sub gives a dead-lettered
+message a new id and keeps no attribute with the old one. A replay whose attributes cannot all
+be published (the original had 100) goes out wrapped; the bridge unwraps it. Two rejections of
+one delivery (same ``bridge_message_id``) are replayed once.
 
 Nothing is acknowledged but what was republished; everything else is released (nacked) at once.
 """
@@ -14,21 +17,21 @@ Nothing is acknowledged but what was republished; everything else is released (n
 from __future__ import annotations
 
 import argparse
-import binascii
 import json
-from base64 import b64decode
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from bridge.config import DEFAULT_MAX_BODY_BYTES
-from bridge.errors import PermanentError
+from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage
-from bridge.plan import encode_body
+from bridge.plan import encode_body, exact_body
 from bridge.publisher import (
     DEFAULT_TIMEOUT_S,
     DEFAULT_TOPIC,
     MAX_REQUEST_BYTES,
+    PublishError,
     PublishFailed,
     PubsubTransport,
     Transport,
@@ -38,16 +41,26 @@ from bridge.publisher import (
     transient_retry,
     translate_error,
 )
-from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, SERVICE_ATTRIBUTE, envelope_of
+from bridge.pubsub_entry import (
+    ORIGIN_ATTRIBUTE,
+    ORIGIN_FORMAT,
+    SERVICE_ATTRIBUTE,
+    envelope_of,
+    exact_payload_of,
+)
 from bridge.rejections import (
+    DATA_BYTES_ATTRIBUTE,
+    DATA_SHA256_ATTRIBUTE,
     ERROR_ATTRIBUTE,
-    MAX_ATTRIBUTES,
-    MAX_KEY_BYTES,
-    MAX_VALUE_BYTES,
+    MAX_REJECTION_BYTES,
     MESSAGE_ID_ATTRIBUTE,
     REASON_ATTRIBUTE,
     WRAPPED_ATTRIBUTE,
     OutgoingMessage,
+    message_size,
+    pubsub_problem,
+    unwrap,
+    wrap,
 )
 
 BRIDGE_PREFIX = "bridge_"
@@ -56,6 +69,7 @@ DEAD_LETTERED = "dead_lettered"  # the reason shown for dead-lettered messages
 LEASE_S = 600  # Pub/Sub's maximum ack deadline: held while we list and republish
 DEFAULT_MAX_MESSAGES = 1000
 DEFAULT_WAIT_S = 5.0
+REASONS = (*(reason.value for reason in Reason), DEAD_LETTERED)  # what --reason accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +122,19 @@ def candidate_for(pulled: Pulled, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTE
         )
     else:
         reason, error = "-", "neither rejected by the bridge nor dead-lettered"
-    origin = (
-        original.get(ORIGIN_ATTRIBUTE)
-        or outer.get(ORIGIN_ATTRIBUTE)
-        or outer.get(MESSAGE_ID_ATTRIBUTE)
-        or pulled.message_id
+    # The first that is a message id (the bridge accepts no other): a replay of a replay keeps
+    # the first origin; a rejection names its original; else the pulled message's own id.
+    origin = next(
+        (
+            candidate
+            for candidate in (
+                original.get(ORIGIN_ATTRIBUTE),
+                outer.get(ORIGIN_ATTRIBUTE),
+                outer.get(MESSAGE_ID_ATTRIBUTE),
+            )
+            if candidate and ORIGIN_FORMAT.fullmatch(candidate)
+        ),
+        pulled.message_id,
     )
     attributes = {
         key: value
@@ -120,46 +142,45 @@ def candidate_for(pulled: Pulled, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTE
         if not key.startswith((BRIDGE_PREFIX, DEAD_LETTER_PREFIX))
     }
     attributes[ORIGIN_ATTRIBUTE] = origin
-    replay = OutgoingMessage(data=data, attributes=attributes)
+    inner = OutgoingMessage(data=data, attributes=attributes)
+    if problem is None and DATA_BYTES_ATTRIBUTE in outer:
+        problem = (
+            f"cannot republish: the rejection keeps only the first {len(data)} of "
+            f"{outer[DATA_BYTES_ATTRIBUTE]} bytes (too large for one Pub/Sub request; "
+            f"{DATA_SHA256_ATTRIBUTE}={outer.get(DATA_SHA256_ATTRIBUTE, '?')})"
+        )
+    replay = replay_message(inner)
     if problem is None:
-        problem = _does_not_fit(replay) or _rejected_again(replay, origin, max_body_bytes)
+        problem = _does_not_fit(replay) or _rejected_again(inner, origin, max_body_bytes)
     return Candidate(
         pulled=pulled,
         reason=reason,
         error=error,
         origin_message_id=origin,
-        service=_service_of(replay),
+        service=_service_of(inner),
         replay=None if problem and problem.startswith("cannot") else replay,
         problem=problem,
     )
 
 
-def unwrap(data: bytes) -> tuple[bytes, dict[str, str]]:
-    """``{"data": <base64>, "attributes": {...}}`` (a ``bridge_wrapped`` rejection) -> parts."""
-    try:
-        wrapped = json.loads(data)
-        inner = b64decode(wrapped["data"], validate=True)
-        attributes = wrapped["attributes"]
-    except (ValueError, KeyError, TypeError, binascii.Error) as e:
-        raise ValueError(f"{type(e).__name__}: {e}") from e
-    if not isinstance(attributes, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()
-    ):
-        raise ValueError("its attributes are not a string map")
-    return inner, attributes
+def replay_message(message: OutgoingMessage) -> OutgoingMessage:
+    """``message`` as it can be published: as is, or, when its attributes cannot all be
+    attributes (100 already, or too long), wrapped in the data with ``bridge_wrapped=true``,
+    which the bridge unwraps on arrival."""
+    if pubsub_problem(message) is None:
+        return message
+    return OutgoingMessage(
+        data=wrap(message.data, message.attributes), attributes={WRAPPED_ATTRIBUTE: "true"}
+    )
 
 
 def _does_not_fit(message: OutgoingMessage) -> str | None:
-    attributes = message.attributes
-    if len(attributes) > MAX_ATTRIBUTES:
-        return f"cannot republish: {len(attributes)} attributes, Pub/Sub allows {MAX_ATTRIBUTES}"
-    for key, value in attributes.items():
-        if not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-            return f"cannot republish: attribute name {key[:40]!r} is empty or too long"
-        if len(value.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
-            return f"cannot republish: attribute {key!r} is over {MAX_VALUE_BYTES} bytes"
-    if len(message.data) > MAX_REQUEST_BYTES - 100_000:
-        return "cannot republish: over Pub/Sub's 10 MB message limit"
+    size = message_size(message)
+    if size > MAX_REJECTION_BYTES:
+        return (
+            f"cannot republish: {size} bytes with its attributes, over one Pub/Sub request "
+            f"({MAX_REQUEST_BYTES} bytes with the topic)"
+        )
     return None
 
 
@@ -168,7 +189,10 @@ def _rejected_again(message: OutgoingMessage, origin: str, max_body_bytes: int) 
     as_received = PubsubMessage(origin, message.data, message.attributes, None)
     try:
         envelope = envelope_of(as_received)
-        encode_body(envelope.payload, max_body_bytes=max_body_bytes)
+        if (exact := exact_payload_of(as_received)) is not None:
+            exact_body(exact, max_body_bytes=max_body_bytes)
+        else:
+            encode_body(envelope.payload, max_body_bytes=max_body_bytes)
     except PermanentError as e:
         return f"would be rejected again: {e.reason.value}: {e.detail}"
     return None
@@ -190,7 +214,11 @@ def _service_of(message: OutgoingMessage) -> str | None:
 
 class Subscription(Protocol):
     def pull(self, max_messages: int) -> list[Pulled]:
-        """What is there now (waiting a little when empty); leased to us until released."""
+        """What is there now (waiting a little when empty); leased to us until released.
+
+        Empty only when Pub/Sub answered that there is nothing. Raised if it did not answer, or
+        failed: ``PublishError``.
+        """
 
     def extend(self, ack_ids: Sequence[str], seconds: int) -> None: ...
 
@@ -218,22 +246,23 @@ class PubsubSubscription:
 
                 self._client = pubsub_v1.SubscriberClient()
             except Exception as e:
-                raise translate_error(e, topic_path=self.path) from e
+                raise translate_error(e, topic_path=self.path, doing="pulling from") from e
         return self._client
 
     def pull(self, max_messages: int) -> list[Pulled]:
         from google.api_core import exceptions as api
 
-        try:
-            response = self._api().pull(
-                request={"subscription": self.path, "max_messages": max_messages},
-                timeout=self.wait_s,
-                retry=None,
-            )
-        except (api.DeadlineExceeded, api.RetryError):
-            return []  # nothing arrived within wait_s
-        except Exception as e:
-            raise translate_error(e, topic_path=self.path) from e
+        request = {"subscription": self.path, "max_messages": max_messages}
+        response: Any = None
+        if self.wait_s > 0:
+            try:  # wait up to wait_s for messages to arrive
+                response = self._api().pull(request=request, timeout=self.wait_s, retry=None)
+            except (api.DeadlineExceeded, api.RetryError):
+                response = None  # nothing within wait_s, or no answer at all: ask again
+            except Exception as e:
+                raise translate_error(e, topic_path=self.path, doing="pulling from") from e
+        if response is None:
+            response = self._pull_now(request)
         return [
             Pulled(
                 ack_id=item.ack_id,
@@ -244,6 +273,26 @@ class PubsubSubscription:
             )
             for item in response.received_messages
         ]
+
+    def _pull_now(self, request: dict[str, Any]) -> Any:
+        """A pull answered at once, empty or not: only an answer tells "empty" from "no answer"."""
+        from google.api_core import exceptions as api
+
+        try:
+            with warnings.catch_warnings():  # the flag is deprecated, and the only way to ask this
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return self._api().pull(
+                    request={**request, "return_immediately": True},
+                    timeout=self.timeout_s,
+                    retry=None,
+                )
+        except (api.DeadlineExceeded, api.RetryError) as e:
+            raise PublishFailed(
+                f"pulling from {self.path}: Pub/Sub did not answer within {self.timeout_s:g} s "
+                "(--timeout-s): nothing was read, and the subscription may well hold messages"
+            ) from e
+        except Exception as e:
+            raise translate_error(e, topic_path=self.path, doing="pulling from") from e
 
     def extend(self, ack_ids: Sequence[str], seconds: int) -> None:
         self._modify(ack_ids, seconds)
@@ -261,7 +310,7 @@ class PubsubSubscription:
                     retry=transient_retry(self.timeout_s),
                 )
             except Exception as e:
-                raise translate_error(e, topic_path=self.path) from e
+                raise translate_error(e, topic_path=self.path, doing="acknowledging on") from e
 
     def _modify(self, ack_ids: Sequence[str], seconds: int) -> None:
         for start in range(0, len(ack_ids), 1000):
@@ -277,7 +326,9 @@ class PubsubSubscription:
                     retry=transient_retry(self.timeout_s),
                 )
             except Exception as e:
-                raise translate_error(e, topic_path=self.path) from e
+                raise translate_error(
+                    e, topic_path=self.path, doing="changing ack deadlines on"
+                ) from e
 
 
 def _rfc3339(value: Any) -> str:
@@ -296,25 +347,52 @@ class ReplayReport:
     chosen: list[Candidate]
     republished: dict[str, str]  # pulled message id -> new message id
     skipped: list[Candidate]  # chosen, not republished (a problem, and no --force)
+    # Another rejection of the same delivery (same bridge_message_id, e.g. a publish that timed
+    # out and still went through): pulled message id -> the one replayed in its place.
+    duplicates: dict[str, str] = field(default_factory=dict)
 
 
 def collect(subscription: Subscription, *, max_messages: int) -> list[Candidate]:
-    """Pull until the subscription is empty or ``max_messages``; each message once."""
+    """Pull until the subscription is empty or ``max_messages``; each message once.
+
+    Raised if a step fails: ``PublishError``, after releasing everything already pulled (not
+    left leased for ``LEASE_S``).
+    """
     seen: dict[str, Candidate] = {}
+    held: list[str] = []  # every ack id pulled
     extra_ack_ids: list[str] = []  # duplicate deliveries of a message already held
-    while len(seen) < max_messages:
-        pulled = subscription.pull(min(100, max_messages - len(seen)))
-        if not pulled:
-            break
-        subscription.extend([p.ack_id for p in pulled], LEASE_S)
-        for item in pulled:
-            if item.message_id in seen:
-                extra_ack_ids.append(item.ack_id)
-            else:
-                seen[item.message_id] = candidate_for(item)
+    try:
+        while len(seen) < max_messages:
+            pulled = subscription.pull(min(100, max_messages - len(seen)))
+            if not pulled:
+                break
+            held += [p.ack_id for p in pulled]
+            subscription.extend([p.ack_id for p in pulled], LEASE_S)
+            for item in pulled:
+                if item.message_id in seen:
+                    extra_ack_ids.append(item.ack_id)
+                else:
+                    seen[item.message_id] = candidate_for(item)
+    except BaseException as e:  # PublishError, Ctrl-C, a bug: release, then let it through
+        _release_after_failure(subscription, held, e)
+        raise
     if extra_ack_ids:
         subscription.release(extra_ack_ids)
     return list(seen.values())
+
+
+def _release_after_failure(
+    subscription: Subscription, ack_ids: Sequence[str], error: BaseException
+) -> None:
+    if not ack_ids:
+        return
+    try:
+        subscription.release(ack_ids)
+    except PublishError as release_error:  # the first error is the one to report
+        error.add_note(
+            f"{len(ack_ids)} pulled message(s) could not be released ({release_error}); "
+            f"Pub/Sub delivers them again within {LEASE_S} s"
+        )
 
 
 def replay(
@@ -335,17 +413,32 @@ def replay(
     Pub/Sub fails: ``PublishError``; whatever was not acknowledged is released first.
     """
     seen = collect(subscription, max_messages=max_messages)
+    copies = duplicate_rejections(seen)
+    duplicates = {c.pulled.message_id: first for first, cs in copies.items() for c in cs}
     choosing = select_all or bool(reasons) or bool(message_ids)
-    chosen = [c for c in seen if choosing and c.matches(reasons=reasons, message_ids=message_ids)]
+    chosen = [
+        c
+        for c in seen
+        if choosing
+        and c.pulled.message_id not in duplicates
+        and any(
+            one.matches(reasons=reasons, message_ids=message_ids)
+            for one in (c, *copies.get(c.pulled.message_id, ()))
+        )
+    ]
     sendable = [c for c in chosen if c.replay is not None and (force or not c.problem)]
     skipped = [c for c in chosen if c not in sendable]
     republished: dict[str, str] = {}
+    acked: set[str] = set()
     try:
         if not dry_run:
             for batch in _batches_of(sendable, topic_path=topic_path):
                 new_ids = transport.send(topic_path, [c.replay for c in batch if c.replay])
-                # Acknowledge right after each request: a failure later keeps these done.
-                subscription.ack([c.pulled.ack_id for c in batch])
+                # Acknowledge right after each request, with the copies of each: a failure
+                # later keeps these done, and a copy is never replayed a second time.
+                done = [one for c in batch for one in (c, *copies.get(c.pulled.message_id, ()))]
+                subscription.ack([one.pulled.ack_id for one in done])
+                acked |= {one.pulled.message_id for one in done}
                 for candidate, new_id in zip(batch, new_ids, strict=True):
                     republished[candidate.pulled.message_id] = new_id
     except PublishFailed as e:
@@ -355,9 +448,35 @@ def replay(
             published=len(republished),
         ) from e
     finally:
-        done = set(republished)
-        subscription.release([c.pulled.ack_id for c in seen if c.pulled.message_id not in done])
-    return ReplayReport(seen=seen, chosen=chosen, republished=republished, skipped=skipped)
+        subscription.release([c.pulled.ack_id for c in seen if c.pulled.message_id not in acked])
+    return ReplayReport(
+        seen=seen,
+        chosen=chosen,
+        republished=republished,
+        skipped=skipped,
+        duplicates=duplicates,
+    )
+
+
+def duplicate_rejections(seen: Sequence[Candidate]) -> dict[str, list[Candidate]]:
+    """Rejections of one delivery (same ``bridge_message_id``): the first's pulled id -> the
+    others.
+
+    The bridge publishes one rejection per delivery, but a publish that timed out can still go
+    through from the client's background retry while the redelivery publishes another.
+    """
+    first: dict[str, str] = {}
+    copies: dict[str, list[Candidate]] = {}
+    for candidate in seen:
+        attributes = candidate.pulled.attributes
+        key = attributes.get(MESSAGE_ID_ATTRIBUTE) if REASON_ATTRIBUTE in attributes else None
+        if not key:
+            continue
+        if key in first:
+            copies.setdefault(first[key], []).append(candidate)
+        else:
+            first[key] = candidate.pulled.message_id
+    return copies
 
 
 def _batches_of(candidates: Sequence[Candidate], *, topic_path: str) -> list[list[Candidate]]:
@@ -384,7 +503,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="R",
-        help="messages with this bridge_reason (unknown_service, ...) or dead_lettered; repeatable",
+        choices=REASONS,
+        help="messages with this bridge_reason (unknown_service, ...) or dead_lettered; "
+        "repeatable; one of: " + ", ".join(REASONS),
     )
     choose.add_argument(
         "--message-id",
@@ -415,11 +536,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--wait-s",
-        type=float,
+        type=non_negative_float,
         default=DEFAULT_WAIT_S,
         metavar="S",
         help=f"stop reading after S seconds without a message (default {DEFAULT_WAIT_S:.0f})",
     )
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):  # also NaN
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds, 0 or more")
+    return value
 
 
 def run_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
@@ -455,6 +586,11 @@ def run_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         summary += f"; {len(report.chosen)} chosen; {verb} {count} to {topic_path}"
     else:
         summary += "; none republished (choose with --all, --reason or --message-id)"
+    if report.duplicates:
+        summary += (
+            f"; {len(report.duplicates)} duplicate rejection(s) of a delivery already listed "
+            "(same bridge_message_id): each delivery is replayed once"
+        )
     if report.skipped:
         summary += (
             f"; {len(report.skipped)} chosen but not republished (see 'not republished' above;"
@@ -476,7 +612,11 @@ def _describe(candidate: Candidate, *, report: ReplayReport, dry_run: bool) -> s
         f"published={pulled.publish_time}",
         f"error={json.dumps(candidate.error, ensure_ascii=False)}",
     ]
-    if pulled.message_id in report.republished:
+    if pulled.message_id in report.duplicates:
+        primary = report.duplicates[pulled.message_id]
+        done = "acknowledged with it" if primary in report.republished else "replayed once, with it"
+        parts.append(f"-> duplicate rejection of {primary} (same bridge_message_id): {done}")
+    elif pulled.message_id in report.republished:
         parts.append(f"-> republished as {report.republished[pulled.message_id]}")
     elif candidate in report.skipped:
         parts.append(f"-> not republished: {candidate.problem}")

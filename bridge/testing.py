@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from bridge.errors import BridgeError, TransientError
 from bridge.gateway import CreateResult
 from bridge.plan import TaskSpec
-from bridge.rejections import OutgoingMessage
+from bridge.rejections import MAX_REJECTION_BYTES, OutgoingMessage, message_size, pubsub_problem
 
 
 @dataclass
@@ -38,7 +38,11 @@ class FakeGateway:
 
 @dataclass
 class RecordingSink:
-    """Keeps rejections; ``fail_next`` makes the next ones fail as a Pub/Sub outage would."""
+    """Keeps rejections; ``fail_next`` makes the next ones fail as a Pub/Sub outage would.
+
+    Like Pub/Sub, it refuses a message it could not publish (too many or too long attributes,
+    strings that are not UTF-8): the real sink would then fail the same way, forever.
+    """
 
     rejected: list[OutgoingMessage] = field(default_factory=list)
     fail_next: int = 0
@@ -47,4 +51,9 @@ class RecordingSink:
         if self.fail_next:
             self.fail_next -= 1
             raise TransientError("UNAVAILABLE", "rejected topic unavailable (test)")
+        problem = pubsub_problem(message)
+        if message_size(message) > MAX_REJECTION_BYTES:
+            problem = f"{message_size(message)} bytes, over one publish request"
+        if problem:
+            raise TransientError("INVALID_ARGUMENT", f"Pub/Sub would refuse it: {problem}")
         self.rejected.append(message)

@@ -27,6 +27,13 @@ locals {
     local.service_env,
   )
 
+  # POST /enqueue rejects with a 422, never to a topic: no REJECTED_TOPIC, and no role on it.
+  http_function_env = { for k, v in local.function_env : k => v if k != "REJECTED_TOPIC" }
+  # The narrowest ingress that serves the listed callers: none listed, nothing to serve.
+  http_ingress = coalesce(
+    var.http_ingress, length(var.http_invoker_members) == 0 ? "ALLOW_INTERNAL_ONLY" : "ALLOW_ALL"
+  )
+
   # Everything but main.py, bridge/ and requirements.txt (tests/terraform checks every top-level
   # entry of the repository is either shipped or listed here).
   source_excludes = [
@@ -152,10 +159,10 @@ resource "google_cloudfunctions2_function" "enqueue_http" {
     min_instance_count               = 0
     available_cpu                    = var.function_cpu
     max_instance_request_concurrency = var.function_concurrency
-    ingress_settings                 = var.http_ingress
+    ingress_settings                 = local.http_ingress
     all_traffic_on_latest_revision   = true
-    service_account_email            = local.runtime_sa_email
-    environment_variables            = local.function_env
+    service_account_email            = local.http_runtime_sa_email
+    environment_variables            = local.http_function_env
   }
 
   depends_on = [

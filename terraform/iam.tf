@@ -8,6 +8,15 @@ resource "google_service_account_iam_member" "caller_act_as" {
   member             = local.runtime_member
 }
 
+# So must the HTTP function's identity (it creates the same tasks).
+resource "google_service_account_iam_member" "http_caller_act_as" {
+  count = var.enable_http_function ? 1 : 0
+
+  service_account_id = "projects/${var.project_id}/serviceAccounts/${local.caller_sa_email}"
+  role               = "roles/iam.serviceAccountUser"
+  member             = local.http_runtime_member
+}
+
 # Cloud Tasks mints CALLER_SA's OIDC tokens.
 resource "google_service_account_iam_member" "caller_token_creator" {
   service_account_id = "projects/${var.project_id}/serviceAccounts/${local.caller_sa_email}"
@@ -62,7 +71,8 @@ resource "google_pubsub_subscription_iam_member" "push_subscriber" {
   member       = local.pubsub_agent
 }
 
-# The bridge publishes what it rejects.
+# The Pub/Sub function publishes what it rejects (the HTTP function answers 422 instead: it is
+# never granted this).
 resource "google_pubsub_topic_iam_member" "rejected_publisher" {
   project = var.project_id
   topic   = google_pubsub_topic.rejected.name

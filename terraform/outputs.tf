@@ -14,7 +14,7 @@ output "http_function_uri" {
 }
 
 output "function_environment" {
-  description = "The environment both functions get: exactly the variables the bridge reads."
+  description = "The Pub/Sub function's environment: exactly the variables the bridge reads (the HTTP function gets it without REJECTED_TOPIC)."
   value       = local.function_env
 }
 

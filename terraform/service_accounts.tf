@@ -7,7 +7,18 @@ resource "google_service_account" "runtime" {
   project      = var.project_id
   account_id   = "${var.name_prefix}-runtime"
   display_name = "enqueue-bridge function runtime"
-  description  = "Runs the enqueue-bridge functions: creates Cloud Tasks, publishes rejected messages."
+  description  = "Runs the enqueue-bridge Pub/Sub function: creates Cloud Tasks, publishes rejected messages."
+}
+
+# The HTTP entry creates tasks and never rejects to a topic: an identity of its own, without the
+# rejected topic's publisher role.
+resource "google_service_account" "http_runtime" {
+  count = var.enable_http_function && var.http_runtime_service_account_email == null ? 1 : 0
+
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-http"
+  display_name = "enqueue-bridge HTTP function runtime"
+  description  = "Runs the enqueue-bridge HTTP function (POST /enqueue): creates Cloud Tasks only."
 }
 
 resource "google_service_account" "caller" {
@@ -43,11 +54,17 @@ locals {
     var.caller_is_runtime ? local.runtime_sa_email :
     coalesce(var.caller_service_account_email, try(google_service_account.caller[0].email, null))
   )
+  http_runtime_sa_email = (
+    var.enable_http_function
+    ? coalesce(var.http_runtime_service_account_email, try(google_service_account.http_runtime[0].email, null))
+    : null
+  )
   push_sa_email  = coalesce(var.push_service_account_email, try(google_service_account.push[0].email, null))
   build_sa_email = coalesce(var.build_service_account_email, try(google_service_account.build[0].email, null))
 
-  runtime_member = "serviceAccount:${local.runtime_sa_email}"
-  caller_member  = "serviceAccount:${local.caller_sa_email}"
-  push_member    = "serviceAccount:${local.push_sa_email}"
-  build_member   = "serviceAccount:${local.build_sa_email}"
+  runtime_member      = "serviceAccount:${local.runtime_sa_email}"
+  http_runtime_member = var.enable_http_function ? "serviceAccount:${local.http_runtime_sa_email}" : null
+  caller_member       = "serviceAccount:${local.caller_sa_email}"
+  push_member         = "serviceAccount:${local.push_sa_email}"
+  build_member        = "serviceAccount:${local.build_sa_email}"
 }

@@ -53,6 +53,17 @@ resource "google_cloud_tasks_queue_iam_member" "enqueuer" {
   member   = local.runtime_member
 }
 
+# And the HTTP function's identity, on the same queues only.
+resource "google_cloud_tasks_queue_iam_member" "http_enqueuer" {
+  for_each = var.enable_http_function ? local.queue_ids : {}
+
+  project  = var.project_id
+  location = local.tasks_region
+  name     = each.value
+  role     = "roles/cloudtasks.enqueuer"
+  member   = local.http_runtime_member
+}
+
 # Workers that are not public accept CALLER_SA's token.
 resource "google_cloud_run_v2_service_iam_member" "worker_invoker" {
   for_each = { for name, s in local.services : name => s if s.worker_run_service != null }

@@ -144,7 +144,13 @@ variable "publisher_members" {
 }
 
 variable "runtime_service_account_email" {
-  description = "Existing service account the functions run as. null: create <name_prefix>-runtime."
+  description = "Existing service account the Pub/Sub function runs as. null: create <name_prefix>-runtime."
+  type        = string
+  default     = null
+}
+
+variable "http_runtime_service_account_email" {
+  description = "Existing service account the HTTP function runs as (it creates tasks, and publishes nothing). null: create <name_prefix>-http."
   type        = string
   default     = null
 }
@@ -191,12 +197,12 @@ variable "http_invoker_members" {
 }
 
 variable "http_ingress" {
-  description = "Ingress of the HTTP function: ALLOW_ALL (callers outside Google Cloud; IAM still restricts who may call), ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  description = "Ingress of the HTTP function: ALLOW_ALL (callers outside the project's VPC, such as Apps Script or a Cloud Run service without VPC egress; IAM still restricts who may call), ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB. null: the narrowest that serves http_invoker_members, ALLOW_INTERNAL_ONLY when it is empty (no caller), else ALLOW_ALL."
   type        = string
-  default     = "ALLOW_ALL"
+  default     = null
 
   validation {
-    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.http_ingress)
+    condition     = var.http_ingress == null || contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], coalesce(var.http_ingress, "ALLOW_ALL"))
     error_message = "http_ingress must be one of ALLOW_ALL, ALLOW_INTERNAL_ONLY, ALLOW_INTERNAL_AND_GCLB."
   }
 }

@@ -44,7 +44,8 @@ def test_region_defaults_to_us_central1() -> None:
 
 
 def test_a_fifth_service_is_configuration_only() -> None:
-    env = old_enqueuer_env()
+    env = {k: v for k, v in old_enqueuer_env().items() if not k.endswith(("TESTI", "TESTI_S"))}
+    env = {k: v for k, v in env.items() if "TRANS" not in k and "REGRESOS" not in k}
     env["BRIDGE_SERVICES"] = "brain:BRAIN,facturas:FACT"
     env |= {"QUEUE_FACT": "queue-facturas", "URL_FACT": "https://facturas-x.a.run.app/run"}
     settings = load_settings(env)
@@ -75,6 +76,19 @@ def test_loopback_workers_may_use_plain_http() -> None:
         ("URL_TESTI", "/generate-testimony", "absolute URL"),
         ("URL_TESTI", "https://t.a.run.app/" + "x" * 2100, "2083"),
         ("AUD_TESTI", "https://a b", "whitespace"),
+        ("AUD_TESTI", "testimonios", "absolute http(s) URL"),
+        ("AUD_TESTI", "/generate-testimony", "absolute http(s) URL"),
+        ("AUD_TESTI", "ftp://t.a.run.app", "absolute http(s) URL"),
+        ("URL_TESTI", "https://t.a.run.app:99999/x", "not a valid URL"),
+        ("URL_TESTI", "https://t.a.run.app:80a/x", "not a valid URL"),
+        ("URL_TESTI", "https://[::1/x", "not a valid URL"),
+        ("AUD_TESTI", "https://t.a.run.app:123456", "not a valid URL"),
+        ("PROJECT_ID", "my_project", "project id"),
+        ("PROJECT_ID", "1project", "project id"),
+        ("PROJECT_ID", "proj-", "project id"),
+        ("PROJECT_ID", "short", "project id"),
+        ("PROJECT_ID", "a" * 31, "project id"),
+        ("PROJECT_ID", "My-Project", "project id"),
         ("DEADLINE_REGRESOS_S", "3600", "15..1800"),
         ("DEADLINE_REGRESOS_S", "10", "15..1800"),
         ("DEADLINE_REGRESOS_S", "90s", "whole number"),
@@ -127,3 +141,98 @@ def test_variables_read_lists_every_deployment_variable() -> None:
     # Every variable the loader reads is listed: an env with only these names loads.
     env = {k: v for k, v in old_enqueuer_env().items() if k in variables_read()}
     assert load_settings(env).routes.keys() == load_settings(old_enqueuer_env()).routes.keys()
+
+
+@pytest.mark.parametrize("value", ["demo-project", "ortega-473114", "example.com:my-project"])
+def test_valid_project_ids(value: str) -> None:
+    assert load_settings(old_enqueuer_env() | {"PROJECT_ID": value}).project_id == value
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("URL_TESTI", "https://user:s3cr3t-pass@testimonios.a.run.app/x"),
+        ("URL_TESTI", "https://s3cr3t-pass@testimonios.a.run.app/x"),
+        ("AUD_TESTI", "https://user:s3cr3t-pass@testimonios.a.run.app"),
+        ("URL_TESTI", "https://user:s3cr3t-pass@testimonios.a.run.app:99999/x"),
+        ("URL_TESTI", "http://user:s3cr3t-pass@example.com/ x"),
+    ],
+)
+def test_credentials_in_a_url_are_refused_and_never_echoed(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(old_enqueuer_env() | {variable: value})
+    assert caught.value.variable == variable
+    assert "s3cr3t" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "meant"),
+    [
+        ("TASK_REGION", "TASKS_REGION"),
+        ("CALLER_SA_EMAIL", "CALLER_SA"),
+        ("REJECTED_TOPICS", "REJECTED_TOPIC"),
+        ("BRIDGE_SERVICE", "BRIDGE_SERVICES"),
+        ("TASKS_TIMEOUT", "TASKS_TIMEOUT_S"),
+        ("PROJECTID", "PROJECT_ID"),
+        ("project_id", "PROJECT_ID"),
+        ("CLOUD_TASK_EMULATOR_HOST", "CLOUD_TASKS_EMULATOR_HOST"),
+        ("DEADLINE_BRIAN_S", "DEADLINE_BRAIN_S"),
+        ("DEADLINE_BRAIN", "DEADLINE_BRAIN_S"),
+        ("QUEUE_TESTIMONIOS", "QUEUE_TESTI"),
+        ("URL_REGRESO", "URL_REGRESOS"),
+        ("AUD_TRANSCRIPCIONES", "AUD_TRANS"),
+    ],
+)
+def test_a_misspelled_variable_stops_the_start_saying_what_it_meant(
+    variable: str, meant: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(old_enqueuer_env() | {variable: "europe-west1"})
+    assert caught.value.variable == variable
+    assert f"did you mean {meant}?" in str(caught.value)
+
+
+def test_a_service_variable_of_no_configured_service_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(old_enqueuer_env() | {"QUEUE_FACTURAS_X9": "queue-facturas"})
+    assert caught.value.variable == "QUEUE_FACTURAS_X9"
+    assert "matches no service of BRIDGE_SERVICES" in str(caught.value)
+    assert "BRAIN, TESTI, TRANS, REGRESOS" in str(caught.value)
+
+
+# What Cloud Run (functions, 2nd gen) and a buildpack image put in a function's environment.
+CLOUD_RUN_ENV = {
+    "K_SERVICE": "enqueue",
+    "K_REVISION": "enqueue-00007-xiz",
+    "K_CONFIGURATION": "enqueue",
+    "PORT": "8080",
+    "FUNCTION_TARGET": "enqueue",
+    "FUNCTION_SIGNATURE_TYPE": "cloudevent",
+    "LOG_EXECUTION_ID": "true",
+    "GOOGLE_CLOUD_PROJECT": "demo-project",
+    "GOOGLE_FUNCTION_TARGET": "enqueue",
+    "GOOGLE_RUNTIME": "python311",
+    "GOOGLE_RUNTIME_VERSION": "3.11.9",
+    "GOOGLE_ENTRYPOINT": "functions-framework --target enqueue",
+    "GCP_PROJECT": "demo-project",
+    "FUNCTION_REGION": "us-central1",
+    "CNB_STACK_ID": "google.gae.22",
+    "CNB_USER_ID": "33",
+    "CNB_GROUP_ID": "33",
+    "HOME": "/root",
+    "HOSTNAME": "localhost",
+    "PATH": "/layers/google.python.pip/pip/bin:/usr/local/bin:/usr/bin:/bin",
+    "PWD": "/workspace",
+    "LANG": "C.UTF-8",
+    "DEBIAN_FRONTEND": "noninteractive",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "VIRTUAL_ENV": "/layers/google.python.pip/pip",
+    "SHLVL": "1",
+    "OTEL_SERVICE_NAME": "enqueue",
+}
+
+
+def test_a_typical_cloud_run_environment_is_accepted() -> None:
+    settings = load_settings(old_enqueuer_env() | CLOUD_RUN_ENV)
+    assert settings.service_names == ["brain", "regresos", "testimonios", "transcripciones"]

@@ -61,6 +61,10 @@ def test_every_field() -> None:
         (envelope_bytes(idempotency_key="a\r\nX-Evil: 1"), Reason.BAD_IDEMPOTENCY_KEY, None),
         (envelope_bytes(idempotency_key="tab\there"), Reason.BAD_IDEMPOTENCY_KEY, None),
         (envelope_bytes(idempotency_key="NIÑO-001"), Reason.BAD_IDEMPOTENCY_KEY, None),
+        # HTTP strips surrounding spaces: the worker would see "CASE-WS" for all three.
+        (envelope_bytes(idempotency_key="CASE-WS "), Reason.BAD_IDEMPOTENCY_KEY, None),
+        (envelope_bytes(idempotency_key=" CASE-WS"), Reason.BAD_IDEMPOTENCY_KEY, None),
+        (envelope_bytes(idempotency_key=" "), Reason.BAD_IDEMPOTENCY_KEY, None),
     ],
 )
 def test_each_malformation_has_its_reason(data: bytes, reason: Reason, field: str | None) -> None:
@@ -111,3 +115,15 @@ def test_attribute_mode_checks_the_same_rules(
     with pytest.raises(PermanentError) as caught:
         parse_attribute_envelope(data, {"service": "brain", **attributes})
     assert caught.value.reason is reason
+
+
+@pytest.mark.parametrize("key", ["CASE-WS ", " CASE-WS", " ", "  K  "])
+def test_a_key_with_surrounding_spaces_says_why(key: str) -> None:
+    with pytest.raises(PermanentError) as caught:
+        parse_envelope(envelope_bytes(idempotency_key=key))
+    assert caught.value.reason is Reason.BAD_IDEMPOTENCY_KEY
+    assert "must not start or end with a space" in caught.value.detail
+
+
+def test_inner_spaces_are_fine() -> None:
+    assert parse_envelope(envelope_bytes(idempotency_key="CASE 1 B")).idempotency_key == "CASE 1 B"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bridge.errors import PermanentError, Reason
-from bridge.event import decode_event, parse_time
+from bridge.event import UnreadableMessage, decode_event, parse_time, printable_id
 from tests.conftest import b64, push_body
 
 SAMPLES = Path(__file__).parent / "data" / "cloudevents"
@@ -102,6 +102,13 @@ def test_a_body_given_as_bytes_is_parsed() -> None:
         ({"message": {"data": "!!!", "messageId": "1"}}, Reason.BAD_BASE64),
         ({"message": {"data": "ñ", "messageId": "1"}}, Reason.BAD_BASE64),
         ({"message": {"data": 12, "messageId": "1"}}, Reason.BAD_BASE64),
+        ({"message": {"data": "", "messageId": "1\r\nX-Injected: 1"}}, Reason.BAD_EVENT),
+        ({"message": {"data": "", "messageId": "1\n"}}, Reason.BAD_EVENT),
+        ({"message": {"data": "", "messageId": "1\x00"}}, Reason.BAD_EVENT),
+        ({"message": {"data": "", "messageId": "\ud800"}}, Reason.BAD_EVENT),
+        ({"message": {"data": "", "messageId": "ñ"}}, Reason.BAD_EVENT),
+        ({"message": {"data": "", "messageId": " 1"}}, Reason.BAD_EVENT),
+        ({"message": {"data": "", "messageId": "1" * 501}}, Reason.BAD_EVENT),
     ],
 )
 def test_unreadable_events(data: Any, reason: Reason) -> None:
@@ -124,3 +131,29 @@ def test_unreadable_events(data: Any, reason: Reason) -> None:
 )
 def test_parse_time(text: str | None, expected: datetime | None) -> None:
     assert parse_time(text) == expected
+
+
+def test_a_message_id_that_is_not_header_safe_keeps_the_message_for_the_rejection() -> None:
+    body = {
+        "message": {
+            "data": b64("{}"),
+            "messageId": "42\r\nX-Injected: 1",
+            "attributes": {"service": "brain"},
+        }
+    }
+    with pytest.raises(UnreadableMessage) as caught:
+        decode_event(event_id=None, event_time=None, data=body)
+    assert caught.value.reason is Reason.BAD_EVENT
+    assert "X-Pubsub-Message-Id" in caught.value.detail
+    kept = caught.value.kept
+    assert kept is not None
+    assert (kept.data, dict(kept.attributes)) == (b"{}", {"service": "brain"})
+    assert kept.message_id == "42\\r\\nX-Injected: 1"  # escaped: printable, one line
+
+
+@pytest.mark.parametrize("value", ["\ud800", "a\nb", "ñ", "", None, 7, " ", " 1 ", "x" * 600])
+def test_printable_id_is_always_printable_ascii(value: object) -> None:
+    text = printable_id(value)
+    assert text.isascii()
+    assert text.isprintable()
+    assert text == text.strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from flask.testing import FlaskClient
 from functions_framework import create_app
 from google.api_core import exceptions as core_exceptions
+from google.pubsub_v1 import types as pubsub_types
 
 from bridge.config import load_settings
 from bridge.errors import ConfigError
@@ -24,6 +26,7 @@ from tests.conftest import b64, old_enqueuer_env, push_body
 MAIN = str(Path(__file__).parent.parent / "main.py")
 SAMPLES = Path(__file__).parent / "data" / "cloudevents"
 ENVELOPE = {"service": "regresos", "payload": {"row": 359, "texto": "ñ"}, "idempotency_key": "K-1"}
+DELAYED = {"service": "brain", "payload": {}, "delay_s": 2_592_000}  # 30 days, the most
 
 
 class FakeTasksClient:
@@ -39,10 +42,16 @@ class FakeTasksClient:
 
 
 class FakePublisher:
+    """Publishes nowhere, but builds the message as the real client does (so a string that is not
+    UTF-8 fails here as it would there)."""
+
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes, dict[str, str]]] = []
 
     def publish(self, topic: str, data: bytes, **attributes: str) -> Any:
+        pubsub_types.PubsubMessage.serialize(
+            pubsub_types.PubsubMessage(data=data, attributes=attributes)
+        )
         self.published.append((topic, data, attributes))
         return type("Done", (), {"result": lambda self, timeout: "id"})()
 
@@ -180,6 +189,41 @@ def test_aborted_is_retried_not_acked_as_a_duplicate(
     assert function.post("/", json=push_body(ENVELOPE)).status_code == 200  # the redelivery
 
 
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ({"messageId": "1\r\nX-Injected: 1"}, "bad_event"),  # header injection
+        ({"messageId": "\ud800"}, "bad_event"),  # was a 500 UnicodeEncodeError
+        ({"attributes": {"service": "brain\ud800"}}, "wrong_type"),  # not a valid string
+        ({"attributes": {"a\ud800": "b"}, "data": b64('{"service": "brain"}')}, "missing_field"),
+        ({"publishTime": "9999-12-31T00:00:00Z", "data": b64(json.dumps(DELAYED))}, None),
+    ],
+)
+def test_hostile_pushes_are_answered_2xx_never_5xx(
+    function: FlaskClient,
+    tasks: FakeTasksClient,
+    publisher: FakePublisher,
+    message: dict[str, Any],
+    reason: str | None,
+) -> None:
+    body = push_body(ENVELOPE)
+    body["message"].update(message)
+    if "messageId" in message:
+        body["message"]["message_id"] = message["messageId"]
+    response = function.post(
+        "/", data=json.dumps(body), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200
+    if reason is None:
+        (request,) = tasks.requests  # scheduled 30 days from now, not from year 9999
+        scheduled = request.task.schedule_time
+        assert scheduled - datetime.now(UTC) < timedelta(days=30, seconds=1)
+    else:
+        (_, _, attributes) = publisher.published[0]
+        assert attributes["bridge_reason"] == reason
+        assert tasks.requests == []
+
+
 def test_the_pubsub_entry_refuses_to_start_without_a_rejected_topic() -> None:
     env = old_enqueuer_env()
     del env["REJECTED_TOPIC"]
@@ -245,8 +289,6 @@ def test_http_without_key_gets_a_random_one(http: FlaskClient, tasks: FakeTasksC
 def test_http_delay_counts_from_now(http: FlaskClient, tasks: FakeTasksClient) -> None:
     http.post("/enqueue", json={"service": "brain", "payload": {}, "delay_s": 3600})
     scheduled = tasks.requests[0].task.schedule_time
-    from datetime import UTC, datetime, timedelta
-
     assert abs(scheduled - (datetime.now(UTC) + timedelta(hours=1))) < timedelta(seconds=30)
 
 

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bridge.config import Settings
-from bridge.envelope import Envelope
+from bridge.envelope import MAX_DELAY_S, Envelope
 from bridge.errors import PermanentError, Reason
 from bridge.naming import KeyKind, task_id_for
-from bridge.plan import DedupeKey, TaskSpec, encode_body, plan_task, route_for
+from bridge.plan import DedupeKey, TaskSpec, encode_body, plan_task, route_for, schedule_for
 from tests.conftest import CALLER_SA, NOW, PUBLISHED_AT
 
 MESSAGE = DedupeKey(KeyKind.MESSAGE_ID, "1001")
@@ -125,3 +125,24 @@ def test_max_body_bytes_comes_from_settings(settings: Settings) -> None:
     with pytest.raises(PermanentError) as caught:
         plan(small, Envelope(service="brain", payload={"x": "0123456789"}))
     assert caught.value.reason is Reason.TOO_LARGE
+
+
+@pytest.mark.parametrize(
+    ("not_before", "delay_s", "expected"),
+    [
+        # Within the clock skew, the publish time counts: a redelivery keeps its schedule.
+        (NOW + timedelta(minutes=4), 60, NOW + timedelta(minutes=5)),
+        # Beyond it, the publish time is not trusted: counted from now.
+        (NOW + timedelta(minutes=6), 60, NOW + timedelta(seconds=60)),
+        (datetime(9999, 12, 31, tzinfo=UTC), MAX_DELAY_S, NOW + timedelta(seconds=MAX_DELAY_S)),
+        (datetime(9999, 12, 31, tzinfo=UTC), 0, None),
+        # Never past Cloud Tasks' 30 days from now, whatever the skew added.
+        (NOW + timedelta(minutes=4), MAX_DELAY_S, NOW + timedelta(seconds=MAX_DELAY_S)),
+        # Long past: dispatch now.
+        (datetime(1, 1, 1, tzinfo=UTC), MAX_DELAY_S, None),
+    ],
+)
+def test_the_schedule_is_always_one_cloud_tasks_accepts(
+    not_before: datetime, delay_s: int, expected: datetime | None
+) -> None:
+    assert schedule_for(not_before=not_before, delay_s=delay_s, now=NOW) == expected

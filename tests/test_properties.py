@@ -3,7 +3,10 @@
 - valid envelopes (both modes) always become a task with a valid, deterministic name and a body
   equal to the payload;
 - each kind of malformation yields its own ``bridge_reason``, with the original data kept;
-- arbitrary bytes and attributes never make anything but a task or a classified rejection.
+- arbitrary bytes and attributes never make anything but a task or a classified rejection;
+- hostile pushes (any message id, attribute, publish time, lone surrogates, control characters)
+  never make a 5xx: only a task or a rejection Pub/Sub can store, and no header value that
+  reaches a task holds a control character.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import re
 import string
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import flask
@@ -37,7 +41,8 @@ SERVICES = sorted(SETTINGS.routes)
 TASK_NAME = re.compile(
     r"projects/demo-project/locations/us-central1/queues/[A-Za-z0-9-]{1,100}/tasks/[0-9a-f]{64}"
 )
-HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+# Printable ASCII, no control character, no surrounding space (HTTP would strip it).
+HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?")
 FIELDS = {"service", "payload", "delay_s", "idempotency_key", "deadline_s"}
 UNREACHABLE_FROM_DATA = {
     Reason.BAD_EVENT,
@@ -61,7 +66,10 @@ json_values = st.recursive(
     max_leaves=20,
 )
 payloads = st.dictionaries(st.text(max_size=10), json_values, max_size=6)
-keys = st.text(alphabet=string.printable[:95], min_size=1, max_size=60)  # printable ASCII
+# Printable ASCII without surrounding spaces (HTTP would strip them).
+keys = st.text(alphabet=string.printable[:95], min_size=1, max_size=60).filter(
+    lambda k: k == k.strip(" ")
+)
 
 
 @st.composite
@@ -124,12 +132,14 @@ def test_attribute_mode_gives_the_same_task_as_envelope_mode(envelope: dict[str,
     )
     (one,) = by_envelope[1].created.values()
     (two,) = by_attributes[1].created.values()
-    assert (one.task_name, one.body, one.schedule_time, one.deadline_s) == (
+    assert (one.task_name, one.schedule_time, one.deadline_s) == (
         two.task_name,
-        two.body,
         two.schedule_time,
         two.deadline_s,
     )
+    assert json.loads(one.body) == json.loads(two.body)
+    # Attribute mode forwards the data byte for byte, as push_body published it.
+    assert two.body == json.dumps(envelope["payload"], ensure_ascii=False).encode("utf-8")
 
 
 def _without(envelope: dict[str, Any], field: str) -> dict[str, Any]:
@@ -176,6 +186,12 @@ def malformed(draw: st.DrawFn) -> tuple[bytes, Reason]:
         return encode(envelope | {field: bad}), kind
     if kind is Reason.BAD_IDEMPOTENCY_KEY:
         key = draw(keys)
+        if draw(st.booleans()):  # a surrounding space, which HTTP strips
+            spaces = " " * draw(st.integers(1, 3))
+            return encode(
+                envelope
+                | {"idempotency_key": draw(st.sampled_from([spaces + key, key + spaces, spaces]))}
+            ), kind
         position = draw(st.integers(0, len(key)))
         unsafe = draw(st.sampled_from(["\r\n", "\n", "\x00", "\x7f", "\t", "ñ", "🚀", "\u2028"]))
         return encode(
@@ -190,6 +206,7 @@ def malformed(draw: st.DrawFn) -> tuple[bytes, Reason]:
 
 @settings(
     max_examples=400 * SCALE,
+    deadline=None,  # megabyte payloads on a shared machine: speed lives in benchmarks
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(case=malformed())
@@ -265,7 +282,7 @@ def test_decoding_arbitrary_events_only_raises_permanent_errors(
 APP = flask.Flask("fuzz")
 
 
-@settings(max_examples=300 * SCALE, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     body=st.binary(max_size=400) | envelopes().map(encode) | malformed().map(lambda c: c[0]),
     traceparent=st.text(max_size=60),
@@ -302,3 +319,90 @@ def test_http_entry_answers_every_body_with_a_defined_status(
         assert Reason(item["type"])
         assert item["loc"][0] == "body"
         assert gateway.calls == 0
+
+
+# Text as a hostile push can carry it in JSON: lone surrogates, control characters, spaces.
+hostile_text = st.text(
+    st.characters()
+    | st.sampled_from(["\ud800", "\udfff", "\r", "\n", "\x00", "\x7f", " ", "\u2028"]),
+    max_size=12,
+)
+hostile_attributes = st.dictionaries(
+    st.sampled_from(
+        ["service", "delay_s", "idempotency_key", "traceparent", "bridge_origin_message_id"]
+    )
+    | hostile_text,
+    hostile_text | st.sampled_from(SERVICES) | st.integers(0, 10**7).map(str),
+    max_size=5,
+)
+publish_times = (
+    st.none()
+    | hostile_text
+    | st.datetimes().map(lambda d: d.isoformat() + "Z")
+    | st.sampled_from(["9999-12-31T23:59:59.999999999Z", "0001-01-01T00:00:00Z"])
+)
+message_data = (
+    envelopes().map(encode).map(lambda b: base64.b64encode(b).decode())
+    | st.binary(max_size=100).map(lambda b: base64.b64encode(b).decode())
+    | hostile_text
+    | st.none()
+    | st.integers()
+)
+
+
+@settings(max_examples=500 * SCALE, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    message_id=hostile_text | st.text(alphabet=string.digits, min_size=1, max_size=18),
+    attributes=hostile_attributes,
+    publish_time=publish_times,
+    data=message_data,
+    delay_s=st.none() | st.integers(0, MAX_DELAY_S),
+)
+def test_no_push_makes_a_5xx_or_an_unsafe_header(
+    message_id: str,
+    attributes: dict[str, str],
+    publish_time: str | None,
+    data: Any,
+    delay_s: int | None,
+) -> None:
+    bridge, gateway, sink = make_bridge()
+    message: dict[str, Any] = {"messageId": message_id, "attributes": attributes, "data": data}
+    if publish_time is not None:
+        message["publishTime"] = publish_time
+    if delay_s is not None and isinstance(data, str):
+        envelope = {"service": SERVICES[0], "payload": {}, "delay_s": delay_s}
+        message["data"] = base64.b64encode(encode(envelope)).decode()
+    # Returning is a 2xx; a TransientError would be a 503 (here: a rejection Pub/Sub would
+    # refuse, forever), anything else a 500.
+    outcome = bridge.handle(event_id=None, event_time=None, data={"message": message})
+    if outcome is Outcome.REJECTED:
+        (rejected,) = sink.rejected  # the strict sink took it: Pub/Sub would store it
+        assert Reason(rejected.attributes["bridge_reason"])
+        assert HEADER_VALUE.fullmatch(rejected.attributes["bridge_message_id"])
+    else:
+        assert outcome is Outcome.CREATED
+        (spec,) = gateway.created.values()
+        assert all(HEADER_VALUE.fullmatch(v) for v in spec.headers.values()), spec.headers
+        if spec.schedule_time is not None:
+            assert NOW < spec.schedule_time <= NOW + timedelta(seconds=MAX_DELAY_S)
+
+
+@settings(max_examples=200 * SCALE, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    service=hostile_text | st.sampled_from(SERVICES),
+    key=hostile_text | keys,
+    payload_text=hostile_text,
+)
+def test_no_request_to_post_enqueue_makes_a_500(service: str, key: str, payload_text: str) -> None:
+    gateway = FakeGateway()
+    bridge = HttpBridge(settings=SETTINGS, gateway=gateway, clock=lambda: NOW)
+    envelope = {"service": service, "payload": {"t": payload_text}, "idempotency_key": key}
+    for body in (
+        json.dumps(envelope).encode(),  # lone surrogates as \ud800 escapes
+        json.dumps(envelope, ensure_ascii=False).encode("utf-8", "surrogatepass"),
+    ):
+        with APP.test_request_context("/enqueue", method="POST", data=body):
+            response = bridge.handle(flask.request)
+        assert response.status_code in (200, 422), response.get_json()
+    for spec in gateway.created.values():
+        assert all(HEADER_VALUE.fullmatch(v) for v in spec.headers.values()), spec.headers

@@ -1,18 +1,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from bridge.config import load_settings
+from bridge.config import Settings, load_settings
 from bridge.errors import PermanentError, Reason, TransientError
 from bridge.logs import Outcome
 from bridge.naming import KeyKind, task_id_for
-from bridge.pubsub_entry import PubsubBridge
-from bridge.rejections import DroppingRejectionSink
+from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, PubsubBridge
+from bridge.rejections import DroppingRejectionSink, wrap
 from bridge.testing import FakeGateway, RecordingSink
-from tests.conftest import NOW, PUBLISHED_AT, old_enqueuer_env, push_body
+from tests.conftest import NOW, PUBLISHED_AT, b64, old_enqueuer_env, push_body
 
 ENVELOPE = {"service": "brain", "payload": {"texto": "ñandú"}, "idempotency_key": "CASE-001"}
 
@@ -95,14 +96,28 @@ def test_a_malformed_message_is_acked_and_rejected_with_its_data(
     assert gateway.calls == 0
 
 
-def test_an_unreadable_event_keeps_the_whole_body(
+def test_an_event_without_a_message_keeps_the_whole_body(
     pubsub_bridge: PubsubBridge, sink: RecordingSink
 ) -> None:
-    body = {"message": {"data": "@@not base64@@", "messageId": "8"}}
+    body = {"msg": {"data": "e30=", "messageId": "8"}}
     assert handle(pubsub_bridge, body) is Outcome.REJECTED
     (rejected,) = sink.rejected
-    assert rejected.attributes["bridge_reason"] == "bad_base64"
+    assert rejected.attributes["bridge_reason"] == "bad_event"
     assert json.loads(rejected.data) == body
+
+
+def test_data_that_is_not_base64_keeps_its_text_and_the_attributes(
+    pubsub_bridge: PubsubBridge, sink: RecordingSink
+) -> None:
+    body = {
+        "message": {"data": "%%%not-base64%%%", "messageId": "8", "attributes": {"origin": "x"}}
+    }
+    assert handle(pubsub_bridge, body) is Outcome.REJECTED
+    (rejected,) = sink.rejected
+    assert rejected.data == b"%%%not-base64%%%"
+    assert rejected.attributes["origin"] == "x"
+    assert rejected.attributes["bridge_reason"] == "bad_base64"
+    assert rejected.attributes["bridge_message_id"] == "8"
 
 
 def test_task_rejected_by_cloud_tasks_is_rejected(
@@ -175,3 +190,152 @@ def test_the_explicit_opt_out_drops_with_an_error_log(
     assert handle(bridge, push_body("{bad")) is Outcome.REJECTED
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["severity"] == "ERROR"
+
+
+# -- hostile or broken pushes: bad_event and kept, never a 5xx or an injected header -----------
+
+
+def test_a_publish_time_far_in_the_future_schedules_from_now(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway
+) -> None:
+    envelope = {"service": "brain", "payload": {}, "delay_s": 2_592_000}
+    body = push_body(envelope, publish_time="9999-12-31T00:00:00Z")
+    assert handle(pubsub_bridge, body) is Outcome.CREATED
+    (spec,) = gateway.created.values()
+    assert spec.schedule_time == NOW + timedelta(days=30)
+
+
+@pytest.mark.parametrize(
+    "message_id", ["1\r\nX-Injected: 1", "1\n", "\ud800", "1\x7f", " 1", "1 ", "ñ"]
+)
+def test_a_message_id_that_cannot_be_a_header_is_rejected_and_kept(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway, sink: RecordingSink, message_id: str
+) -> None:
+    body = push_body(ENVELOPE, attributes={"origin": "sheet"}, message_id=message_id)
+    assert handle(pubsub_bridge, body) is Outcome.REJECTED
+    assert gateway.calls == 0
+    (rejected,) = sink.rejected
+    assert rejected.attributes["bridge_reason"] == "bad_event"
+    assert json.loads(rejected.data) == ENVELOPE  # the message's own data, not the event body
+    assert rejected.attributes["origin"] == "sheet"
+    kept_id = rejected.attributes["bridge_message_id"]
+    assert kept_id.isascii()
+    assert kept_id.isprintable()
+
+
+def test_a_lone_surrogate_in_an_attribute_of_an_invalid_envelope_is_rejected(
+    pubsub_bridge: PubsubBridge, sink: RecordingSink
+) -> None:
+    body = push_body({"service": "brain"}, attributes={"note\ud800": "v\udfff"})
+    assert handle(pubsub_bridge, body) is Outcome.REJECTED  # not a retry, forever
+    (rejected,) = sink.rejected
+    assert rejected.attributes["bridge_reason"] == "missing_field"
+    assert rejected.attributes["bridge_wrapped"] == "true"  # Pub/Sub cannot carry them as is
+    wrapped = json.loads(rejected.data)
+    assert wrapped["attributes"] == {"note\ud800": "v\udfff"}
+
+
+def test_a_lone_surrogate_in_a_field_name_still_gives_a_publishable_rejection(
+    pubsub_bridge: PubsubBridge, sink: RecordingSink
+) -> None:
+    body = push_body("", attributes={"service": "brain\ud800", "idempotency_key": "\udc00"})
+    body["message"]["data"] = b64("{}")
+    assert handle(pubsub_bridge, body) is Outcome.REJECTED
+    (rejected,) = sink.rejected
+    assert rejected.attributes["bridge_error"].encode()  # valid UTF-8
+
+
+@pytest.mark.parametrize("origin", ["abc", "1\r\nX: 1", "", "12 ", "\ud800", "1" * 65])
+def test_an_origin_attribute_that_is_not_a_message_id_is_rejected(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway, sink: RecordingSink, origin: str
+) -> None:
+    body = push_body({"service": "brain", "payload": {}}, attributes={ORIGIN_ATTRIBUTE: origin})
+    assert handle(pubsub_bridge, body) is Outcome.REJECTED
+    assert gateway.calls == 0
+    assert sink.rejected[0].attributes["bridge_reason"] == "bad_event"
+    assert ORIGIN_ATTRIBUTE in sink.rejected[0].attributes["bridge_error"]
+
+
+# -- every rejection fits and can be replayed ----------------------------------------------
+
+
+def test_a_10_mb_invalid_message_is_rejected_not_retried(
+    pubsub_bridge: PubsubBridge, sink: RecordingSink
+) -> None:
+    body = push_body("")
+    body["message"]["data"] = b64(b"{" * 10_000_000)  # the strict sink refuses what Pub/Sub would
+    assert handle(pubsub_bridge, body) is Outcome.REJECTED
+    (rejected,) = sink.rejected
+    assert rejected.attributes["bridge_reason"] == "bad_json"
+    assert rejected.attributes["bridge_data_bytes"] == "10000000"
+
+
+def test_a_wrapped_replay_is_unwrapped_and_named_after_its_origin(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway
+) -> None:
+    attributes = {f"k{i}": "v" for i in range(99)} | {ORIGIN_ATTRIBUTE: "5"}
+    data = wrap(json.dumps({"service": "brain", "payload": {"a": 1}}).encode(), attributes)
+    body = push_body("", attributes={"bridge_wrapped": "true"}, message_id="900")
+    body["message"]["data"] = b64(data)
+    assert handle(pubsub_bridge, body) is Outcome.CREATED
+    (spec,) = gateway.created.values()
+    assert spec.task_name.endswith(task_id_for(service="brain", kind=KeyKind.MESSAGE_ID, value="5"))
+    assert json.loads(spec.body) == {"a": 1}
+
+
+def test_a_wrapped_message_that_is_not_the_wrapped_form_is_rejected(
+    pubsub_bridge: PubsubBridge, sink: RecordingSink
+) -> None:
+    body = push_body("{oops", attributes={"bridge_wrapped": "true", "x": "1"})
+    assert handle(pubsub_bridge, body) is Outcome.REJECTED
+    (rejected,) = sink.rejected
+    assert rejected.attributes["bridge_reason"] == "bad_event"
+    assert rejected.data == b"{oops"
+    assert "bridge_wrapped" not in rejected.attributes  # a replay must not unwrap it again
+
+
+# -- what the worker receives: attribute mode is byte for byte ------------------------------
+
+
+def test_attribute_mode_forwards_the_data_exactly_as_published(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway
+) -> None:
+    data = '{ "n": 1.10, "big": 1e2, "z": -0, "dup": 1, "dup": 2, "s": "\\u00e9\\/" }\n'
+    handle(pubsub_bridge, push_body(data, attributes={"service": "brain"}))
+    (spec,) = gateway.created.values()
+    assert spec.body == data.encode()
+
+
+@pytest.mark.parametrize("data", ['{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}'])
+def test_attribute_mode_refuses_what_is_not_json(
+    pubsub_bridge: PubsubBridge, sink: RecordingSink, data: str
+) -> None:
+    assert handle(pubsub_bridge, push_body(data, attributes={"service": "brain"})) is (
+        Outcome.REJECTED
+    )
+    assert sink.rejected[0].attributes["bridge_reason"] == "bad_json"
+
+
+def test_attribute_mode_counts_the_published_bytes_against_the_limit(
+    settings: Settings, sink: RecordingSink
+) -> None:
+    bridge = PubsubBridge(
+        settings=replace(settings, max_body_bytes=20),
+        gateway=FakeGateway(),
+        rejections=sink,
+        clock=lambda: NOW,
+    )
+    padded = '{"a":                    1}'  # 27 bytes as published, 7 as compact JSON
+    assert handle(bridge, push_body(padded, attributes={"service": "brain"})) is Outcome.REJECTED
+    assert sink.rejected[0].attributes["bridge_reason"] == "too_large"
+
+
+def test_envelope_mode_normalises_the_payload_as_the_readme_says(
+    pubsub_bridge: PubsubBridge, gateway: FakeGateway
+) -> None:
+    payload = (
+        '{ "n": 1.10, "big": 1e2, "z": -0, "zf": -0.0, "dup": 1, "dup": 2, "s": "\\u00e9\\/" }'
+    )
+    handle(pubsub_bridge, push_body('{"service": "brain", "payload": ' + payload + "}"))
+    (spec,) = gateway.created.values()
+    assert spec.body == '{"n":1.1,"big":100.0,"z":0,"zf":-0.0,"dup":2,"s":"é/"}'.encode()

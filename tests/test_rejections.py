@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from typing import Any
 
@@ -9,9 +10,12 @@ import pytest
 from bridge.errors import PermanentError, Reason, TransientError
 from bridge.rejections import (
     MAX_ATTRIBUTES,
+    MAX_REJECTION_BYTES,
     MAX_VALUE_BYTES,
     OutgoingMessage,
     PubsubRejectionSink,
+    message_size,
+    pubsub_problem,
     rejection_for,
     truncate_utf8,
 )
@@ -115,3 +119,65 @@ def test_a_failed_publish_is_transient(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(TransientError) as caught:
         sink.reject(OutgoingMessage(data=b"x", attributes={}))
     assert "projects/p/topics/rejected" in caught.value.detail
+
+
+def test_the_cause_of_a_timed_out_publish_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bridge.rejections.make_publisher", lambda: FakePublisher(TimeoutError()))
+    sink = PubsubRejectionSink(topic_path="projects/p/topics/rejected", timeout_s=5)
+    with pytest.raises(TransientError) as caught:
+        sink.reject(OutgoingMessage(data=b"x", attributes={}))
+    assert (
+        caught.value.detail
+        == "publishing to projects/p/topics/rejected: no confirmation within 5 s"
+    )
+
+
+def test_another_failure_names_its_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bridge.rejections.make_publisher", lambda: FakePublisher(OSError()))
+    sink = PubsubRejectionSink(topic_path="projects/p/topics/rejected", timeout_s=5)
+    with pytest.raises(TransientError) as caught:
+        sink.reject(OutgoingMessage(data=b"x", attributes={}))
+    assert caught.value.detail.endswith(": OSError")
+
+
+LONG_ERROR = PermanentError(Reason.BAD_JSON, "e" * 5000)
+
+
+def test_a_message_too_large_for_one_request_is_cut_and_says_so() -> None:
+    data = bytes(range(256)) * 39_063  # 10,000,128 bytes
+    out = rejection_for(data=data, attributes={"a": "b"}, message_id="9", error=LONG_ERROR)
+    assert message_size(out) <= MAX_REJECTION_BYTES
+    assert pubsub_problem(out) is None
+    assert data.startswith(out.data)
+    assert len(out.data) > 9_990_000  # as much as fits
+    assert out.attributes["bridge_data_bytes"] == str(len(data))
+    assert out.attributes["bridge_data_sha256"] == hashlib.sha256(data).hexdigest()
+    assert "data cut" in out.attributes["bridge_error"]
+    assert out.attributes["a"] == "b"
+    assert out.attributes["bridge_reason"] == "bad_json"
+
+
+def test_a_message_near_the_limit_keeps_its_data_and_shortens_the_error() -> None:
+    data = b"y" * 9_998_900  # published fine; our three attributes at full length do not fit
+    out = rejection_for(data=data, attributes={}, message_id="9", error=LONG_ERROR)
+    assert out.data == data
+    assert message_size(out) <= MAX_REJECTION_BYTES
+    assert "bridge_data_bytes" not in out.attributes
+    assert 0 < len(out.attributes["bridge_error"]) <= 200
+
+
+def test_a_cut_message_with_wrapped_attributes_fits_too() -> None:
+    attributes = {f"k{i}": "v" * 1000 for i in range(100)}
+    out = rejection_for(data=b"z" * 10_000_000, attributes=attributes, message_id="9", error=ERROR)
+    assert message_size(out) <= MAX_REJECTION_BYTES
+    assert out.attributes["bridge_wrapped"] == "true"
+    wrapped = json.loads(out.data)
+    assert wrapped["attributes"] == attributes
+    assert b"z" * 1000 in base64.b64decode(wrapped["data"])
+
+
+def test_attributes_that_are_not_utf8_move_into_the_data() -> None:
+    out = rejection_for(data=b"{}", attributes={"a": "\ud800"}, message_id="1", error=ERROR)
+    assert pubsub_problem(out) is None
+    assert out.attributes["bridge_wrapped"] == "true"
+    assert json.loads(out.data)["attributes"] == {"a": "\ud800"}

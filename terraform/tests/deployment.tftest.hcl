@@ -115,6 +115,7 @@ run "deployment" {
     condition = alltrue([
       for m in concat(
         [for b in google_cloud_tasks_queue_iam_member.enqueuer : b.member],
+        [for b in google_cloud_tasks_queue_iam_member.http_enqueuer : b.member],
         [for b in google_cloud_run_v2_service_iam_member.worker_invoker : b.member],
         [for b in google_cloud_run_v2_service_iam_member.http_invoker : b.member],
         [for b in google_pubsub_topic_iam_member.requests_publisher : b.member],
@@ -125,6 +126,7 @@ run "deployment" {
           google_service_account_iam_member.caller_token_creator.member,
           google_pubsub_topic_iam_member.dead_letter_publisher.member,
           google_pubsub_topic_iam_member.rejected_publisher.member,
+          google_service_account_iam_member.http_caller_act_as[0].member,
           google_pubsub_subscription_iam_member.push_subscriber.member,
           google_storage_bucket_iam_member.build_source_reader.member,
         ],
@@ -151,8 +153,28 @@ run "deployment" {
     error_message = "The function must run and build as its own identities, never the default accounts."
   }
   assert {
-    condition     = google_cloudfunctions2_function.enqueue_http[0].build_config[0].entry_point == "enqueue_http" && google_cloudfunctions2_function.enqueue_http[0].service_config[0].environment_variables == google_cloudfunctions2_function.enqueue.service_config[0].environment_variables
-    error_message = "The HTTP function must run enqueue_http with the same environment."
+    condition     = google_cloudfunctions2_function.enqueue_http[0].build_config[0].entry_point == "enqueue_http" && google_cloudfunctions2_function.enqueue_http[0].service_config[0].environment_variables == tomap({ for k, v in google_cloudfunctions2_function.enqueue.service_config[0].environment_variables : k => v if k != "REJECTED_TOPIC" })
+    error_message = "The HTTP function must run enqueue_http with the same environment, minus REJECTED_TOPIC (it answers 422, never rejects to a topic)."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.enqueue_http[0].service_config[0].service_account_email == google_service_account.http_runtime[0].email && google_service_account.http_runtime[0].email != google_service_account.runtime[0].email
+    error_message = "The HTTP function must run as its own identity, not the Pub/Sub function's."
+  }
+  assert {
+    condition     = length(google_cloud_tasks_queue_iam_member.http_enqueuer) == 4 && alltrue([for k, b in google_cloud_tasks_queue_iam_member.http_enqueuer : b.role == "roles/cloudtasks.enqueuer" && b.member == "serviceAccount:${google_service_account.http_runtime[0].email}" && b.name == google_cloud_tasks_queue.service[k].name])
+    error_message = "The HTTP function's identity must be enqueuer on each queue, and only there."
+  }
+  assert {
+    condition     = google_service_account_iam_member.http_caller_act_as[0].role == "roles/iam.serviceAccountUser" && google_service_account_iam_member.http_caller_act_as[0].member == "serviceAccount:${google_service_account.http_runtime[0].email}" && google_service_account_iam_member.http_caller_act_as[0].service_account_id == "projects/bridge-test-project/serviceAccounts/${google_service_account.caller[0].email}"
+    error_message = "The HTTP function's identity must hold actAs on CALLER_SA."
+  }
+  assert {
+    condition     = google_pubsub_topic_iam_member.rejected_publisher.member != "serviceAccount:${google_service_account.http_runtime[0].email}"
+    error_message = "The HTTP function's identity must not publish to the rejected topic (it never needs to)."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.enqueue_http[0].service_config[0].ingress_settings == "ALLOW_ALL"
+    error_message = "With callers listed (http_invoker_members), the HTTP function's default ingress must let them in from outside the VPC."
   }
   assert {
     condition = google_cloudfunctions2_function.enqueue.service_config[0].environment_variables == tomap({

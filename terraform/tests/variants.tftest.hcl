@@ -60,6 +60,33 @@ run "old_setup_adopted" {
   }
 }
 
+run "http_function_without_callers_is_internal_only" {
+  command = plan
+
+  variables {
+    http_invoker_members = []
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.enqueue_http[0].service_config[0].ingress_settings == "ALLOW_INTERNAL_ONLY"
+    error_message = "With no caller listed, the HTTP function's default ingress must be the narrowest: internal only."
+  }
+}
+
+run "http_ingress_can_be_chosen" {
+  command = plan
+
+  variables {
+    http_invoker_members = []
+    http_ingress         = "ALLOW_INTERNAL_AND_GCLB"
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.enqueue_http[0].service_config[0].ingress_settings == "ALLOW_INTERNAL_AND_GCLB"
+    error_message = "An explicit http_ingress wins."
+  }
+}
+
 run "derived_suffix" {
   command = plan
 

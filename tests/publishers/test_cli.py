@@ -225,7 +225,11 @@ def test_a_partial_failure_says_how_to_resume(
             cli.EXIT_NOT_FOUND,
             "topic",
         ),
-        (["replay", "--subscription", "s", "--all", "--reason", "x"], cli.EXIT_USAGE, "--all"),
+        (
+            ["replay", "--subscription", "s", "--all", "--reason", "bad_json"],
+            cli.EXIT_USAGE,
+            "--all",
+        ),
     ],
 )
 def test_user_mistakes_get_a_sentence_and_an_exit_code(
@@ -367,3 +371,52 @@ def test_every_example_in_the_help_parses(command: str, capsys: pytest.CaptureFi
         args = cli.build_parser().parse_args(argv)  # argparse exits on a bad example
         if command == "replay":
             assert not (args.all and (args.reason or args.message_id)), argv
+
+
+@pytest.mark.parametrize(
+    "services", ["brain:BRAIN,regresos:REGRESOS", "brain,regresos", " brain : BRAIN , regresos "]
+)
+def test_an_unknown_service_is_refused_when_the_services_are_given(
+    services: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["publish", "--service", "brian", "--payload", "{}", "--project", "p"]
+    code, out, err = run([*argv, "--services", services, "--dry-run"], capsys)
+    assert code == cli.EXIT_INVALID
+    assert "unknown service 'brian'; known services: brain, regresos [unknown_service]" in err
+    assert "nothing was published" in err
+    assert out == ""
+
+
+def test_bridge_services_is_read_like_the_function_reads_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BRIDGE_SERVICES", "brain:BRAIN,regresos:REGRESOS")
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(
+        '{"service": "brain", "payload": {}}\n{"service": "brian", "payload": {}}\n'
+        '{"service": "regreso", "payload": {}}\n'
+    )
+    code, out, err = run(["publish", "--file", str(rows), "--project", "p", "--dry-run"], capsys)
+    assert code == cli.EXIT_INVALID
+    assert "line 2: service: unknown service 'brian'" in err
+    assert "line 3: service: unknown service 'regreso'" in err
+    assert out == ""
+
+
+def test_without_the_services_a_note_says_they_were_not_checked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("BRIDGE_SERVICES", raising=False)
+    argv = ["publish", "--service", "brian", "--payload", "{}", "--project", "p", "--dry-run"]
+    code, out, err = run(argv, capsys)
+    assert code == 0
+    assert "service names were not checked" in err
+    assert "--services" in err
+    assert '"service": "brian"' in out
+
+
+def test_a_malformed_services_list_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["publish", "--service", "b", "--payload", "{}", "--project", "p", "--dry-run"]
+    code, _, err = run([*argv, "--services", "Brain,,x"], capsys)
+    assert code == cli.EXIT_USAGE
+    assert "is not a service name" in err

@@ -4,8 +4,10 @@ rejections and a real dead-lettered message, listed, chosen, republished, acknow
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -15,10 +17,10 @@ from bridge import cli
 from bridge.config import Settings
 from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage
-from bridge.publisher import PublishFailed
+from bridge.publisher import MAX_REQUEST_BYTES, PublishFailed
 from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, plan_message
-from bridge.rejections import OutgoingMessage, rejection_for
-from bridge.replay import DEAD_LETTERED, LEASE_S, Pulled, candidate_for, replay, unwrap
+from bridge.rejections import OutgoingMessage, message_size, rejection_for, unwrap
+from bridge.replay import DEAD_LETTERED, LEASE_S, Pulled, candidate_for, replay
 from tests.publishers.conftest import Emulator, Topic, as_bridge_sees_it, new_topic
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -104,13 +106,79 @@ def test_what_the_bridge_would_reject_again_is_flagged() -> None:
     assert candidate.replay is not None  # --force may still send it
 
 
-def test_too_many_attributes_cannot_be_republished() -> None:
-    attributes = {f"k{i}": "v" for i in range(100)}
-    pulled = rejected(b"{}", attributes, original_id="1", reason=Reason.UNKNOWN_SERVICE)
+def test_a_rejection_with_100_attributes_replays_wrapped_as_its_original(
+    settings: Settings,
+) -> None:
+    # 100 attributes: no room for bridge_origin_message_id, even with --force (it used to be 101).
+    attributes = {f"k{i}": "v" for i in range(99)} | {"service": "brain"}
+    data = b'{"case": 1}'
+    pulled = rejected(data, attributes, original_id="4343", reason=Reason.UNKNOWN_SERVICE)
+    candidate = candidate_for(pulled)
+    assert candidate.problem is None
+    assert candidate.replay is not None
+    assert dict(candidate.replay.attributes) == {"bridge_wrapped": "true"}
+    assert unwrap(candidate.replay.data) == (data, attributes | {ORIGIN_ATTRIBUTE: "4343"})
+    # The bridge unwraps it on arrival: the task the original would have become.
+    republished = PubsubMessage("9999", candidate.replay.data, candidate.replay.attributes, NOW)
+    original = PubsubMessage("4343", data, attributes, NOW)
+    assert (
+        plan_message(republished, settings=settings, now=NOW).task_name
+        == plan_message(original, settings=settings, now=NOW).task_name
+    )
+
+
+def test_a_rejection_near_10_mb_replays_as_is() -> None:
+    data = json.dumps({"service": "brain", "payload": {"x": "y" * 9_990_000}}).encode()
+    pulled = rejected(data, {"a": "b"}, original_id="4444", reason=Reason.TOO_LARGE)
+    assert pulled.data == data  # the rejection kept it whole
+    candidate = candidate_for(pulled, max_body_bytes=10**7)  # MAX_BODY_BYTES raised: the fix
+    assert candidate.problem is None, candidate.problem
+    assert candidate.replay is not None
+    assert candidate.replay.data == data
+    assert message_size(candidate.replay) <= MAX_REQUEST_BYTES - 400
+
+
+def test_a_rejection_whose_data_was_cut_cannot_be_republished() -> None:
+    data = b"x" * 10_000_000  # the largest message Pub/Sub takes; no room for our attributes
+    pulled = rejected(data, {}, original_id="4545", reason=Reason.BAD_JSON)
+    assert pulled.attributes["bridge_data_bytes"] == "10000000"
     candidate = candidate_for(pulled)
     assert candidate.replay is None
     assert candidate.problem is not None
-    assert "101 attributes" in candidate.problem
+    assert "keeps only the first" in candidate.problem
+
+
+def test_an_origin_that_is_not_a_message_id_is_not_carried_over() -> None:
+    data = json.dumps(ENVELOPE).encode()
+    pulled = rejected(
+        data, {ORIGIN_ATTRIBUTE: "free text"}, original_id="12", reason=Reason.BAD_EVENT
+    )
+    candidate = candidate_for(pulled)
+    assert candidate.origin_message_id == "12"
+    assert candidate.replay is not None
+    assert candidate.replay.attributes[ORIGIN_ATTRIBUTE] == "12"
+
+
+def test_two_rejections_of_one_delivery_are_replayed_once() -> None:
+    # The bridge's publish timed out, the client's background retry still delivered it, and the
+    # redelivery was rejected again: two rejections with one bridge_message_id.
+    data = json.dumps(ENVELOPE).encode()
+    first, second, other = with_ids(
+        [
+            rejected(data, {}, original_id="61", reason=Reason.UNKNOWN_SERVICE),
+            rejected(data, {}, original_id="61", reason=Reason.UNKNOWN_SERVICE),
+            rejected(data, {}, original_id="62", reason=Reason.UNKNOWN_SERVICE),
+        ]
+    )
+    subscription = MemorySubscription([first, second, other])
+    transport = FailsOnRequest(0)
+    report = replay(
+        subscription, topic_path="projects/p/topics/t", transport=transport, select_all=True
+    )
+    assert sorted(report.republished) == [first.message_id, other.message_id]
+    assert report.duplicates == {second.message_id: first.message_id}
+    assert sorted(subscription.acked) == sorted([first.ack_id, second.ack_id, other.ack_id])
+    assert subscription.released == []
 
 
 def test_unwrap_refuses_garbage() -> None:
@@ -334,7 +402,8 @@ class FailsOnRequest:
 def memory_messages(count: int) -> list[Pulled]:
     data = json.dumps(ENVELOPE).encode()
     return [
-        rejected(data, {}, original_id=f"o{i}", reason=Reason.UNKNOWN_SERVICE) for i in range(count)
+        rejected(data, {}, original_id=f"{9000 + i}", reason=Reason.UNKNOWN_SERVICE)
+        for i in range(count)
     ]
 
 
@@ -365,7 +434,7 @@ def test_an_outage_midway_acks_what_went_out_and_releases_the_rest() -> None:
 def test_a_listing_releases_everything_and_acks_nothing() -> None:
     subscription = MemorySubscription(with_ids(memory_messages(3)))
     report = replay(subscription, topic_path="projects/p/topics/t", transport=FailsOnRequest(1))
-    assert [c.origin_message_id for c in report.seen] == ["o0", "o1", "o2"]
+    assert [c.origin_message_id for c in report.seen] == ["9000", "9001", "9002"]
     assert report.chosen == []
     assert subscription.acked == []
     assert subscription.released == ["ack-0", "ack-1", "ack-2"]
@@ -378,3 +447,113 @@ def test_max_bounds_what_is_read() -> None:
     )
     assert len(report.seen) == 4
     assert len(subscription.waiting) == 6
+
+
+# -- reading: "nothing to replay" only after Pub/Sub answered so ------------------------------
+
+
+@pytest.fixture
+def silent_pubsub(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A TCP port that accepts connections and never answers: a Pub/Sub that does not answer."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)  # the kernel completes the handshakes; nobody ever reads
+        host = f"127.0.0.1:{listener.getsockname()[1]}"
+        for key in list(os.environ):
+            if key.startswith(("GOOGLE_", "CLOUDSDK_", "PUBSUB_")):
+                monkeypatch.delenv(key)
+        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
+        yield host
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("wait_s", ["0.5", "0"])
+def test_a_pubsub_that_does_not_answer_is_an_error_not_an_empty_subscription(
+    silent_pubsub: str, capsys: pytest.CaptureFixture[str], wait_s: str
+) -> None:
+    argv = ["replay", "--subscription", "s", "--project", "p", "--wait-s", wait_s]
+    code = cli.main([*argv, "--timeout-s", "1"])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_FAILED
+    assert "Pub/Sub did not answer" in captured.err
+    assert "pulling from projects/p/subscriptions/s" in captured.err
+    assert "message(s) read" not in captured.err
+    assert captured.out == ""
+
+
+def test_a_failed_pull_is_reported_as_a_pull(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bridge.stack.procs import free_port
+
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{free_port()}")  # nobody listens
+    code = cli.main(["replay", "--subscription", "s", "--project", "p", "--timeout-s", "2"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED
+    assert "pulling from projects/p/subscriptions/s failed" in err
+    assert "publishing" not in err
+
+
+def test_wait_s_0_still_reads_what_is_waiting(
+    pubsub_env: Emulator, topic: Topic, rejected_topic: Topic, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.dumps(ENVELOPE).encode()
+    waiting = publish_rejection(
+        pubsub_env, rejected_topic, data, original_id="8001", reason=Reason.UNKNOWN_SERVICE
+    )
+    argv = ["replay", "--subscription", rejected_topic.subscription, "--topic", topic.id]
+    code = cli.main([*argv, "--wait-s", "0"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert waiting in captured.out
+    assert "1 message(s) read" in captured.err
+
+
+def test_an_empty_subscription_is_reported_after_pubsub_answered(
+    pubsub_env: Emulator, topic: Topic, rejected_topic: Topic, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = replay_cli(capsys, rejected_topic.subscription, topic)
+    assert code == 0, err
+    assert out == ""
+    assert "0 message(s) read" in err
+
+
+class FailsOnPull(MemorySubscription):
+    """Serves its messages once, then fails the next pull, as an outage would."""
+
+    def pull(self, max_messages: int) -> list[Pulled]:
+        if not self.waiting:
+            raise PublishFailed("pulling from s failed: ServiceUnavailable: down")
+        return super().pull(max_messages)
+
+
+def test_messages_pulled_before_a_failure_are_released_at_once() -> None:
+    subscription = FailsOnPull(with_ids(memory_messages(150)))
+    with pytest.raises(PublishFailed, match="pulling from"):
+        replay(subscription, topic_path="projects/p/topics/t", transport=FailsOnRequest(0))
+    assert subscription.acked == []
+    assert sorted(subscription.released) == sorted(f"ack-{i}" for i in range(150))
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--reason", "unknown_servise"], "invalid choice: 'unknown_servise'"),
+        (["--timeout-s", "0"], "--timeout-s"),
+        (["--timeout-s", "-5"], "must be a number of seconds above 0"),
+        (["--timeout-s", "nan"], "--timeout-s"),
+        (["--wait-s", "-1"], "--wait-s"),
+    ],
+)
+def test_bad_options_are_usage_errors(
+    extra: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["replay", "--subscription", "s", "--project", "p", *extra])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE
+    assert words in err
+    if "--reason" in extra:
+        assert "unknown_service" in err  # the valid codes are listed
+        assert "dead_lettered" in err
