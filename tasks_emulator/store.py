@@ -12,7 +12,6 @@ run again, as production's at-least-once delivery allows.
 
 from __future__ import annotations
 
-import bisect
 import collections
 import heapq
 import itertools
@@ -248,10 +247,11 @@ class Store:
     def list_tasks(self, queue: str, *, after: str, limit: int) -> tuple[list[Any], bool]:
         """Copies of up to ``limit`` tasks named after ``after`` in name order; whether more."""
         with self._lock:
-            names = sorted(self._by_queue.get(queue, ()))
-            start = bisect.bisect_right(names, after) if after else 0
-            page = names[start : start + limit]
-            return [_copy(self._tasks[name].task) for name in page], start + limit < len(names)
+            names = self._by_queue.get(queue, set())
+            later = (name for name in names if name > after) if after else iter(names)
+            # One more than a page tells whether there are more; a heap beats sorting them all.
+            page = heapq.nsmallest(limit + 1, later)
+            return [_copy(self._tasks[name].task) for name in page[:limit]], len(page) > limit
 
     def delete_task(self, name: str, *, now_s: float) -> bool:
         """Delete a live task and reserve its name; False if there was none."""
