@@ -28,8 +28,9 @@ from tasks_emulator.oidc import TokenIssuer
 from tasks_emulator.service import CloudTasksService
 from tasks_emulator.store import Store
 
-# How many API calls run at once on each server.
-API_THREADS = 16
+# gRPC calls served at once: every call is short, and more threads only contend for the GIL
+# (4 served 2 KB CreateTasks faster than 8 or 16 on 2 cores).
+API_THREADS = 4
 # A stop waits this long for API calls in progress.
 API_GRACE_S = 5.0
 
