@@ -2,12 +2,14 @@
 
 ``python -m tasks_emulator [--host 127.0.0.1] [--port 8123] [--http-port 8124]
 [--queue projects/P/locations/L/queues/Q ...] [--data-dir DIR] [--name-reserve-s 3600]``
-prints one line when it is ready and stops cleanly on SIGTERM or SIGINT.
+prints one line when it is ready and stops cleanly on SIGTERM or SIGINT (a second one stops at
+once, without waiting for the attempts in flight).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -164,6 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            # A second signal ends at once, like kill -9: every committed change is kept and
+            # only the attempts in flight run again after a restart.
+            print("tasks_emulator: stopping now, not waiting for attempts", file=sys.stderr)
+            os._exit(128 + signum)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
