@@ -45,15 +45,19 @@ CREATE TABLE IF NOT EXISTS reserved_queues (name TEXT PRIMARY KEY, expiry_s REAL
 
 @dataclass(slots=True)
 class TaskRecord:
-    """A live task and the bookkeeping production keeps out of the Task message."""
+    """A live task and the bookkeeping production keeps out of the Task message.
 
-    task: Any  # the Task message, body included
+    The task is kept serialized (less memory than the message object); an attempt in flight
+    holds it parsed, as ``live``, until its outcome is recorded.
+    """
+
+    data: bytes  # the serialized Task, body included, as of its last recorded change
     queue: str
     due_s: float  # when it may be dispatched next
     first_attempt_s: float = 0.0  # 0 until dispatched: max_retry_duration counts from here
     execution_count: int = 0  # earlier attempts answered with anything but a 5xx
     previous_response: int | None = None  # HTTP status of the previous attempt, if it had one
-    in_flight: bool = False
+    live: Any | None = None  # the Task an attempt in flight holds (counters updated)
     # Tells a re-created task from the one an attempt started with; the row id in SQLite
     # (integer keys append where random task names would scatter inserts over the B-tree).
     generation: int = 0
@@ -190,7 +194,7 @@ class Store:
         last_id = 0
         for row_id, name, queue, pb, due_s, first_s, executions, previous in rows:
             record = TaskRecord(
-                task=api.Task.FromString(pb),
+                data=pb,
                 queue=queue,
                 due_s=due_s,
                 first_attempt_s=first_s,
@@ -305,7 +309,7 @@ class Store:
             if name in self._tasks or self._is_reserved(name, now_s=now_s):
                 return False
             record = TaskRecord(
-                task=task,
+                data=task.SerializeToString(),
                 queue=queue,
                 due_s=seconds(task.schedule_time),
                 generation=next(self._generations),
@@ -327,7 +331,7 @@ class Store:
         """A copy of the live task, or None."""
         with self._lock:
             record = self._tasks.get(name)
-            return None if record is None else _copy(record.task)
+            return None if record is None else _task_of(record)
 
     def recently_existed(self, name: str, *, now_s: float) -> bool:
         with self._lock:
@@ -340,7 +344,8 @@ class Store:
             later = (name for name in names if name > after) if after else iter(names)
             # One more than a page tells whether there are more; a heap beats sorting them all.
             page = heapq.nsmallest(limit + 1, later)
-            return [_copy(self._tasks[name].task) for name in page[:limit]], len(page) > limit
+            tasks = [_task_of(self._tasks[name]) for name in page[:limit]]
+            return tasks, len(page) > limit
 
     @_durable
     def delete_task(self, name: str, *, now_s: float) -> bool:
@@ -397,7 +402,7 @@ class Store:
                     record is not None
                     and record.generation == generation
                     and record.due_s == due_s
-                    and not record.in_flight
+                    and record.live is None
                 ):
                     return due_s
                 heapq.heappop(heap)
@@ -416,14 +421,14 @@ class Store:
         """Mark a task in flight whatever its schedule (RunTask); None if gone or in flight."""
         with self._lock:
             record = self._tasks.get(name)
-            if record is None or record.in_flight:
+            if record is None or record.live is not None:
                 return None
             return self._take(name, now_s=now_s)
 
     def _take(self, name: str, *, now_s: float) -> Taken:
         record = self._tasks[name]
-        record.in_flight = True
-        task = record.task
+        task = api.Task.FromString(record.data)
+        record.live = task
         retry_count = task.dispatch_count
         task.dispatch_count += 1
         if record.first_attempt_s == 0.0:
@@ -475,7 +480,7 @@ class Store:
                 if next_due_s is None:
                     self._remove(db, taken.name, now_s=now_s)
                     return
-                task = record.task
+                task = record.live if record.live is not None else api.Task.FromString(record.data)
                 task.last_attempt.CopyFrom(last_attempt)
                 if status is not None:
                     task.response_count += 1
@@ -484,7 +489,8 @@ class Store:
                 record.previous_response = status
                 set_seconds(task.schedule_time, next_due_s)
                 record.due_s = seconds(task.schedule_time)
-                record.in_flight = False
+                record.data = task.SerializeToString()
+                record.live = None
                 if db is not None:
                     _save_task(db, taken.name, record)
                 heapq.heappush(
@@ -504,13 +510,20 @@ def _save_task(db: _Batch, name: str, record: TaskRecord) -> None:
             record.generation,
             name,
             record.queue,
-            record.task.SerializeToString(),
+            record.data,
             record.due_s,
             record.first_attempt_s,
             record.execution_count,
             record.previous_response,
         ),
     )
+
+
+def _task_of(record: TaskRecord) -> Any:
+    """A Task message of the caller's own, as GetTask shows it now."""
+    if record.live is not None:
+        return _copy(record.live)
+    return api.Task.FromString(record.data)
 
 
 def _copy(message: Any) -> Any:
