@@ -331,6 +331,10 @@ def test_a_hanging_worker_is_cut_off_at_the_deadline(emulator: Emulator, worker:
         task_id = f"hang-{transport}"
         worker.plan(task_id, ["hang"])
         task = _create(client, queue, worker, task_id, dispatch_deadline=dt.timedelta(seconds=15))
+        worker.wait_for(task_id, 1, timeout_s=10)
+        # While it hangs: dispatch_count counts the attempt, response_count does not (yet).
+        during = client.get_task(name=task.name)
+        results[f"{transport} during"] = (during.dispatch_count, during.response_count)
         results[transport] = wait_for(
             lambda: (
                 (t := client.get_task(name=task.name)).dispatch_count == 1
@@ -346,8 +350,10 @@ def test_a_hanging_worker_is_cut_off_at_the_deadline(emulator: Emulator, worker:
         thread.start()
     for thread in threads:
         thread.join(40)
-    assert sorted(results) == sorted(CLIENTS)
-    for got in results.values():
+    assert sorted(results) == sorted([*CLIENTS, *(f"{t} during" for t in CLIENTS)])
+    for transport in CLIENTS:
+        assert results[f"{transport} during"] == (1, 0)
+        got = results[transport]
         last = got.last_attempt
         assert last.response_status.code == 4  # DEADLINE_EXCEEDED
         assert got.response_count == 0
