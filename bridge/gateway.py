@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -19,7 +19,7 @@ from google.cloud import tasks_v2
 from google.cloud.tasks_v2.types import cloudtasks
 
 from bridge.errors import PermanentError, Reason, TransientError
-from bridge.logs import Outcome
+from bridge.logs import Outcome, TaskState
 from bridge.plan import TaskSpec
 from bridge.task import build_request
 
@@ -28,6 +28,7 @@ from bridge.task import build_request
 class CreateResult:
     task_name: str
     duplicate: bool  # True: a task of that name already existed (ALREADY_EXISTS)
+    task_state: TaskState | None = None  # duplicates only: what one GetTask found
 
 
 class TaskGateway(Protocol):
@@ -85,8 +86,24 @@ class CloudTasksGateway:
         try:
             created = self._get_client().create_task(request=request, timeout=self._timeout_s)
         except core_exceptions.GoogleAPIError as e:  # every answer but OK, and timeouts
-            return _translate(e, spec)
+            duplicate = _translate(e, spec)  # raised unless ALREADY_EXISTS
+            return replace(duplicate, task_state=self.state_of(duplicate.task_name))
         return CreateResult(task_name=created.name or spec.task_name, duplicate=False)
+
+    def state_of(self, task_name: str) -> TaskState:
+        """What a name that CreateTask found taken is: one GetTask (BASIC view, no payload).
+
+        A failed GetTask is ``unknown``, never an error: ALREADY_EXISTS already proved the name
+        taken, so a redelivery would only meet ALREADY_EXISTS again; the state is for the log.
+        (Production needs ``cloudtasks.tasks.get``, which roles/cloudtasks.enqueuer lacks.)
+        """
+        request = cloudtasks.GetTaskRequest(name=task_name)
+        try:
+            self._get_client().get_task(request=request, timeout=self._timeout_s)
+        except core_exceptions.GoogleAPIError as e:
+            # The queue exists (CreateTask reached it): NOT_FOUND is the name's reservation.
+            return TaskState.RESERVED if status_of(e) == "NOT_FOUND" else TaskState.UNKNOWN
+        return TaskState.PENDING
 
     def _get_client(self) -> Any:
         if self._client is None:
@@ -111,8 +128,8 @@ def make_client(emulator_host: str | None) -> tasks_v2.CloudTasksClient:
 
 
 def _translate(error: core_exceptions.GoogleAPIError, spec: TaskSpec) -> CreateResult:
-    """A failed CreateTask as the table says: a duplicate, or raised ``PermanentError`` /
-    ``TransientError`` (``raise ... from`` the client's error)."""
+    """A failed CreateTask as the table says: a duplicate (returned), or raised
+    ``PermanentError`` / ``TransientError`` (``raise ... from`` the client's error)."""
     status = status_of(error)
     outcome = OUTCOME_BY_STATUS.get(status) if status else None
     message = getattr(error, "message", None) or str(error)

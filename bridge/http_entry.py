@@ -20,10 +20,11 @@ from bridge.config import Settings
 from bridge.envelope import parse_envelope
 from bridge.errors import PermanentError, Reason, TransientError
 from bridge.gateway import TaskGateway
-from bridge.logs import Outcome, fingerprint, log_outcome
+from bridge.logs import Outcome, duplicate_note, fingerprint, log_outcome
 from bridge.naming import KeyKind
 from bridge.plan import DedupeKey, plan_task
 from bridge.pubsub_entry import utc_now
+from bridge.trace import TRACEPARENT, log_fields, parse_traceparent
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # Pub/Sub's message limit: no larger envelope can exist
 RETRY_AFTER_S = 5
@@ -49,6 +50,8 @@ class HttpBridge:
         if request.method != "POST":
             return _json({"detail": "Method Not Allowed"}, 405, Allow="POST")
         started = perf_counter()
+        trace = parse_traceparent(request.headers.get(TRACEPARENT))
+        traced = log_fields(trace, project_id=self._settings.project_id)
         too_large = _json({"detail": f"request body over {MAX_REQUEST_BYTES} bytes"}, 413)
         if (request.content_length or 0) > MAX_REQUEST_BYTES:
             return too_large
@@ -67,23 +70,34 @@ class HttpBridge:
                 message_id=None,
                 not_before=now,
                 now=now,
-                traceparent=request.headers.get("traceparent"),
+                traceparent=trace.traceparent if trace else None,
             )
             result = self._gateway.create(spec)
         except PermanentError as e:
-            _log(Outcome.REJECTED, body, started, reason=e.reason.value, error=e.detail)
+            _log(Outcome.REJECTED, body, started, reason=e.reason.value, error=e.detail, **traced)
             if e.reason is Reason.TOO_LARGE:
                 return _json({"detail": e.detail}, 413)
             return _json({"detail": [_detail_item(e, self._settings)]}, 422)
         except TransientError as e:
-            _log(Outcome.RETRY, body, started, reason=e.code, error=e.detail)
+            _log(Outcome.RETRY, body, started, reason=e.code, error=e.detail, **traced)
             return _json(
                 {"detail": f"Cloud Tasks is unavailable ({e.code}); retry later"},
                 503,
                 **{"Retry-After": str(RETRY_AFTER_S)},
             )
         outcome = Outcome.DUPLICATE if result.duplicate else Outcome.CREATED
-        _log(outcome, body, started, service=envelope.service, task=result.task_name)
+        severity, note = duplicate_note(result.task_state)
+        _log(
+            outcome,
+            body,
+            started,
+            severity=severity,
+            note=note,
+            service=envelope.service,
+            task=result.task_name,
+            task_state=result.task_state,
+            **traced,
+        )
         return _json(
             {
                 "ok": True,
@@ -93,6 +107,7 @@ class HttpBridge:
                 "deadline_s": spec.deadline_s,
                 "idempotency_key": key,
                 "duplicate": result.duplicate,
+                **({"task_state": result.task_state.value} if result.task_state else {}),
             },
             200,
         )
@@ -113,10 +128,19 @@ def _json(body: dict[str, Any], status: int, **headers: str) -> flask.Response:
     return response
 
 
-def _log(outcome: Outcome, body: bytes, started: float, **fields: Any) -> None:
+def _log(
+    outcome: Outcome,
+    body: bytes,
+    started: float,
+    *,
+    severity: str | None = None,
+    note: str = "",
+    **fields: Any,
+) -> None:
     log_outcome(
         outcome,
-        message=f"{outcome.value} POST /enqueue",
+        message=f"{outcome.value} POST /enqueue{note}",
+        severity=severity,
         entry="http",
         data_bytes=len(body),
         data_sha256=fingerprint(body),

@@ -19,6 +19,31 @@ class Outcome(StrEnum):
     RETRY = "retry"
 
 
+class TaskState(StrEnum):
+    """What a duplicate's task is, from one GetTask after ALREADY_EXISTS."""
+
+    PENDING = "pending"  # the earlier request's task is still queued: this one is served by it
+    RESERVED = "reserved"  # it ran or was deleted within the reservation window: this one won't
+    UNKNOWN = "unknown"  # the GetTask failed (no permission, timeout): either of the above
+
+
+# Cloud Tasks keeps a finished or deleted task's name about an hour (the proto), "up to 24 hours"
+# (the quotas page).
+RESERVATION_WINDOW = "about 1 hour, up to 24 hours"
+RESERVED_WARNING = (
+    "its task already ran or was deleted within Cloud Tasks' name-reservation window "
+    f"({RESERVATION_WINDOW}): this request will NOT run; publish with a new idempotency key "
+    "to run the work again"
+)
+
+
+def duplicate_note(state: TaskState | None) -> tuple[str | None, str]:
+    """The severity (None: the outcome's) and the message suffix of a duplicate's log line."""
+    if state is TaskState.RESERVED:
+        return "WARNING", f": {RESERVED_WARNING}"
+    return None, ""
+
+
 _SEVERITY = {
     Outcome.CREATED: "INFO",
     Outcome.DUPLICATE: "INFO",

@@ -7,7 +7,6 @@ is decided here, so it can be tested with plain values.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,11 +15,10 @@ from bridge.config import Route, Settings
 from bridge.envelope import MAX_DELAY_S, Envelope
 from bridge.errors import PermanentError, Reason
 from bridge.naming import KeyKind, task_id_for, task_name_for
+from bridge.trace import TRACEPARENT, parse_traceparent
 
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 MESSAGE_ID_HEADER = "X-Pubsub-Message-Id"
-TRACEPARENT = "traceparent"
-_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 # A publish time further ahead than this is not a clock skew but a lie (or a hand-made push).
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_SCHEDULE_AHEAD = timedelta(seconds=MAX_DELAY_S)  # Cloud Tasks schedules at most 30 days ahead
@@ -113,8 +111,9 @@ def plan_task(
     headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: header_key}
     if message_id:
         headers[MESSAGE_ID_HEADER] = message_id
-    if traceparent and _TRACEPARENT.fullmatch(traceparent):
-        headers[TRACEPARENT] = traceparent
+    trace = parse_traceparent(traceparent)
+    if trace is not None:
+        headers[TRACEPARENT] = trace.traceparent
     scheduled = schedule_for(not_before=not_before, delay_s=envelope.delay_s, now=now)
     task_id = task_id_for(service=route.service, kind=dedupe.kind, value=dedupe.value)
     return TaskSpec(

@@ -18,10 +18,11 @@ from bridge.envelope import Envelope, parse_attribute_envelope, parse_envelope
 from bridge.errors import PermanentError, Reason, TransientError
 from bridge.event import PubsubMessage, UnreadableMessage, decode_event, printable_id
 from bridge.gateway import TaskGateway
-from bridge.logs import Outcome, fingerprint, log_outcome
+from bridge.logs import Outcome, duplicate_note, fingerprint, log_outcome
 from bridge.naming import KeyKind
-from bridge.plan import TRACEPARENT, DedupeKey, TaskSpec, plan_task
+from bridge.plan import DedupeKey, TaskSpec, plan_task
 from bridge.rejections import WRAPPED_ATTRIBUTE, RejectionSink, rejection_for, unwrap
+from bridge.trace import log_fields, trace_of
 
 SERVICE_ATTRIBUTE = "service"  # its presence selects attribute mode
 ORIGIN_ATTRIBUTE = "bridge_origin_message_id"  # set by `bridge replay`: name as the original
@@ -89,9 +90,15 @@ def plan_envelope(
         # Counting the delay from the publish time keeps a redelivered message on schedule.
         not_before=message.publish_time or now,
         now=now,
-        traceparent=message.attributes.get(TRACEPARENT),
+        traceparent=traceparent_of(message),
         exact_payload=exact_payload_of(message),
     )
+
+
+def traceparent_of(message: PubsubMessage) -> str | None:
+    """The publisher's ``traceparent`` (or Pub/Sub's OpenTelemetry one), if valid."""
+    context = trace_of(message.attributes)
+    return context.traceparent if context else None
 
 
 def exact_payload_of(message: PubsubMessage) -> bytes | None:
@@ -139,7 +146,17 @@ class PubsubBridge:
             self._log(Outcome.RETRY, message, started, spec=spec, reason=e.code, error=e.detail)
             raise
         outcome = Outcome.DUPLICATE if result.duplicate else Outcome.CREATED
-        self._log(outcome, message, started, spec=spec, task=result.task_name)
+        severity, note = duplicate_note(result.task_state)
+        self._log(
+            outcome,
+            message,
+            started,
+            spec=spec,
+            severity=severity,
+            note=note,
+            task=result.task_name,
+            task_state=result.task_state,
+        )
         return outcome
 
     def _reject(
@@ -189,11 +206,12 @@ class PubsubBridge:
         spec: TaskSpec | None = None,
         service: str | None = None,
         severity: str | None = None,
+        note: str = "",
         **fields: Any,
     ) -> None:
         log_outcome(
             outcome,
-            message=f"{outcome.value} {message.message_id}",
+            message=f"{outcome.value} {message.message_id}{note}",
             severity=severity,
             message_id=message.message_id,
             service=spec.route.service
@@ -203,6 +221,7 @@ class PubsubBridge:
             data_bytes=len(message.data),
             data_sha256=fingerprint(message.data),
             latency_ms=round((perf_counter() - started) * 1000, 2),
+            **log_fields(trace_of(message.attributes), project_id=self._settings.project_id),
             **fields,
         )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from bridge.errors import BridgeError, TransientError
 from bridge.gateway import CreateResult
+from bridge.logs import TaskState
 from bridge.plan import TaskSpec
 from bridge.rejections import MAX_REJECTION_BYTES, OutgoingMessage, message_size, pubsub_problem
 
@@ -33,7 +34,8 @@ class FakeGateway:
                 raise self.errors.pop(0)
             duplicate = spec.task_name in self.created
             self.created.setdefault(spec.task_name, spec)
-            return CreateResult(task_name=spec.task_name, duplicate=duplicate)
+            state = TaskState.PENDING if duplicate else None  # it never runs a task
+            return CreateResult(task_name=spec.task_name, duplicate=duplicate, task_state=state)
 
 
 @dataclass

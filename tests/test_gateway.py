@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,28 +19,40 @@ from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksRestTransport
 from google.cloud.tasks_v2.types import cloudtasks, task
 
-from bridge.config import Settings
+from bridge.config import Settings, load_settings
 from bridge.envelope import Envelope
 from bridge.errors import PermanentError, Reason, TransientError
 from bridge.gateway import OUTCOME_BY_STATUS, CloudTasksGateway
-from bridge.logs import Outcome
+from bridge.logs import Outcome, TaskState
 from bridge.naming import KeyKind
 from bridge.plan import DedupeKey, TaskSpec, plan_task
-from tests.conftest import NOW
+from tests.conftest import NOW, old_enqueuer_env
+from tests.tasks_emulator.conftest import Emulator, Worker, grpc_client, wait_for
 
 
 class ScriptedClient:
-    """Stands in for CloudTasksClient: answers with a task named as asked, or raises."""
+    """Stands in for CloudTasksClient: answers with a task named as asked, or raises.
 
-    def __init__(self, error: Exception | None = None) -> None:
+    ``get_error``: what GetTask raises (None: it finds the task).
+    """
+
+    def __init__(self, error: Exception | None = None, get_error: Exception | None = None) -> None:
         self.error = error
+        self.get_error = get_error
         self.calls: list[tuple[Any, float]] = []
+        self.gets: list[tuple[Any, float]] = []
 
     def create_task(self, *, request: Any, timeout: float) -> Any:
         self.calls.append((request, timeout))
         if self.error:
             raise self.error
         return request.task
+
+    def get_task(self, *, request: Any, timeout: float) -> Any:
+        self.gets.append((request, timeout))
+        if self.get_error:
+            raise self.get_error
+        return task.Task(name=request.name)
 
 
 @pytest.fixture
@@ -66,6 +80,45 @@ def test_already_exists_is_a_duplicate_not_an_error(spec: TaskSpec) -> None:
     error = core_exceptions.AlreadyExists("exists")
     gateway = CloudTasksGateway(timeout_s=1, client_factory=lambda: ScriptedClient(error))
     assert gateway.create(spec).duplicate
+
+
+@pytest.mark.parametrize(
+    ("get_error", "state"),
+    [
+        (None, TaskState.PENDING),  # the task is there: the earlier request is still queued
+        (core_exceptions.NotFound("existed recently"), TaskState.RESERVED),  # ran or was deleted
+        (core_exceptions.PermissionDenied("no cloudtasks.tasks.get"), TaskState.UNKNOWN),
+        (core_exceptions.DeadlineExceeded("slow"), TaskState.UNKNOWN),
+        (core_exceptions.ServiceUnavailable("down"), TaskState.UNKNOWN),
+    ],
+)
+def test_a_duplicate_says_its_task_state_from_one_get_task(
+    spec: TaskSpec, get_error: Exception | None, state: TaskState
+) -> None:
+    client = ScriptedClient(core_exceptions.AlreadyExists("exists"), get_error=get_error)
+    result = CloudTasksGateway(timeout_s=4.5, client_factory=lambda: client).create(spec)
+    assert (result.duplicate, result.task_state, result.task_name) == (True, state, spec.task_name)
+    (request, timeout), *more = client.gets
+    assert more == []  # one GetTask, never retried
+    assert (request.name, timeout) == (spec.task_name, 4.5)
+    assert request.response_view == task.Task.View.VIEW_UNSPECIFIED  # BASIC: no payload read
+
+
+def test_no_get_task_when_created(spec: TaskSpec) -> None:
+    client = ScriptedClient()
+    result = CloudTasksGateway(timeout_s=1, client_factory=lambda: client).create(spec)
+    assert result.task_state is None
+    assert client.gets == []
+
+
+@pytest.mark.parametrize(
+    "error", [core_exceptions.Aborted("concurrent"), core_exceptions.InvalidArgument("bad id")]
+)
+def test_no_get_task_when_create_fails(spec: TaskSpec, error: Exception) -> None:
+    client = ScriptedClient(error)
+    with pytest.raises((TransientError, PermanentError)):
+        CloudTasksGateway(timeout_s=1, client_factory=lambda: client).create(spec)
+    assert client.gets == []
 
 
 @pytest.mark.parametrize(
@@ -321,3 +374,79 @@ def readme_status_table() -> dict[str, str]:
 
 def test_the_readme_table_is_the_codes_table() -> None:
     assert readme_status_table() == {s: o.value for s, o in OUTCOME_BY_STATUS.items()}
+
+
+# -- duplicates that say why, against the real emulator (tasks_emulator) --------------------
+
+
+@pytest.fixture(scope="module")
+def emulated() -> Iterator[tuple[Emulator, Worker, Settings]]:
+    """``python -m tasks_emulator`` with the brain queue, and a worker the brain route targets."""
+    from tests.tasks_emulator.conftest import start_emulator
+
+    route = load_settings(old_enqueuer_env()).routes["brain"]
+    emulator = start_emulator("--queue", route.queue_path, "--name-reserve-s", "3600")
+    try:
+        worker = Worker(certs_url=f"{emulator.http_url}/oauth2/v1/certs")
+        try:
+            env = {**old_enqueuer_env(), "URL_BRAIN": f"{worker.url}/process"}
+            yield emulator, worker, load_settings({**env, "AUD_BRAIN": worker.url})
+        finally:
+            worker.close()
+    finally:
+        try:
+            emulator.terminate(timeout_s=20)
+        except subprocess.TimeoutExpired:
+            emulator.kill()
+
+
+def emulated_spec(settings: Settings, key: str, *, delay_s: int = 0) -> TaskSpec:
+    now = datetime.now(UTC)
+    return plan_task(
+        Envelope(service="brain", payload={"case": key}, delay_s=delay_s),
+        settings=settings,
+        dedupe=DedupeKey(KeyKind.IDEMPOTENCY_KEY, key),
+        message_id=None,
+        not_before=now,
+        now=now,
+    )
+
+
+def test_against_the_emulator_a_queued_task_is_pending_a_deleted_one_reserved(
+    emulated: tuple[Emulator, Worker, Settings],
+) -> None:
+    emulator, _, settings = emulated
+    gateway = CloudTasksGateway(timeout_s=10, emulator_host=emulator.grpc_target)
+    spec = emulated_spec(settings, "CASE-001", delay_s=3600)  # stays queued for the test
+    first = gateway.create(spec)
+    assert (first.duplicate, first.task_state) == (False, None)
+    again = gateway.create(spec)
+    assert (again.duplicate, again.task_state) == (True, TaskState.PENDING)
+    grpc_client(emulator).delete_task(name=spec.task_name)
+    after = gateway.create(spec)
+    assert (after.duplicate, after.task_state) == (True, TaskState.RESERVED)
+
+
+def test_against_the_emulator_a_task_that_ran_is_reserved(
+    emulated: tuple[Emulator, Worker, Settings],
+) -> None:
+    emulator, worker, settings = emulated
+    gateway = CloudTasksGateway(timeout_s=10, emulator_host=emulator.grpc_target)
+    spec = emulated_spec(settings, "CASE-002")
+    assert not gateway.create(spec).duplicate
+    task_id = spec.task_name.rsplit("/", 1)[1]
+    (delivery,) = worker.wait_for(task_id, 1, timeout_s=30)
+    assert delivery.headers["X-Idempotency-Key"] == "CASE-002"
+    client = grpc_client(emulator)
+
+    def finished() -> bool:
+        try:
+            client.get_task(name=spec.task_name)
+        except core_exceptions.NotFound:
+            return True
+        return False
+
+    wait_for(finished, timeout_s=30, what="the task to be recorded as done")
+    result = gateway.create(spec)
+    assert (result.duplicate, result.task_state) == (True, TaskState.RESERVED)
+    assert len(worker.of(task_id)) == 1  # the re-created request did not run

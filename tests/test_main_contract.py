@@ -30,15 +30,23 @@ DELAYED = {"service": "brain", "payload": {}, "delay_s": 2_592_000}  # 30 days, 
 
 
 class FakeTasksClient:
+    """``get_errors``: what the next GetTasks raise (none left: the task is found)."""
+
     def __init__(self) -> None:
         self.requests: list[Any] = []
         self.errors: list[Exception] = []
+        self.get_errors: list[Exception] = []
 
     def create_task(self, *, request: Any, timeout: float) -> Any:
         self.requests.append(request)
         if self.errors:
             raise self.errors.pop(0)
         return request.task
+
+    def get_task(self, *, request: Any, timeout: float) -> Any:
+        if self.get_errors:
+            raise self.get_errors.pop(0)
+        return request
 
 
 class FakePublisher:
@@ -180,6 +188,34 @@ def test_duplicate_is_acked(function: FlaskClient, tasks: FakeTasksClient) -> No
     assert function.post("/", json=push_body(ENVELOPE)).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("get_error", "state", "severity"),
+    [
+        (None, "pending", "INFO"),
+        (core_exceptions.NotFound("existed recently"), "reserved", "WARNING"),
+        # GetTask failed: still acked (a redelivery would meet ALREADY_EXISTS again).
+        (core_exceptions.PermissionDenied("cloudtasks.tasks.get"), "unknown", "INFO"),
+    ],
+)
+def test_a_duplicate_logs_its_task_state(
+    function: FlaskClient,
+    tasks: FakeTasksClient,
+    capsys: pytest.CaptureFixture[str],
+    get_error: Exception | None,
+    state: str,
+    severity: str,
+) -> None:
+    tasks.errors.append(core_exceptions.AlreadyExists("exists"))
+    tasks.get_errors.extend([get_error] if get_error else [])
+    assert function.post("/", json=push_body(ENVELOPE)).status_code == 200
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (line["outcome"], line["task_state"], line["severity"]) == ("duplicate", state, severity)
+    if state == "reserved":
+        assert "will NOT run" in line["message"]
+        assert "about 1 hour, up to 24 hours" in line["message"]
+        assert "new idempotency key" in line["message"]
+
+
 def test_aborted_is_retried_not_acked_as_a_duplicate(
     function: FlaskClient, tasks: FakeTasksClient, publisher: FakePublisher
 ) -> None:
@@ -265,6 +301,23 @@ def test_http_duplicate(http: FlaskClient, tasks: FakeTasksClient) -> None:
     response = http.post("/enqueue", json=ENVELOPE)
     assert response.status_code == 200
     assert response.get_json()["duplicate"] is True
+    assert response.get_json()["task_state"] == "pending"
+
+
+def test_http_reserved_duplicate_says_it_will_not_run(
+    http: FlaskClient, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tasks.errors.append(core_exceptions.AlreadyExists("exists"))
+    tasks.get_errors.append(core_exceptions.NotFound("existed recently"))
+    response = http.post("/enqueue", json=ENVELOPE)
+    assert response.status_code == 200
+    assert (response.get_json()["duplicate"], response.get_json()["task_state"]) == (
+        True,
+        "reserved",
+    )
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (line["task_state"], line["severity"]) == ("reserved", "WARNING")
+    assert "will NOT run" in line["message"]
 
 
 def test_http_aborted_is_503_not_a_duplicate(http: FlaskClient, tasks: FakeTasksClient) -> None:
@@ -373,3 +426,77 @@ def test_http_entry_works_with_the_old_environment_alone(tasks: FakeTasksClient)
 
 def test_b64_helper_roundtrip() -> None:
     assert base64.b64decode(b64("ñ")) == "ñ".encode()
+
+
+# -- traces ------------------------------------------------------------------------------------
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN_ID = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{SPAN_ID}-01"
+
+
+@pytest.mark.parametrize("attribute", ["traceparent", "googclient_traceparent"])
+def test_a_published_trace_reaches_the_worker_and_every_log_line(
+    function: FlaskClient,
+    tasks: FakeTasksClient,
+    capsys: pytest.CaptureFixture[str],
+    attribute: str,
+) -> None:
+    body = push_body(ENVELOPE, attributes={attribute: TRACEPARENT})
+    tasks.errors.append(core_exceptions.ServiceUnavailable("down"))  # a retry line first
+    assert function.post("/", json=body).status_code == 503
+    assert function.post("/", json=body).status_code == 200
+    (_, request) = tasks.requests
+    assert request.task.http_request.headers["traceparent"] == TRACEPARENT
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["outcome"] for line in lines] == ["retry", "created"]
+    for line in lines:
+        assert line["logging.googleapis.com/trace"] == f"projects/demo-project/traces/{TRACE_ID}"
+        assert line["logging.googleapis.com/spanId"] == SPAN_ID
+        assert line["logging.googleapis.com/trace_sampled"] is True
+
+
+def test_a_rejected_message_keeps_its_trace_in_the_log(
+    function: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = push_body({"service": "nope", "payload": {}}, attributes={"traceparent": TRACEPARENT})
+    assert function.post("/", json=body).status_code == 200
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line["outcome"] == "rejected"
+    assert line["logging.googleapis.com/trace"].endswith(TRACE_ID)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["00-xyz", TRACEPARENT.upper(), f"ff-{TRACE_ID}-{SPAN_ID}-01", f"00-{'0' * 32}-{SPAN_ID}-01"],
+)
+def test_an_invalid_trace_is_ignored_never_rejected(
+    function: FlaskClient, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    body = push_body(ENVELOPE, attributes={"traceparent": value})
+    assert function.post("/", json=body).status_code == 200
+    (request,) = tasks.requests
+    assert "traceparent" not in request.task.http_request.headers
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line["outcome"] == "created"
+    assert "logging.googleapis.com/trace" not in line
+
+
+def test_an_invalid_traceparent_falls_back_to_pubsubs_own(
+    function: FlaskClient, tasks: FakeTasksClient
+) -> None:
+    attributes = {"traceparent": "garbage", "googclient_traceparent": TRACEPARENT}
+    assert function.post("/", json=push_body(ENVELOPE, attributes=attributes)).status_code == 200
+    (request,) = tasks.requests
+    assert request.task.http_request.headers["traceparent"] == TRACEPARENT
+
+
+def test_http_trace_header_is_forwarded_and_logged(
+    http: FlaskClient, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    response = http.post("/enqueue", json=ENVELOPE, headers={"traceparent": TRACEPARENT})
+    assert response.status_code == 200
+    (request,) = tasks.requests
+    assert request.task.http_request.headers["traceparent"] == TRACEPARENT
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line["logging.googleapis.com/spanId"] == SPAN_ID

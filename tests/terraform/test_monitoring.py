@@ -25,7 +25,7 @@ import pytest
 from bridge.config import load_settings
 from bridge.errors import TransientError
 from bridge.http_entry import HttpBridge
-from bridge.logs import Outcome
+from bridge.logs import Outcome, TaskState
 from bridge.pubsub_entry import PubsubBridge
 from bridge.testing import FakeGateway, RecordingSink
 from tests.conftest import NOW, old_enqueuer_env, push_body
@@ -34,10 +34,10 @@ from tests.terraform.conftest import EXAMPLE_TFVARS, TF_VENV, resources
 GOOGLE = json.loads((Path(__file__).parent / "data" / "google-metrics.json").read_text())
 LOG_METRIC_PREFIX = "logging.googleapis.com/user/"
 LOG_METRIC_RESOURCE = "cloud_run_revision"  # the functions' log entries, hence their metrics
-# Fields extracted ahead of the bridge code: the parallel change that adds `task_state` to the
-# `duplicate` line (issue 13) has not landed here yet. Remove an entry once the bridge logs it:
-# test_fields_logged_ahead_are_still_missing fails as soon as it does.
-LOGGED_AHEAD = {("duplicates", "task_state"): ("pending", "reserved")}
+# Fields extracted ahead of the bridge code (none now: `task_state` landed with issue 13). Remove
+# an entry once the bridge logs it: test_fields_logged_ahead_are_still_missing fails as soon as
+# it does.
+LOGGED_AHEAD: dict[tuple[str, str], tuple[str, ...]] = {}
 
 # Which aligners and reducers accept which metric kinds and value types (Monitoring API, enum
 # Aligner and Reducer: https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies#Aligner).
@@ -412,6 +412,7 @@ def test_fields_logged_ahead_are_still_missing(
 def test_alerts_compare_labels_with_values_the_bridge_writes(state: dict[str, Any]) -> None:
     allowed = {
         "outcome": {o.value for o in Outcome},
+        "task_state": {s.value for s in TaskState},
         **{label: set(values) for (_, label), values in LOGGED_AHEAD.items()},
     }
     compared = [_field_values(q.filter) for q in _queries(state)]
