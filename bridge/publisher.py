@@ -2,8 +2,9 @@
 batched within Pub/Sub's request limits. The library behind ``bridge publish``; ``main.py``
 never imports it.
 
-    from bridge.publisher import publish
+    from bridge.publisher import publish, publish_traced
     message_id = publish("brain", {"case_id": "C-1"}, idempotency_key="case-C-1")
+    sent = publish_traced("brain", {"case_id": "C-2"})  # sent.traceparent: a new W3C trace
 
 PublishError                nothing below is a bug of the caller's code; each says what to fix
  ├── InvalidEnvelope        the envelope would be rejected by the bridge: nothing was sent
@@ -32,6 +33,7 @@ from bridge.plan import encode_body
 from bridge.rejections import MAX_REQUEST_BYTES as MAX_REQUEST_BYTES
 from bridge.rejections import OutgoingMessage, field_size
 from bridge.rejections import message_size as message_size
+from bridge.trace import TRACEPARENT, new_traceparent, parse_traceparent
 
 DEFAULT_TOPIC = "enqueue-requests"
 MAX_REQUEST_MESSAGES = 1000  # Pub/Sub's limits on one publish request
@@ -127,6 +129,25 @@ def envelope_message(envelope: Envelope) -> OutgoingMessage:
     if message_size(OutgoingMessage(encoded, {})) > MAX_REQUEST_BYTES - 1000:
         raise PermanentError(Reason.TOO_LARGE, "envelope: over Pub/Sub's 10 MB message limit")
     return OutgoingMessage(data=encoded, attributes={})
+
+
+def traced_message(message: OutgoingMessage, traceparent: str | None) -> OutgoingMessage:
+    """``message`` with a ``traceparent`` attribute: the one given (checked), or a new one.
+
+    Raised if the given one is not a W3C traceparent: ``InvalidEnvelope`` (the bridge would
+    ignore it, and the trace the caller means would be lost).
+    """
+    if traceparent is None:
+        traceparent = new_traceparent()
+    elif parse_traceparent(traceparent) is None:
+        raise InvalidEnvelope(
+            Reason.WRONG_TYPE,
+            f"traceparent: {traceparent[:80]!r} is not a W3C traceparent "
+            "(00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>, lowercase)",
+        )
+    return OutgoingMessage(
+        data=message.data, attributes={**message.attributes, TRACEPARENT: traceparent}
+    )
 
 
 def batches(
@@ -303,6 +324,14 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A traced publish: the message id, and the trace context it carries (to log or store)."""
+
+    message_id: str
+    traceparent: str
+
+
 @dataclass
 class Publisher:
     """Publishes envelopes to one topic. Reuse one: it keeps its client."""
@@ -319,6 +348,12 @@ class Publisher:
         """Publish one envelope; its message id."""
         [message_id] = self.publish_many([envelope])
         return message_id
+
+    def publish_traced(self, envelope: Envelope, *, traceparent: str | None = None) -> Published:
+        """Publish one envelope with a ``traceparent`` (``traceparent``, or a new one)."""
+        message = traced_message(envelope_message_or_raise(envelope), traceparent)
+        [message_id] = self.transport.send(self.topic_path, [message])
+        return Published(message_id=message_id, traceparent=message.attributes[TRACEPARENT])
 
     def publish_many(
         self,
@@ -380,3 +415,31 @@ def publish(
             _default = Publisher()
         transport = _default.transport
     return Publisher(topic=topic, project=project, transport=transport).publish(envelope)
+
+
+def publish_traced(
+    service: str,
+    payload: Mapping[str, Any],
+    *,
+    traceparent: str | None = None,
+    delay_s: int = 0,
+    idempotency_key: str | None = None,
+    deadline_s: int | None = None,
+    topic: str = DEFAULT_TOPIC,
+    project: str | None = None,
+) -> Published:
+    """``publish``, with a ``traceparent`` attribute: the caller's (say, its current span's), or
+    a new sampled one. The bridge forwards it to the worker and logs its trace id, so the
+    publisher's, the bridge's and the worker's log lines group as one trace. Raised as
+    ``publish``; an invalid ``traceparent`` is ``InvalidEnvelope`` (nothing sent).
+    """
+    global _default
+    envelope = build_envelope(
+        service, payload, delay_s=delay_s, idempotency_key=idempotency_key, deadline_s=deadline_s
+    )
+    with _default_lock:
+        if _default is None:
+            _default = Publisher()
+        transport = _default.transport
+    publisher = Publisher(topic=topic, project=project, transport=transport)
+    return publisher.publish_traced(envelope, traceparent=traceparent)

@@ -500,3 +500,18 @@ def test_http_trace_header_is_forwarded_and_logged(
     assert request.task.http_request.headers["traceparent"] == TRACEPARENT
     line = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert line["logging.googleapis.com/spanId"] == SPAN_ID
+
+
+def test_the_python_publishers_trace_reaches_the_worker_and_the_log(
+    function: FlaskClient, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bridge.publisher import build_envelope, envelope_message, traced_message
+
+    message = traced_message(envelope_message(build_envelope("brain", {"row": 1})), None)
+    trace_id = message.attributes["traceparent"].split("-")[1]
+    body = push_body(message.data.decode(), attributes=dict(message.attributes))
+    assert function.post("/", json=body).status_code == 200
+    (request,) = tasks.requests
+    assert request.task.http_request.headers["traceparent"].split("-")[1] == trace_id
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line["logging.googleapis.com/trace"] == f"projects/demo-project/traces/{trace_id}"

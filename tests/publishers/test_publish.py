@@ -30,11 +30,22 @@ from bridge.publisher import (
     envelope_message,
     message_size,
     publish,
+    publish_traced,
     topic_path_for,
+    traced_message,
     translate_error,
 )
+from bridge.pubsub_entry import traceparent_of
 from bridge.rejections import OutgoingMessage
-from tests.publishers.conftest import PROJECT, Emulator, Topic, decoded_envelope, new_topic
+from bridge.trace import parse_traceparent
+from tests.publishers.conftest import (
+    PROJECT,
+    Emulator,
+    Topic,
+    as_bridge_sees_it,
+    decoded_envelope,
+    new_topic,
+)
 
 SPANISH = {"nota": "Declaración de la señora Núñez: «sí», año 2026, emoji 🧾👩🏽‍⚕️", "n": 3}
 
@@ -224,7 +235,65 @@ def test_a_failure_says_how_many_were_published_before_it() -> None:
     assert transport.sent == [1000, 1000]
 
 
+class RecordingTransport:
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMessage] = []
+
+    def send(self, topic_path: str, messages: Sequence[OutgoingMessage]) -> list[str]:
+        self.sent.extend(messages)
+        return [str(len(self.sent))]
+
+
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_a_traced_publish_carries_the_callers_traceparent_and_returns_it() -> None:
+    transport = RecordingTransport()
+    publisher = Publisher(topic="t", project="p", transport=transport)
+    sent = publisher.publish_traced(build_envelope("brain", {"a": 1}), traceparent=TRACE)
+    assert (sent.message_id, sent.traceparent) == ("1", TRACE)
+    (message,) = transport.sent
+    assert message.attributes == {"traceparent": TRACE}
+    assert message.data == envelope_message(build_envelope("brain", {"a": 1})).data
+
+
+def test_without_one_a_new_sampled_traceparent_is_made_each_time() -> None:
+    transport = RecordingTransport()
+    publisher = Publisher(topic="t", project="p", transport=transport)
+    made = [publisher.publish_traced(build_envelope("brain", {})).traceparent for _ in range(3)]
+    assert len(set(made)) == 3
+    for value in made:
+        context = parse_traceparent(value)
+        assert context is not None
+        assert context.sampled
+    assert [m.attributes["traceparent"] for m in transport.sent] == made
+
+
+@pytest.mark.parametrize("bad", ["", "abc", TRACE.upper(), TRACE + "\r\nX: 1"])
+def test_an_invalid_traceparent_is_refused_before_sending(bad: str) -> None:
+    transport = RecordingTransport()
+    publisher = Publisher(topic="t", project="p", transport=transport)
+    with pytest.raises(InvalidEnvelope, match="traceparent"):
+        publisher.publish_traced(build_envelope("brain", {}), traceparent=bad)
+    assert transport.sent == []
+
+
+def test_traced_message_keeps_other_attributes() -> None:
+    message = traced_message(OutgoingMessage(b"{}", {"service": "brain"}), TRACE)
+    assert message.attributes == {"service": "brain", "traceparent": TRACE}
+
+
 # -- against the emulator ---------------------------------------------------------------------
+
+
+def test_a_traced_publish_reaches_the_bridge_with_its_trace(
+    pubsub_env: Emulator, topic: Topic
+) -> None:
+    sent = publish_traced("brain", {"row": 7}, idempotency_key="row-7", topic=topic.id)
+    [pulled] = topic.pull_all(expect=1)
+    assert pulled.message_id == sent.message_id
+    assert traceparent_of(as_bridge_sees_it(pulled)) == sent.traceparent
+    assert decoded_envelope(pulled).idempotency_key == "row-7"
 
 
 def test_publish_reaches_the_topic_as_the_intended_envelope(
