@@ -3,6 +3,12 @@
  *
  *   enqueue('brain', {case_id: 'C-1'}, {idempotency_key: 'case-C-1'})  -> message id
  *   enqueueBatch([{service: 'brain', payload: {...}, options: {...}}, ...]) -> message ids
+ *   enqueueTraced('brain', {case_id: 'C-2'})  -> {messageId, traceparent}
+ *   enqueueBatchTraced([{service, payload, options, traceparent}, ...]) -> [{messageId, traceparent}]
+ *
+ * The traced forms send a W3C `traceparent` attribute (the one given, or a new sampled one): the
+ * bridge forwards it to the worker and logs its trace id, so a Sheet row can be followed in
+ * Cloud Logging as one trace.
  *
  * Script Properties (Project Settings > Script Properties):
  *   ENQUEUE_PROJECT_ID  the Cloud project of the topic, e.g. my-project
@@ -23,6 +29,8 @@ var ENQUEUE_MAX_DEADLINE_S = 1800;
 var ENQUEUE_MAX_ATTEMPTS = 5; // per request; waits 1, 2, 4, 8 s (+ jitter) between attempts
 var ENQUEUE_RETRIED_CODES = [429, 500, 502, 503, 504];
 var ENQUEUE_OPTIONS = ['delay_s', 'idempotency_key', 'deadline_s'];
+// W3C trace context, version 00: lowercase hex, trace id and parent id not all zeros.
+var ENQUEUE_TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /**
  * Publish one envelope. Returns the Pub/Sub message id.
@@ -44,16 +52,52 @@ function enqueue(service, payload, options) {
  * @return {Array<string>}
  */
 function enqueueBatch(items) {
+  return publishItems_(items, 'enqueueBatch', false).map(function (sent) {
+    return sent.messageId;
+  });
+}
+
+/**
+ * Publish one envelope with a W3C `traceparent` attribute: `traceparent` if given (checked), or
+ * a new sampled one. Returns {messageId, traceparent}: keep the traceparent (its second field is
+ * the trace id) to find the bridge's and the worker's log lines of this request.
+ * @param {string} service
+ * @param {Object} payload
+ * @param {Object=} options as for enqueue
+ * @param {string=} traceparent e.g. '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+ * @return {{messageId: string, traceparent: string}}
+ */
+function enqueueTraced(service, payload, options, traceparent) {
+  var item = { service: service, payload: payload, options: options, traceparent: traceparent };
+  return publishItems_([item], 'enqueueTraced', true)[0];
+}
+
+/**
+ * enqueueBatch with a `traceparent` per item (`item.traceparent`, or a new one each). Returns
+ * [{messageId, traceparent}], in order; on a failure after others were sent, the error carries
+ * `publishedIds` as enqueueBatch's does.
+ * @param {Array<{service: string, payload: Object, options: (Object|undefined),
+ *                traceparent: (string|undefined)}>} items
+ * @return {Array<{messageId: string, traceparent: string}>}
+ */
+function enqueueBatchTraced(items) {
+  return publishItems_(items, 'enqueueBatchTraced', true);
+}
+
+/** Check every item, then publish them all; [{messageId, traceparent (traced only)}]. */
+function publishItems_(items, caller, traced) {
   if (!Array.isArray(items)) {
-    throw new Error('enqueueBatch: pass an array of {service, payload, options}');
+    throw new Error(caller + ': pass an array of {service, payload, options}');
   }
   var messages = items.map(function (item, index) {
     var where = items.length > 1 ? 'item ' + index + ': ' : '';
     if (!isPlainObject_(item)) {
-      throw new Error('enqueueBatch: ' + where + 'each item must be {service, payload, options}');
+      throw new Error(caller + ': ' + where + 'each item must be {service, payload, options}');
     }
     var envelope = buildEnvelope_(item.service, item.payload, item.options, where);
-    return { data: base64Utf8_(JSON.stringify(envelope)) };
+    var message = { data: base64Utf8_(JSON.stringify(envelope)) };
+    if (traced) message.attributes = { traceparent: traceparentFor_(item.traceparent, where) };
+    return message;
   });
   var url = topicUrl_() + ':publish';
   var published = [];
@@ -69,7 +113,31 @@ function enqueueBatch(items) {
       throw e;
     }
   });
-  return published;
+  return published.map(function (id, i) {
+    var sent = { messageId: id };
+    if (traced) sent.traceparent = messages[i].attributes.traceparent;
+    return sent;
+  });
+}
+
+/** The caller's traceparent (checked), or a new sampled one from two random UUIDs. */
+function traceparentFor_(given, where) {
+  if (given !== undefined && given !== null) {
+    if (typeof given !== 'string' || !ENQUEUE_TRACEPARENT.test(given)) {
+      throw new Error('enqueue: ' + (where || '') + 'traceparent must be a W3C traceparent ' +
+        '(00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>, lowercase), got ' +
+        describe_(given));
+    }
+    return given;
+  }
+  // Utilities.getUuid is random (version 4): its hex, less the dashes, is a valid id.
+  var traceId = Utilities.getUuid().replace(/-/g, '').toLowerCase();
+  var spanId = Utilities.getUuid().replace(/-/g, '').toLowerCase().slice(0, 16);
+  var value = '00-' + traceId + '-' + spanId + '-01';
+  if (!ENQUEUE_TRACEPARENT.test(value)) {
+    throw new Error('enqueue: Utilities.getUuid gave ' + describe_(value) + ', not random hex');
+  }
+  return value;
 }
 
 /** The envelope the bridge expects, or an Error naming the field to fix. */
@@ -216,6 +284,7 @@ function splitRequests_(messages) {
   var bytes = 0;
   messages.forEach(function (message) {
     var size = message.data.length + 16; // base64 is ASCII: one byte a character; {"data":""},
+    if (message.attributes) size += JSON.stringify(message.attributes).length + 14;
     if (size > ENQUEUE_MAX_REQUEST_BYTES) {
       throw new Error('enqueue: one envelope is ' + size + ' bytes once encoded, over ' +
         'Pub/Sub\'s limit; send the data by reference (a file id) instead');

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from bridge.envelope import Envelope
-from tests.publishers.conftest import PROJECT, Emulator, Topic, decoded_envelope
+from bridge.pubsub_entry import traceparent_of
+from bridge.trace import parse_traceparent
+from tests.publishers.conftest import PROJECT, Emulator, Topic, as_bridge_sees_it, decoded_envelope
 
 HARNESS = Path(__file__).resolve().parents[2] / "publishers" / "apps-script" / "test" / "harness.js"
 NODE = shutil.which("node")
@@ -418,3 +420,67 @@ def test_a_bad_row_is_named_and_nothing_is_sent(
     assert alert.startswith("Nothing more was enqueued: enqueue: row 3: options.delay_s must be")
     assert result["fetches"] == []
     assert topic.pull_all() == []
+
+
+# -- traces ----------------------------------------------------------------------------------
+
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_traced_enqueues_send_the_given_or_a_new_traceparent_and_return_it(
+    node: str, emulator: Emulator, topic: Topic, tmp_path: Path
+) -> None:
+    result = run_apps_script(
+        node,
+        tmp_path,
+        host=emulator.host,
+        properties=props(topic),
+        steps=[
+            {"call": "enqueueTraced", "args": ["brain", {"fila": 1}, None, TRACE]},
+            {"call": "enqueueTraced", "args": ["brain", {"fila": 2}]},
+            {
+                "call": "enqueueBatchTraced",
+                "args": [
+                    [
+                        {"service": "brain", "payload": {"fila": 3}, "traceparent": TRACE},
+                        {"service": "brain", "payload": {"fila": 4}},
+                    ]
+                ],
+            },
+            {"call": "enqueue", "args": ["brain", {"fila": 5}]},
+        ],
+    )
+    given, new, batch, untraced = (step["ok"] for step in result["steps"])
+    sent = [given, new, *batch]
+    assert given["traceparent"] == TRACE
+    assert batch[0]["traceparent"] == TRACE
+    for item in (new, batch[1]):
+        context = parse_traceparent(item["traceparent"])
+        assert context is not None
+        assert context.sampled
+    assert new["traceparent"] != batch[1]["traceparent"]
+    pulled = {m.message_id: m for m in topic.pull_all(expect=5)}
+    for item in sent:
+        message = pulled[item["messageId"]]
+        assert message.attributes == {"traceparent": item["traceparent"]}
+        assert traceparent_of(as_bridge_sees_it(message)) == item["traceparent"]
+    assert [decoded_envelope(pulled[s["messageId"]]).payload["fila"] for s in sent] == [1, 2, 3, 4]
+    assert pulled[untraced].attributes == {}
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "nope", TRACE.upper(), 7, f"00-{'0' * 32}-00f067aa0ba902b7-01"]
+)
+def test_an_invalid_traceparent_sends_nothing(
+    node: str, emulator: Emulator, topic: Topic, tmp_path: Path, bad: object
+) -> None:
+    result = run_apps_script(
+        node,
+        tmp_path,
+        host=emulator.host,
+        properties=props(topic),
+        steps=[{"call": "enqueueTraced", "args": ["brain", {}, None, bad]}],
+    )
+    (step,) = result["steps"]
+    assert "traceparent must be a W3C traceparent" in step["error"]
+    assert result["fetches"] == []
