@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -184,9 +184,11 @@ class Stack:
         target: str = "enqueue",
         queue_policy: QueuePolicy | None = None,
         worker_urls: Mapping[str, str] | None = None,
+        extra_queues: Sequence[str] = (),
     ) -> None:
         """``queue_policy``: the queues' settings (default: Terraform's). ``worker_urls``:
-        service name -> a worker of your own, in place of the recording worker."""
+        service name -> a worker of your own, in place of the recording worker.
+        ``extra_queues``: ids of more queues to create (for services added by ``extra_env``)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.state_dir = state_dir or REPO_ROOT / ".stack" / f"{stamp}-{os.getpid()}"
         self.extra_env = dict(extra_env or {})
@@ -195,6 +197,11 @@ class Stack:
         self.echo = echo or (lambda _line: None)
         self.queue_policy = queue_policy or terraform_defaults()
         self.worker_urls = dict(worker_urls or {})
+        self.queue_paths = [s.queue_path for s in SERVICES] + [
+            f"projects/{PROJECT_ID}/locations/{REGION}/queues/{queue_id}"
+            for queue_id in extra_queues
+        ]
+        self.http_function_port = procs.free_port()  # POST /enqueue, once started
         self.worker = RecordingWorker(on_request=on_request, log=self._worker_log)
         self.pubsub_port = procs.free_port()
         self.tasks_port = procs.free_port()
@@ -236,7 +243,7 @@ class Stack:
         if self._stopped:
             return
         self._stopped = True
-        for name in ("function", "tasks-emulator", "pubsub-emulator"):
+        for name in ("function", "http-function", "tasks-emulator", "pubsub-emulator"):
             proc = self._procs.pop(name, None)
             if proc is not None:
                 procs.stop(proc)
@@ -339,8 +346,8 @@ class Stack:
         )
         if self.tasks is None:
             self.tasks = TasksAdmin(self.tasks_host)
-        for service in SERVICES:
-            self.tasks.ensure_queue(service.queue_path, self.queue_policy)
+        for queue_path in self.queue_paths:
+            self.tasks.ensure_queue(queue_path, self.queue_policy)
         self.worker.check = CallerCheck(certs_url=self._certs_url(), caller_sa=CALLER_SA)
 
     def _certs_url(self) -> str:
@@ -450,29 +457,51 @@ class Stack:
             procs.stop(proc)
         self._start_function()
 
+    @property
+    def http_function_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_function_port}"
+
     def _start_function(self) -> None:
-        self.echo(
-            f"starting functions-framework ({self.source.name}, {self.target}) on "
-            f"{self.function_url}"
-        )
-        proc = procs.start(
+        self._serve(
             "function",
+            target=self.target,
+            signature="cloudevent",
+            port=self.function_port,
+            source=self.source,
+        )
+
+    def start_http_function(self) -> None:
+        """Serve ``main.py``'s ``enqueue_http`` (the old enqueuer's ``POST /enqueue``) too."""
+        if "http-function" not in self._procs:
+            self._serve(
+                "http-function",
+                target="enqueue_http",
+                signature="http",
+                port=self.http_function_port,
+                source=REPO_ROOT / "main.py",
+            )
+
+    def _serve(self, name: str, *, target: str, signature: str, port: int, source: Path) -> None:
+        url = f"http://127.0.0.1:{port}"
+        self.echo(f"starting functions-framework ({source.name}, {target}) on {url}")
+        proc = procs.start(
+            name,
             [
                 str(self._paths["functions_framework"]),
-                f"--target={self.target}",
-                "--signature-type=cloudevent",
-                f"--source={self.source}",
+                f"--target={target}",
+                f"--signature-type={signature}",
+                f"--source={source}",
                 "--host=127.0.0.1",
-                f"--port={self.function_port}",
+                f"--port={port}",
             ],
-            log_path=self.log_path("function"),
+            log_path=self.log_path(name),
             env=self.function_env(),
             cwd=REPO_ROOT,
         )
         self._procs[proc.name] = proc
         procs.wait_until(
-            lambda: procs.http_answers(f"{self.function_url}/"),
-            what="functions-framework to serve main.py",
+            lambda: procs.http_answers(f"{url}/"),
+            what=f"functions-framework to serve {source.name} ({target})",
             timeout_s=READY_TIMEOUT_S,
             watch=[proc],
         )

@@ -5,9 +5,10 @@ An HTTP server on 127.0.0.1 (in a thread of the runner's process) that records e
 
 - 401/403 when a ``CallerCheck`` is given and the request would not pass Cloud Run's IAM
   (see ``caller_check``); the verified claims are recorded with the request;
-- 503 on the first attempt of each task matching ``fail_first`` (a path or an idempotency key),
-  so a retry can be watched;
-- nothing for ``hold_s`` on requests matching ``hang`` (a worker slower than its deadline);
+- 503 on the first attempt(s) of each task matching ``fail_first`` (a path or an idempotency
+  key), so a retry can be watched;
+- nothing for ``hold_s`` on the first attempt of each task matching ``hang`` (a worker slower
+  than its deadline), then 200;
 - 200 otherwise.
 
 Tests and the demo wait on the records with a deadline.
@@ -81,9 +82,9 @@ class RecordingWorker:
             target=self._server.serve_forever, name="recording-worker", daemon=True
         )
         self._audiences: set[str] = {self.url("")}  # Cloud Run accepts its own URL
-        self._fail_first: set[str] = set()
-        self._failed_tasks: set[str] = set()
-        self._hang: dict[str, float] = {}
+        self._fail_first: dict[str, int] = {}  # match -> attempts to fail per task
+        self._hang: dict[str, float] = {}  # match -> hold_s of a task's first attempt
+        self._attempts: dict[str, int] = {}  # task id -> attempts seen that got past IAM
         self._stopping = threading.Event()
 
     @property
@@ -114,13 +115,15 @@ class RecordingWorker:
         with self._lock:
             return frozenset(self._audiences)
 
-    def fail_first(self, match: str) -> None:
-        """Answer 503 to the first attempt of every task whose path or key is ``match``."""
+    def fail_first(self, match: str, *, attempts: int = 1) -> None:
+        """Answer 503 to the first ``attempts`` attempts of every task whose path or idempotency
+        key is ``match``."""
         with self._lock:
-            self._fail_first.add(match)
+            self._fail_first[match] = attempts
 
     def hang(self, match: str, *, hold_s: float) -> None:
-        """Hold requests whose path or key is ``match`` for ``hold_s`` before answering 200."""
+        """Hold the first attempt of every task whose path or key is ``match`` for ``hold_s``
+        before answering 200 (later attempts are answered at once)."""
         with self._lock:
             self._hang[match] = hold_s
 
@@ -156,15 +159,16 @@ class RecordingWorker:
             if not verdict.allowed:
                 return verdict, 0.0
         with self._lock:
-            first = any(_matches(received, m) for m in self._fail_first) and (
-                received.task_id not in self._failed_tasks
+            seen = self._attempts.get(received.task_id, 0)
+            self._attempts[received.task_id] = seen + 1
+            failing = max(
+                (n for m, n in self._fail_first.items() if _matches(received, m)), default=0
             )
-            if first:
-                self._failed_tasks.add(received.task_id)
             hold_s = max((s for m, s in self._hang.items() if _matches(received, m)), default=0)
-        if first:
-            return Verdict(503, "fail_first: the first attempt fails", verdict.claims), 0.0
-        return verdict, hold_s
+        if seen < failing:
+            reason = f"fail_first: attempt {seen + 1} of the {failing} that fail"
+            return Verdict(503, reason, verdict.claims), 0.0
+        return verdict, hold_s if seen == 0 else 0.0
 
     def _record(self, received: Received) -> None:
         with self._lock:

@@ -98,16 +98,28 @@ def test_fail_first_fails_each_task_once(
     assert running.records()[0].reason.startswith("fail_first")
 
 
+def test_fail_first_several_attempts(
+    issuer: Issuer, worker: tuple[RecordingWorker, list[str]]
+) -> None:
+    running, _ = worker
+    running.fail_first("/flaky", attempts=2)
+    auth = {"Authorization": f"Bearer {issuer.token(aud=running.url(''))}"}
+    task = {**auth, "X-CloudTasks-TaskName": "t3"}
+    assert [post(running, "/flaky", task) for _ in range(3)] == [503, 503, 200]
+
+
 def test_hang_outlasts_a_client_deadline(
     issuer: Issuer, worker: tuple[RecordingWorker, list[str]]
 ) -> None:
     running, _ = worker
     running.hang("/slow", hold_s=30)
     auth = {"Authorization": f"Bearer {issuer.token(aud=running.url(''))}"}
+    task = {**auth, "X-CloudTasks-TaskName": "t4"}
     with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
-        post(running, "/slow", auth, timeout_s=0.5)
+        post(running, "/slow", task, timeout_s=0.5)
     assert post(running, "/fast", auth) == 200
-    assert [r.path for r in running.records()] == ["/slow", "/fast"]
+    assert post(running, "/slow", task, timeout_s=5) == 200  # the retry is answered at once
+    assert [r.path for r in running.records()] == ["/slow", "/fast", "/slow"]
 
 
 def test_without_a_check_everything_is_200() -> None:
