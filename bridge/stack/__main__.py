@@ -81,6 +81,7 @@ The local stack is up. Ctrl-C stops every process it started.
   function (main.py)     {s.function_url}  (push subscription enqueue-requests-bridge)
   recording worker       {s.worker.url("/")}  (every request it gets is printed below)
   OIDC discovery         {s.oidc_discovery_url}
+  the same keys as PEM   {s.pem_certs_url}  (google-auth's certs_url, no PyJWT needed)
   logs                   {s.state_dir}
 
 Where each service's tasks go (set URL_<S>, and AUD_<S> if you like, to use your own worker):

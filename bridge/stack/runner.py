@@ -53,6 +53,7 @@ LEGACY_TASKS_EMULATOR = (
 )
 READY_LINE = re.compile(r"tasks_emulator ready: grpc (?P<grpc>\S+)")
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+PEM_CERTS_PATH = "/oauth2/v1/certs"  # the emulator's keys in Google's v1 certs format
 
 PROJECT_ID = "local-bridge"
 REGION = "us-central1"
@@ -307,6 +308,10 @@ class Stack:
     def oidc_discovery_url(self) -> str:
         """Where a worker finds the emulator's token issuer and keys (OpenID discovery)."""
         return f"http://127.0.0.1:{self.tasks_http_port}{DISCOVERY_PATH}"
+
+    @property
+    def pem_certs_url(self) -> str:
+        return f"http://127.0.0.1:{self.tasks_http_port}{PEM_CERTS_PATH}"
 
     def _worker_log(self, line: str) -> None:
         with self.log_path("worker").open("a", encoding="utf-8") as log:
