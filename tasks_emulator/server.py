@@ -21,7 +21,9 @@ from types import FrameType
 import grpc
 
 from tasks_emulator import api, grpc_api, names
+from tasks_emulator.dispatcher import Dispatcher
 from tasks_emulator.errors import ApiError
+from tasks_emulator.oidc import TokenIssuer
 from tasks_emulator.service import CloudTasksService
 from tasks_emulator.store import Store
 
@@ -94,6 +96,9 @@ class Emulator:
         self.options = options
         self.store = Store(data_dir=options.data_dir, name_reserve_s=options.name_reserve_s)
         self.service = CloudTasksService(store=self.store, now_s=time.time)
+        self.issuer = TokenIssuer.load_or_create(options.data_dir)
+        self.dispatcher = Dispatcher(store=self.store, issuer=self.issuer, now_s=time.time)
+        self.service.attach(self.dispatcher)
         for queue in options.queues:
             if self.store.get_queue(queue) is None:
                 self.service.create_queue(
@@ -110,6 +115,7 @@ class Emulator:
         self.http_port = 0
 
     def start(self) -> None:
+        self.dispatcher.start()
         self._grpc.start()
 
     def ready_line(self) -> str:
@@ -122,6 +128,7 @@ class Emulator:
     def stop(self) -> None:
         """Stop taking calls, let attempts in flight end and be recorded, close the store."""
         self._grpc.stop(API_GRACE_S).wait()
+        self.dispatcher.stop()
         self.store.close()
 
 

@@ -168,3 +168,157 @@ def wait_for(predicate: Callable[[], Any], *, timeout_s: float, what: str) -> An
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(0.02)
+
+
+# --- the worker ------------------------------------------------------------------------------
+@dataclass
+class Delivery:
+    """One request the worker received, and what it answered."""
+
+    received_s: float
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    answer: str  # "200", "503", "hang", "slow", "reset"
+    claims: dict[str, Any] | None  # the verified ID token's claims
+    token_error: str  # why the token did not verify ("" if it did or there was none)
+
+    @property
+    def task_id(self) -> str:
+        return self.headers.get("X-CloudTasks-TaskName", "")
+
+
+class Worker:
+    """A threaded HTTP worker on 127.0.0.1 that records every request and verifies its OIDC token
+    with google-auth against the emulator's published keys.
+
+    Answers are scripted per task id (``plan``): an HTTP status, "hang" (answer nothing for
+    ``HANG_S``), "slow" (200 after ``SLOW_S``) or "reset" (close the connection without
+    answering); then 200.
+    """
+
+    HANG_S = 25.0
+    SLOW_S = 0.3
+
+    def __init__(self, *, certs_url: str) -> None:
+        self.certs_url = certs_url
+        self.deliveries: list[Delivery] = []
+        self._plans: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        self._server = self._make_server()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def plan(self, task_id: str, answers: list[str]) -> None:
+        with self._lock:
+            self._plans[task_id] = list(answers)
+
+    def _next_answer(self, task_id: str) -> str:
+        with self._lock:
+            answers = self._plans.get(task_id)
+            return answers.pop(0) if answers else "200"
+
+    def of(self, task_id: str) -> list[Delivery]:
+        with self._lock:
+            return [d for d in self.deliveries if d.task_id == task_id]
+
+    def wait_for(self, task_id: str, count: int, *, timeout_s: float) -> list[Delivery]:
+        found: list[Delivery] = wait_for(
+            lambda: len(self.of(task_id)) >= count and self.of(task_id),
+            timeout_s=timeout_s,
+            what=f"{count} deliveries of {task_id}",
+        )
+        return found
+
+    def _verify(self, headers: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
+        from google.auth import exceptions as auth_exceptions
+        from google.auth.transport import requests as auth_requests
+        from google.oauth2 import id_token
+
+        authorization = headers.get("Authorization", "")
+        if not authorization.startswith("Bearer ") or authorization.count(".") != 2:
+            return None, ""
+        try:
+            claims = id_token.verify_token(
+                authorization.removeprefix("Bearer "),
+                auth_requests.Request(),
+                audience=None,
+                certs_url=self.certs_url,
+            )
+        except (ValueError, auth_exceptions.GoogleAuthError) as e:
+            return None, str(e)
+        return dict(claims), ""
+
+    def _make_server(self) -> Any:
+        import http.server
+        import socket
+        import struct
+
+        worker = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def _handle(self) -> None:
+                received_s = time.time()
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items()}
+                answer = worker._next_answer(headers.get("X-CloudTasks-TaskName", ""))
+                claims, error = worker._verify(headers)
+                with worker._lock:
+                    worker.deliveries.append(
+                        Delivery(
+                            received_s=received_s,
+                            method=self.command,
+                            path=self.path,
+                            headers=headers,
+                            body=body,
+                            answer=answer,
+                            claims=claims,
+                            token_error=error,
+                        )
+                    )
+                if answer == "hang":
+                    worker._release.wait(worker.HANG_S)
+                    self.close_connection = True
+                    return
+                if answer == "slow":
+                    time.sleep(worker.SLOW_S)
+                    answer = "200"
+                if answer == "reset":
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.close_connection = True
+                    return
+                self.send_response(int(answer))
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        return server
+
+    def close(self) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def worker(emulator: Emulator) -> Iterator[Worker]:
+    running = Worker(certs_url=f"{emulator.http_url}/oauth2/v1/certs")
+    try:
+        yield running
+    finally:
+        running.close()
