@@ -39,6 +39,7 @@ class Received:
     status: int = 200
     reason: str = ""  # why it was not 200
     claims: Mapping[str, Any] = field(default_factory=dict)  # the verified OIDC token's claims
+    held_s: float = 0.0  # ``hang``: held this long before answering (the caller gave up first)
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
@@ -50,7 +51,8 @@ class Received:
 
     @property
     def ok(self) -> bool:
-        return self.status == 200
+        """Answered 200 at once: a held request's caller is cut off by its deadline first."""
+        return self.status == 200 and not self.held_s
 
     @property
     def task_id(self) -> str:
@@ -173,7 +175,7 @@ class RecordingWorker:
     def _record(self, received: Received) -> None:
         with self._lock:
             self._records.append(received)
-        if received.status != 200:
+        if not received.ok:
             self._log(
                 f"{time.strftime('%H:%M:%S')} {received.status} {received.method} "
                 f"{received.path} task {received.task_id or '-'}: {received.reason}"
@@ -202,8 +204,9 @@ class RecordingWorker:
                     replace(
                         received,
                         status=verdict.status,
-                        reason=verdict.reason,
+                        reason=verdict.reason or (f"held {hold_s:g} s" if hold_s else ""),
                         claims=verdict.claims,
+                        held_s=hold_s,
                     )
                 )
                 if hold_s and worker._stopping.wait(hold_s):

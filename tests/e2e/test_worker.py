@@ -120,6 +120,7 @@ def test_hang_outlasts_a_client_deadline(
     assert post(running, "/fast", auth) == 200
     assert post(running, "/slow", task, timeout_s=5) == 200  # the retry is answered at once
     assert [r.path for r in running.records()] == ["/slow", "/fast", "/slow"]
+    assert [r.ok for r in running.records()] == [False, True, True]
 
 
 def test_without_a_check_everything_is_200() -> None:
