@@ -45,13 +45,6 @@ from bridge.stack.tasks_admin import TasksAdmin
 from bridge.stack.worker import Received, RecordingWorker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TASKS_VENV = REPO_ROOT / ".venv-tasks-emulator"
-# Which Cloud Tasks emulator: this repository's ``tasks_emulator`` once it has a command line, or
-# gcloud-tasks-emulator in its own virtualenv (until then, or with BRIDGE_TASKS_EMULATOR=gcloud).
-LEGACY_TASKS_EMULATOR = (
-    os.environ.get("BRIDGE_TASKS_EMULATOR") == "gcloud"
-    or not (REPO_ROOT / "tasks_emulator" / "__main__.py").exists()
-)
 READY_LINE = re.compile(r"tasks_emulator ready: grpc (?P<grpc>\S+)")
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 PEM_CERTS_PATH = "/oauth2/v1/certs"  # the emulator's keys in Google's v1 certs format
@@ -148,18 +141,7 @@ def check_prerequisites(source: Path) -> dict[str, Path]:
         found["pubsub"] = find_pubsub_emulator()
     except MissingPrerequisite as err:
         missing.append(str(err))
-    if LEGACY_TASKS_EMULATOR:
-        tasks_python = Path(os.environ.get("TASKS_EMULATOR_PYTHON", TASKS_VENV / "bin" / "python"))
-        venv_root = tasks_python.parent.parent
-        if not tasks_python.exists() or not any(
-            venv_root.glob("lib/python*/site-packages/gcloud_tasks_emulator")
-        ):
-            missing.append(
-                f"the Cloud Tasks emulator's virtualenv is missing ({tasks_python}): "
-                "run `make tasks-emulator`"
-            )
-        found["tasks_python"] = tasks_python
-    elif not (REPO_ROOT / "tasks_emulator" / "__main__.py").exists():
+    if not (REPO_ROOT / "tasks_emulator" / "__main__.py").exists():
         missing.append(f"{REPO_ROOT / 'tasks_emulator'} is missing: the Cloud Tasks emulator")
     framework = Path(sys.executable).parent / "functions-framework"
     if not framework.exists():
@@ -322,9 +304,6 @@ class Stack:
         """Start (or restart, on the same ports and data dir) the Cloud Tasks emulator, then
         give the four queues Terraform's settings. A restart loses no task."""
         self.echo(f"starting the Cloud Tasks emulator on {self.tasks_host}")
-        if LEGACY_TASKS_EMULATOR:
-            self._start_legacy_tasks_emulator()
-            return
         argv = [
             sys.executable,
             "-m",
@@ -392,31 +371,6 @@ class Stack:
         path = self.state_dir / "oidc-certs.json"
         path.write_text(certs, encoding="utf-8")
         return path.as_uri()
-
-    def _start_legacy_tasks_emulator(self) -> None:
-        argv = [
-            str(self._paths["tasks_python"]),
-            str(Path(__file__).with_name("tasks_emulator_loopback.py")),
-            "start",
-            "-p",
-            str(self.tasks_port),
-            "-q",
-        ]
-        for service in SERVICES:
-            argv += ["-d", service.queue_path]
-        env = {**os.environ, "PYTHONWARNINGS": "ignore::FutureWarning", "PYTHONUNBUFFERED": "1"}
-        proc = procs.start(
-            "tasks-emulator", argv, log_path=self.log_path("tasks-emulator"), env=env
-        )
-        self._procs[proc.name] = proc
-        procs.wait_until(
-            lambda: procs.tcp_open(self.tasks_port),
-            what="the Cloud Tasks emulator to listen",
-            timeout_s=READY_TIMEOUT_S,
-            watch=[proc],
-        )
-        if self.tasks is None:
-            self.tasks = TasksAdmin(self.tasks_host)
 
     def stop_tasks_emulator(self) -> None:
         """Stop the Cloud Tasks emulator (SIGTERM: in-flight dispatches end, its state is kept);
