@@ -20,7 +20,8 @@ Each block of 100 messages holds:
   ``bridge replay --all`` runs).
 
 The main push subscriptions have no retryPolicy (the emulator then redelivers about once a
-second) and ``maxDeliveryAttempts`` = 20, so outages do not dead-letter valid messages.
+second) and ``maxDeliveryAttempts`` = 50, so outages do not dead-letter valid messages (an unkeyed message
+replayed from the dead-letter topic is named after its new message id: a second task).
 
 The verdict is on what the recording worker received: every request (a key, or a message id;
 a replayed message belongs to its original's request) accepted exactly once, under its expected
@@ -69,7 +70,7 @@ from bridge.stack.worker import Received
 
 TWICE_TOPIC = "soak-twice"
 LIMBO_TOPIC = "soak-limbo"
-MAX_ATTEMPTS = 20
+MAX_ATTEMPTS = 50  # outages on a loaded machine must not dead-letter valid messages
 LIMBO_ATTEMPTS = 5  # Pub/Sub's minimum: limbo is dead-lettered within seconds
 SOAK_POLICY = terraform_defaults().replace(
     max_dispatches_per_second=500, max_concurrent_dispatches=1000
@@ -280,9 +281,11 @@ class Soak:
             raise StackError(f"a fault step failed: {self.fault_error}") from self.fault_error
 
     def wait(self, check: Callable[[], bool], what: str, *, limit_s: float) -> bool:
-        end = min(self.deadline, time.monotonic() + limit_s)
+        begun = time.monotonic()
+        end = min(self.deadline, begun + limit_s)
         while time.monotonic() < end:
             if check():
+                print(f"  {what}: after {time.monotonic() - begun:.0f} s more", flush=True)
                 return True
             time.sleep(1.0)
         print(f"  gave up waiting for {what}", flush=True)

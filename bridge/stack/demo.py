@@ -323,8 +323,17 @@ def _say_attempt(item: Sent, attempt: Received, say: Callable[[str], None]) -> N
         say("                (no Authorization header)")
     for header in SHOWN_HEADERS:
         value = attempt.header(header)
-        if value is not None:
-            shown = value if value else '""'
-            say(f"                {header}: {_short(shown, 80)}")
+        if value is None:
+            continue
+        shown = value if value else '""'
+        if header == "X-CloudTasks-TaskETA":
+            try:
+                eta_s = float(value)
+            except ValueError:
+                pass
+            else:
+                late = eta_s - item.published_at
+                shown += f" ({_clock(eta_s)} UTC, publish {late:+.1f} s)"
+        say(f"                {header}: {_short(shown, 80)}")
     if attempt.ok:
         say(f"                body {_short(attempt.body.decode('utf-8', 'replace'))}")
