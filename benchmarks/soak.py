@@ -20,8 +20,9 @@ Each block of 100 messages holds:
   ``bridge replay --all`` runs).
 
 The main push subscriptions have no retryPolicy (the emulator then redelivers about once a
-second) and ``maxDeliveryAttempts`` = 50, so outages do not dead-letter valid messages (an unkeyed message
-replayed from the dead-letter topic is named after its new message id: a second task).
+second) and ``maxDeliveryAttempts`` = 50, so outages do not dead-letter valid messages (an
+unkeyed message replayed from the dead-letter topic is named after its new message id: a second
+task).
 
 The verdict is on what the recording worker received: every request (a key, or a message id;
 a replayed message belongs to its original's request) accepted exactly once, under its expected
