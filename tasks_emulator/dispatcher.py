@@ -35,6 +35,8 @@ DEFAULT_MAX_WORKERS = 200
 # An ID token is reused for this long (production's last an hour): signing RS256 costs ~1 ms.
 TOKEN_REUSE_S = 300.0
 _STATE_PAUSED = 2
+# cloud-tasks-dispatch.md: 429 and 503 slow the queue down, and Retry-After is considered.
+SLOW_DOWN_STATUSES = frozenset({429, 503})
 
 # google/rpc/code.proto's HTTP mapping, for last_attempt.response_status.
 _RPC_CODE_OF_HTTP = {
@@ -271,7 +273,12 @@ class Dispatcher:
         if retry.may_retry(
             policy, attempts=attempts, first_attempt_s=taken.first_attempt_s, now_s=now_s
         ):
-            next_due_s = now_s + retry.backoff_s(policy, failed_attempts=attempts)
+            delay_s = retry.backoff_s(policy, failed_attempts=attempts)
+            if outcome.status in SLOW_DOWN_STATUSES and outcome.retry_after_s is not None:
+                # Production considers a 429/503's Retry-After; we wait at least that long,
+                # within max_backoff.
+                delay_s = max(delay_s, min(outcome.retry_after_s, policy.max_backoff_s))
+            next_due_s = now_s + delay_s
         attempt = api.Task().last_attempt
         attempt.schedule_time.CopyFrom(taken.task.schedule_time)
         set_seconds(attempt.dispatch_time, dispatch_s)

@@ -19,8 +19,9 @@ from pathlib import Path
 from types import FrameType
 
 import grpc
+from werkzeug.serving import make_server
 
-from tasks_emulator import api, grpc_api, names
+from tasks_emulator import api, grpc_api, names, rest_api
 from tasks_emulator.dispatcher import Dispatcher
 from tasks_emulator.errors import ApiError
 from tasks_emulator.oidc import TokenIssuer
@@ -112,22 +113,47 @@ class Emulator:
         self.grpc_port = self._grpc.add_insecure_port(_grpc_address(options.host, options.port))
         if self.grpc_port == 0:
             raise OSError(f"cannot listen on {options.host}:{options.port} for gRPC")
-        self.http_port = 0
+        self._http = make_server(
+            options.host,
+            options.http_port,
+            rest_api.make_rest_app(self.service, self.issuer),
+            threaded=True,
+        )
+        self.http_port = self._http.server_port
+        self._http_thread = threading.Thread(
+            target=self._http.serve_forever, name="tasks-emulator-http", daemon=True
+        )
 
     def start(self) -> None:
         self.dispatcher.start()
         self._grpc.start()
+        self._http_thread.start()
 
     def ready_line(self) -> str:
         host = self.options.host
         return (
             f"tasks_emulator ready: grpc {_grpc_address(host, self.grpc_port)} "
+            f"http {self.http_url} "
+            f"oidc {self.http_url}/.well-known/openid-configuration "
             f"data-dir {self.options.data_dir or '(memory)'}"
+        )
+
+    @property
+    def http_url(self) -> str:
+        host = self.options.host
+        return (
+            f"http://[{host}]:{self.http_port}"
+            if ":" in host
+            else f"http://{host}:{self.http_port}"
         )
 
     def stop(self) -> None:
         """Stop taking calls, let attempts in flight end and be recorded, close the store."""
-        self._grpc.stop(API_GRACE_S).wait()
+        stopped = self._grpc.stop(API_GRACE_S)
+        if self._http_thread.is_alive():
+            self._http.shutdown()
+        self._http.server_close()
+        stopped.wait()
         self.dispatcher.stop()
         self.store.close()
 

@@ -137,7 +137,7 @@ def rest_client(emulator: Emulator) -> Any:
     )
 
 
-CLIENTS: dict[str, Callable[[Emulator], Any]] = {"grpc": grpc_client}
+CLIENTS: dict[str, Callable[[Emulator], Any]] = {"grpc": grpc_client, "rest": rest_client}
 
 
 @pytest.fixture(params=sorted(CLIENTS))
@@ -180,7 +180,7 @@ class Delivery:
     path: str
     headers: dict[str, str]
     body: bytes
-    answer: str  # "200", "503", "hang", "slow", "reset"
+    answer: str  # "200", "503", "hang", "slow", "busy", "reset"
     claims: dict[str, Any] | None  # the verified ID token's claims
     token_error: str  # why the token did not verify ("" if it did or there was none)
 
@@ -194,8 +194,8 @@ class Worker:
     with google-auth against the emulator's published keys.
 
     Answers are scripted per task id (``plan``): an HTTP status, "hang" (answer nothing for
-    ``HANG_S``), "slow" (200 after ``SLOW_S``) or "reset" (close the connection without
-    answering); then 200.
+    ``HANG_S``), "slow" (200 after ``SLOW_S``), "busy" (503 with ``Retry-After: 1``) or
+    "reset" (close the connection without answering); then 200.
     """
 
     HANG_S = 25.0
@@ -233,7 +233,8 @@ class Worker:
         )
         return found
 
-    def _verify(self, headers: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
+    def verify(self, headers: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
+        """The claims of the request's ID token, verified against ``certs_url``; or why not."""
         from google.auth import exceptions as auth_exceptions
         from google.auth.transport import requests as auth_requests
         from google.oauth2 import id_token
@@ -271,7 +272,7 @@ class Worker:
                 body = self.rfile.read(length) if length else b""
                 headers = {k: v for k, v in self.headers.items()}
                 answer = worker._next_answer(headers.get("X-CloudTasks-TaskName", ""))
-                claims, error = worker._verify(headers)
+                claims, error = worker.verify(headers)
                 with worker._lock:
                     worker.deliveries.append(
                         Delivery(
@@ -298,7 +299,11 @@ class Worker:
                     )
                     self.close_connection = True
                     return
-                self.send_response(int(answer))
+                if answer == "busy":
+                    self.send_response(503)
+                    self.send_header("Retry-After", "1")
+                else:
+                    self.send_response(int(answer))
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

@@ -55,7 +55,7 @@ def _gone(client: Any, name: str) -> bool:
     try:
         client.get_task(name=name)
     except exceptions.NotFound as e:
-        return bool(e.message == service.TASK_GONE)
+        return bool(e.message.endswith(service.TASK_GONE))  # REST prefixes the method and URL
     return False
 
 
@@ -193,6 +193,14 @@ def test_retries_wait_as_the_backoff_formula_says(client: Any, worker: Worker) -
     assert expected == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0])
     for gap, want in zip(gaps, expected, strict=True):
         assert want - 0.005 <= gap <= want + 0.15, (gaps, expected)
+
+
+def test_a_503_with_retry_after_waits_at_least_that_long(client: Any, worker: Worker) -> None:
+    queue = _queue(client, retry_config=_retry(0.05, 10))
+    worker.plan("busy", ["busy"])
+    _create(client, queue, worker, "busy")
+    first, second = worker.wait_for("busy", 2, timeout_s=10)
+    assert second.received_s - first.received_s >= 1.0
 
 
 def test_get_task_shows_the_attempts(client: Any, worker: Worker) -> None:
