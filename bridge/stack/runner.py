@@ -28,7 +28,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -340,37 +339,9 @@ class Stack:
         try:
             with urllib.request.urlopen(self.oidc_discovery_url, timeout=5) as answer:  # noqa: S310 - loopback
                 document = json.loads(answer.read().decode("utf-8"))
-        except ConnectionRefusedError:
-            return self._certs_from_data_dir()
-        except urllib.error.URLError as err:
-            if isinstance(err.reason, ConnectionRefusedError):
-                return self._certs_from_data_dir()
+            return str(document["jwks_uri"])
+        except (OSError, ValueError, KeyError) as err:
             raise StackError(f"cannot read {self.oidc_discovery_url}: {err}") from err
-        except (OSError, ValueError) as err:
-            raise StackError(f"cannot read {self.oidc_discovery_url}: {err}") from err
-        return str(document["jwks_uri"])
-
-    def _certs_from_data_dir(self) -> str:
-        """Until the emulator serves its HTTP port: its public keys, from the key it keeps in
-        its data dir, as a ``file:`` URL. (Temporary: remove once --http-port is served.)"""
-        code = (
-            "import json, pathlib, sys; from tasks_emulator.oidc import TokenIssuer; "
-            "print(json.dumps(TokenIssuer.load_or_create(pathlib.Path(sys.argv[1])).pem_certs()))"
-        )
-        try:
-            certs = subprocess.run(  # noqa: S603 - fixed argv
-                [sys.executable, "-c", code, str(self.tasks_data_dir)],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=True,
-                cwd=REPO_ROOT,
-            ).stdout
-        except (subprocess.SubprocessError, OSError) as err:
-            raise StackError(f"cannot read the emulator's keys: {err}") from err
-        path = self.state_dir / "oidc-certs.json"
-        path.write_text(certs, encoding="utf-8")
-        return path.as_uri()
 
     def stop_tasks_emulator(self) -> None:
         """Stop the Cloud Tasks emulator (SIGTERM: in-flight dispatches end, its state is kept);
