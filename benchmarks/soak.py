@@ -73,6 +73,7 @@ TWICE_TOPIC = "soak-twice"
 LIMBO_TOPIC = "soak-limbo"
 MAX_ATTEMPTS = 50  # outages on a loaded machine must not dead-letter valid messages
 LIMBO_ATTEMPTS = 5  # Pub/Sub's minimum: limbo is dead-lettered within seconds
+DEAD_COUNT_SUBSCRIPTION = "soak-dead-count"
 SOAK_POLICY = terraform_defaults().replace(
     max_dispatches_per_second=500, max_concurrent_dispatches=1000
 )
@@ -240,6 +241,9 @@ class Soak:
 
     def setup(self) -> None:
         pubsub = self.stack.pubsub
+        # Sees every dead-lettered message too: tells when all of limbo is there, without
+        # touching the operators' subscription that the replay reads.
+        pubsub.create_subscription(DEAD_COUNT_SUBSCRIPTION, topic_id=DEAD_LETTER_TOPIC)
         # The stack's push subscription has a 1-10 s backoff and 5 attempts: ours, see above.
         pubsub.delete_subscription(PUSH_SUBSCRIPTION)
         self.stack.add_push_subscription(
@@ -389,13 +393,17 @@ def verify(soak: Soak, received: list[Received], lock: threading.Lock, started: 
     # Dead-lettered: once every limbo message has used up its attempts, fix the cause (create
     # its queue) and replay the dead-letter subscription, in rounds until the limbo requests
     # reached the worker and the subscription is empty.
-    def limbo_exhausted() -> bool:
-        retries = Counter(
-            str(e.get("message_id")) for e in stack.function_log() if e.get("outcome") == "retry"
-        )
-        return all(retries[m] >= LIMBO_ATTEMPTS - 1 for i in limbo for m in requests[i].message_ids)
+    limbo_dead: set[str] = set()
 
-    soak.wait(limbo_exhausted, "limbo messages to use up their attempts", limit_s=60)
+    def limbo_dead_lettered() -> bool:
+        for _ in range(50):
+            got = stack.pubsub.pull(DEAD_COUNT_SUBSCRIPTION, max_messages=1000)
+            limbo_dead.update(i for m in got if (i := plan.by_data.get(m.data)) in limbo)
+            if not got:
+                break
+        return limbo_dead >= limbo
+
+    soak.wait(limbo_dead_lettered, "every limbo message in the dead-letter topic", limit_s=90)
     stack.require_tasks().ensure_queue(LIMBO_PATH, SOAK_POLICY)
     subscription = PubsubSubscription(
         f"projects/{PROJECT_ID}/subscriptions/{DEAD_LETTER_SUBSCRIPTION}", wait_s=3
@@ -486,9 +494,10 @@ def verify(soak: Soak, received: list[Received], lock: threading.Lock, started: 
     unreplayed = len({c.pulled.message_id for c in dead} - set(republished))
     if unreplayed:
         failures.append(f"{unreplayed} dead-lettered message(s) not replayed")
-    limbo_dead = dead_by_kind["limbo"]
-    if limbo_dead < len(limbo):
-        failures.append(f"only {limbo_dead} of {len(limbo)} limbo messages were dead-lettered")
+    if dead_by_kind["limbo"] < len(limbo):
+        failures.append(
+            f"only {dead_by_kind['limbo']} of {len(limbo)} limbo messages were dead-lettered"
+        )
     if len(soak.faults) < 5:
         failures.append(f"only {len(soak.faults)} of 5 fault steps ran")
 
