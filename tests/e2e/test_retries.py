@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from bridge.stack.runner import Stack
+from bridge.stack.runner import CALLER_SA, Stack
 from bridge.stack.worker import Received
 from tests.e2e.conftest import (
     E2E_POLICY,
@@ -105,3 +105,24 @@ def test_retries_follow_the_queue_backoff(stack: Stack, unique: str) -> None:
     assert [r.header("X-CloudTasks-TaskRetryCount") for r in attempts] == ["0", "1", "2", "3", "4"]
     assert {r.header("X-CloudTasks-TaskPreviousResponse") for r in attempts[1:]} == {"503"}
     assert_on_backoff(attempts)
+
+
+def test_another_invoker_is_refused_403_and_retried(stack: Stack, unique: str) -> None:
+    """The worker expects another account than the bridge's CALLER_SA (a wrong CALLER_SA, seen
+    from the worker's side): 403, retried, until the invoker matches again."""
+    check = stack.worker.check
+    assert check is not None
+    key = f"invoker-{unique}"
+    check.caller_sa = "someone-else@local-bridge.iam.gserviceaccount.com"
+    try:
+        stack.publish_envelope(
+            {"service": "testimonios", "payload": {"n": unique}, "idempotency_key": key}
+        )
+        refused = stack.worker.wait_for(
+            lambda r: r.header("X-Idempotency-Key") == key, count=2, timeout_s=20
+        )
+    finally:
+        check.caller_sa = CALLER_SA
+    assert [r.status for r in refused[:2]] == [403, 403]
+    assert CALLER_SA in refused[0].reason
+    delivered_once(stack, lambda r: r.header("X-Idempotency-Key") == key)
