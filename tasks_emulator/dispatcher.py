@@ -34,7 +34,7 @@ LOG = logging.getLogger("tasks_emulator")
 DEFAULT_MAX_WORKERS = 200
 # An ID token is reused for this long (production's last an hour): signing RS256 costs ~1 ms.
 TOKEN_REUSE_S = 300.0
-_STATE_PAUSED = 2
+_STATE_RUNNING = 1
 # cloud-tasks-dispatch.md: 429 and 503 slow the queue down, and Retry-After is considered.
 SLOW_DOWN_STATUSES = frozenset({429, 503})
 
@@ -165,8 +165,8 @@ class Dispatcher:
         """Start every attempt the limits allow now; when to look again (inf: when woken)."""
         wake_s = math.inf
         for name, queue in self._store.queue_limits():
-            if queue.state == _STATE_PAUSED:
-                continue
+            if queue.state != _STATE_RUNNING:
+                continue  # PAUSED (or DISABLED) queues hold their tasks
             bucket = self._bucket(name, queue, now_s)
             max_concurrent = queue.rate_limits.max_concurrent_dispatches
             while True:

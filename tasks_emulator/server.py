@@ -2,12 +2,14 @@
 
 ``python -m tasks_emulator [--host 127.0.0.1] [--port 8123] [--http-port 8124]
 [--queue projects/P/locations/L/queues/Q ...] [--data-dir DIR] [--name-reserve-s 3600]``
-prints one line when it is ready and stops cleanly on SIGTERM or SIGINT.
+prints one line when it is ready and stops cleanly on SIGTERM or SIGINT (a second one stops at
+once, without waiting for the attempts in flight).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -28,8 +30,9 @@ from tasks_emulator.oidc import TokenIssuer
 from tasks_emulator.service import CloudTasksService
 from tasks_emulator.store import Store
 
-# How many API calls run at once on each server.
-API_THREADS = 16
+# gRPC calls served at once: every call is short, and more threads only contend for the GIL
+# (4 served 2 KB CreateTasks faster than 8 or 16 on 2 cores).
+API_THREADS = 4
 # A stop waits this long for API calls in progress.
 API_GRACE_S = 5.0
 
@@ -163,6 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            # A second signal ends at once, like kill -9: every committed change is kept and
+            # only the attempts in flight run again after a restart.
+            print("tasks_emulator: stopping now, not waiting for attempts", file=sys.stderr)
+            os._exit(128 + signum)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)

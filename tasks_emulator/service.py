@@ -236,7 +236,9 @@ class CloudTasksService:
     # --- tasks -------------------------------------------------------------------------------
     def create_task(self, request: Any) -> Any:
         parent = names.parse_queue_name(request.parent, field="parent")
-        self._queue(parent.path, field="parent")
+        state = self._store.queue_state(parent.path)
+        if state is None:
+            raise _error(grpc.StatusCode.NOT_FOUND, QUEUE_NOT_FOUND)
         task = _copy(request.task)
         if task.name:
             name = names.task_in_queue(task.name, parent=parent).path
@@ -250,7 +252,8 @@ class CloudTasksService:
         task.schedule_time.nanos -= task.schedule_time.nanos % 1000
         if not self._store.add_task(name, queue=parent.path, task=task, now_s=now_s):
             raise _error(grpc.StatusCode.ALREADY_EXISTS, TASK_EXISTS)
-        self._dispatch.wake(due_s=validation.seconds(task.schedule_time))
+        if state != _STATE_PAUSED:  # a paused queue's tasks wait for ResumeQueue, which wakes
+            self._dispatch.wake(due_s=validation.seconds(task.schedule_time))
         return _view(_copy(task), request.response_view)
 
     def _missing_task(self, name: str) -> ApiError:

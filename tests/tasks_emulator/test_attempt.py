@@ -426,3 +426,14 @@ def test_many_finished_attempts_leave_no_pending_deadlines(sender: Sender, worke
     watchdog = sender._watchdog
     assert watchdog._active == {}
     assert len(watchdog._heap) <= 65  # entries of finished attempts are dropped as they pile up
+
+
+def test_no_content_type_is_added_on_the_wire(sender: Sender, worker: _Worker) -> None:
+    headers = worker_headers(
+        HttpRequest(url=worker.base_url + "/ok"), _context(), authorization=None
+    )
+    before = len(worker.seen)
+    assert _send(sender, worker.base_url + "/ok", headers=headers, body=b"raw").status == 200
+    (seen,) = worker.seen[before:]
+    assert "Content-Type" not in seen.headers
+    assert seen.headers["User-Agent"] == "Google-Cloud-Tasks"

@@ -199,3 +199,27 @@ def test_a_restart_keeps_queues_pending_tasks_and_reserved_names(
             parent=queue,
             task={"name": deleted.name, "http_request": {"url": "http://127.0.0.1:9/"}},
         )
+
+
+def test_a_second_signal_stops_without_waiting_for_a_hanging_attempt(
+    emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = emulator_factory()
+    worker = Worker(certs_url="")
+    try:
+        client = grpc_client(emulator)
+        queue = f"{PARENT}/queues/hung"
+        client.create_queue(parent=PARENT, queue={"name": queue})
+        worker.plan("hung", ["hang"])
+        client.create_task(
+            parent=queue,
+            task={"name": f"{queue}/tasks/hung", "http_request": {"url": f"{worker.url}/hung"}},
+        )
+        worker.wait_for("hung", 1, timeout_s=10)
+        emulator.process.send_signal(signal.SIGTERM)
+        with pytest.raises(subprocess.TimeoutExpired):  # the first waits for the attempt
+            emulator.process.wait(timeout=1.0)
+        emulator.process.send_signal(signal.SIGTERM)
+        assert emulator.process.wait(timeout=10) == 128 + signal.SIGTERM
+    finally:
+        worker.close()

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import google.auth.transport.requests
 import grpc
 import pytest
+import requests
 from google.api_core import exceptions as core_exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import tasks_v2
+from google.oauth2 import id_token
 from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -519,3 +523,23 @@ def test_discovery_points_at_the_jwks_on_this_host(wire: Client) -> None:
 def test_the_jwks_and_the_pem_certs_are_served(wire: Client) -> None:
     assert json.loads(wire.get(TokenIssuer.JWKS_PATH).get_data()) == ISSUER.jwks()
     assert json.loads(wire.get(TokenIssuer.CERTS_PATH).get_data()) == ISSUER.pem_certs()
+
+
+def test_google_auth_verifies_a_token_against_the_certs_this_port_serves(
+    server: BaseWSGIServer,
+) -> None:
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    audience = "https://worker.example/run"
+    token = ISSUER.id_token(
+        audience=audience, email="invoker@demo-project.iam.gserviceaccount.com", now_s=time.time()
+    )
+    claims = id_token.verify_token(
+        token,
+        google.auth.transport.requests.Request(),
+        audience=audience,
+        certs_url=base_url + TokenIssuer.CERTS_PATH,
+    )
+    assert claims["email"] == "invoker@demo-project.iam.gserviceaccount.com"
+    discovery = requests.get(base_url + TokenIssuer.DISCOVERY_PATH, timeout=10).json()
+    assert discovery["jwks_uri"] == base_url + TokenIssuer.JWKS_PATH
+    assert requests.get(discovery["jwks_uri"], timeout=10).json() == ISSUER.jwks()
