@@ -297,7 +297,8 @@ class Dispatcher:
             self._cond.notify()
         if self._thread.is_alive():
             self._thread.join()
-        self._pool.shutdown(wait=True)
+        # Attempts not yet started (RunTask beyond the pool) stay pending, as nothing was sent.
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._sender.close()
 
 

@@ -7,6 +7,7 @@ INVALID_ARGUMENT with a sentence naming the field, in production's words where t
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ def parse_location(name: str, *, field: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=1024)  # the same few queue names come in every call
 def parse_queue_name(name: str, *, field: str) -> QueueName:
     match = _QUEUE.fullmatch(name)
     if match is None:

@@ -239,7 +239,7 @@ class CloudTasksService:
         state = self._store.queue_state(parent.path)
         if state is None:
             raise _error(grpc.StatusCode.NOT_FOUND, QUEUE_NOT_FOUND)
-        task = _copy(request.task)
+        task = request.task  # the call's own message: the store keeps it as it is completed
         if task.name:
             name = names.task_in_queue(task.name, parent=parent).path
         else:
