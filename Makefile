@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint typecheck unit bench bench-stack soak fuzz demo up terraform-tools test-terraform
+.PHONY: help install test lint typecheck unit bench bench-stack bench-emulator soak fuzz demo up terraform-tools test-terraform
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,20 @@ bench: install ## benchmarks: cold start and per-message CPU against their floor
 
 bench-stack: install ## throughput and latency through the local stack, against a minimal function
 	$(PY) -m benchmarks.throughput
+
+# The baseline bench-emulator compares tasks_emulator with: gcloud-tasks-emulator pins protobuf<5, so it
+# gets a virtualenv of its own. Nothing but this benchmark uses it.
+GCLOUD_TASKS_VENV := .venv-gcloud-tasks
+GCLOUD_TASKS_REQ := benchmarks/gcloud-tasks-emulator-requirements.txt
+GCLOUD_TASKS_STAMP := $(GCLOUD_TASKS_VENV)/.installed-stamp
+
+$(GCLOUD_TASKS_STAMP): $(GCLOUD_TASKS_REQ)
+	$(PYTHON) -m venv $(GCLOUD_TASKS_VENV)
+	$(GCLOUD_TASKS_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(GCLOUD_TASKS_REQ)
+	touch $@
+
+bench-emulator: install $(GCLOUD_TASKS_STAMP) ## tasks_emulator's speed beside gcloud-tasks-emulator, in the same run (figures, not tests)
+	$(PY) -m benchmarks.emulator
 
 soak: install ## 10,000 messages under Cloud Tasks restarts and a function restart, counted at the worker; PASS or FAIL
 	$(PY) -m benchmarks.soak
