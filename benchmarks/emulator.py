@@ -3,8 +3,8 @@
 Run: .venv/bin/python -m benchmarks.emulator [--tasks 2000] [--runs 3] [--pending 100000]
 
 Three emulators run at once on loopback: ours in memory, ours with ``--data-dir`` (a fresh
-temporary directory), and gcloud-tasks-emulator 0.6.2 (``.venv-tasks-emulator``, made by
-``make tasks-emulator``).
+temporary directory), and gcloud-tasks-emulator 0.6.2 (``.venv-gcloud-tasks``, made by
+``make bench-emulator``).
 One instant worker (a threaded HTTP/1.1 server in this process, answering 200 with no body) records
 when each request arrived and its ``X-CloudTasks-*`` headers. Figures, never pass/fail:
 
@@ -56,8 +56,8 @@ from bridge.stack import procs
 from bridge.stack.procs import MissingPrerequisite
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-GCLOUD_PYTHON = REPO_ROOT / ".venv-tasks-emulator" / "bin" / "python"
-LOOPBACK = REPO_ROOT / "bridge" / "stack" / "tasks_emulator_loopback.py"
+GCLOUD_PYTHON = REPO_ROOT / ".venv-gcloud-tasks" / "bin" / "python"
+LOOPBACK = Path(__file__).with_name("gcloud_tasks_loopback.py")
 PARENT = "projects/bench-project/locations/us-central1"
 THREADS = 4
 BODY = b"x" * 2000  # with the URL and headers, a task of ~2 KB
@@ -180,7 +180,7 @@ def _start_ours(name: str, *, data_dir: Path | None, log_dir: Path) -> Target:
 
 def _start_gcloud(*, log_dir: Path) -> Target:
     if not GCLOUD_PYTHON.exists():
-        raise MissingPrerequisite(f"{GCLOUD_PYTHON} is missing: run `make tasks-emulator`")
+        raise MissingPrerequisite(f"{GCLOUD_PYTHON} is missing: run `make bench-emulator`")
     port = procs.free_port()
     argv = [str(GCLOUD_PYTHON), str(LOOPBACK), "start", "-p", str(port), "-q"]
     env = {**os.environ, "PYTHONWARNINGS": "ignore::FutureWarning", "PYTHONUNBUFFERED": "1"}
