@@ -6,6 +6,8 @@ from typing import Any
 
 import grpc
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tasks_emulator import api, validation
 from tasks_emulator.errors import ApiError
@@ -167,3 +169,25 @@ def test_queue_level_http_target_is_unimplemented() -> None:
     with pytest.raises(ApiError, match="out of scope") as caught:
         validation.check_queue_config(queue)
     assert caught.value.code == grpc.StatusCode.UNIMPLEMENTED
+
+
+@given(
+    url=st.text(max_size=3000),
+    headers=st.dictionaries(st.text(max_size=40), st.text(max_size=200), max_size=5),
+    body=st.binary(max_size=100),
+    method=st.integers(min_value=0, max_value=9),
+)
+def test_any_http_request_is_accepted_or_invalid_argument(
+    url: str, headers: dict[str, str], body: bytes, method: int
+) -> None:
+    task = _task(url=url, body=body, headers=headers, http_method=method)
+    try:
+        validation.check_new_task(task, now_s=NOW_S)
+    except ApiError as e:
+        error = e
+    else:
+        assert task.http_request.url.startswith(("http://", "https://"))
+        assert task.dispatch_deadline.seconds == 600
+        return
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "task" in error.message
