@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
+import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 from google.protobuf import field_mask_pb2
@@ -67,6 +69,18 @@ class NoDispatch:
         return None
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _one_queue_change_at_a_time(method: _F) -> _F:
+    @functools.wraps(method)
+    def locked(self: CloudTasksService, request: Any) -> Any:
+        with self._queue_lock:
+            return method(self, request)
+
+    return cast(_F, locked)
+
+
 def _error(code: grpc.StatusCode, message: str) -> ApiError:
     return ApiError(code, message)
 
@@ -107,6 +121,8 @@ class CloudTasksService:
         self._store = store
         self._now_s = now_s
         self._dispatch: Dispatch = dispatch or NoDispatch()
+        # Queue changes read, change and write the queue: one at a time, so none is lost.
+        self._queue_lock = threading.RLock()
 
     def attach(self, dispatch: Dispatch) -> None:
         """Set the dispatcher once it exists (it needs the store, the service needs it)."""
@@ -126,6 +142,7 @@ class CloudTasksService:
         if self._store.queue_name_reserved(name, now_s=self._now_s()):
             raise _error(grpc.StatusCode.FAILED_PRECONDITION, QUEUE_RECENTLY_DELETED)
 
+    @_one_queue_change_at_a_time
     def create_queue(self, request: Any) -> Any:
         parent = names.parse_location(request.parent, field="parent")
         queue = _copy(request.queue)
@@ -171,6 +188,7 @@ class CloudTasksService:
             response.next_page_token = _encode_token(queues[size - 1].name)
         return response
 
+    @_one_queue_change_at_a_time
     def update_queue(self, request: Any) -> Any:
         name = names.parse_queue_name(request.queue.name, field="queue.name").path
         existing = self._store.get_queue(name)
@@ -205,12 +223,14 @@ class CloudTasksService:
         self._dispatch.wake(due_s=0.0)  # new limits may let tasks go sooner
         return queue
 
+    @_one_queue_change_at_a_time
     def delete_queue(self, request: Any) -> Any:
         path = names.parse_queue_name(request.name, field="name").path
         if not self._store.delete_queue(path, now_s=self._now_s()):
             raise _error(grpc.StatusCode.NOT_FOUND, QUEUE_NOT_FOUND)
         return api.Empty()
 
+    @_one_queue_change_at_a_time
     def purge_queue(self, request: Any) -> Any:
         queue = self._queue(request.name, field="name")
         now_s = self._now_s()
@@ -225,9 +245,11 @@ class CloudTasksService:
         self._store.put_queue(queue)
         return queue
 
+    @_one_queue_change_at_a_time
     def pause_queue(self, request: Any) -> Any:
         return self._set_state(request.name, _STATE_PAUSED)
 
+    @_one_queue_change_at_a_time
     def resume_queue(self, request: Any) -> Any:
         queue = self._set_state(request.name, _STATE_RUNNING)
         self._dispatch.wake(due_s=0.0)
