@@ -301,9 +301,10 @@ class Store:
             return len(names)
 
     def queue_limits(self) -> list[tuple[str, Any]]:
-        """(name, the queue message itself) for every queue; the caller only reads them."""
+        """(name, the queue message itself) for every queue that may have a task to dispatch
+        (its heap is not empty); the caller only reads the messages."""
         with self._lock:
-            return list(self._queues.items())
+            return [(name, queue) for name, queue in self._queues.items() if self._heaps.get(name)]
 
     # --- tasks -------------------------------------------------------------------------------
     @_durable
