@@ -31,6 +31,10 @@ QUEUE_EXISTS = "Queue already exists"
 QUEUE_RECENTLY_DELETED = (
     "The queue cannot be created because a queue with this name existed too recently."
 )
+QUEUE_DELETED = (
+    "The queue was deleted recently: tasks cannot be created in it, and its name cannot be used "
+    "again for 7 days."
+)
 TASK_EXISTS = "Requested entity already exists"
 TASK_GONE = (
     "The task no longer exists, though a task with this name existed recently. The task either "
@@ -260,6 +264,9 @@ class CloudTasksService:
         parent = names.parse_queue_name(request.parent, field="parent")
         state = self._store.queue_state(parent.path)
         if state is None:
+            # gcp-facts.md: CreateTask into a recently deleted queue is FAILED_PRECONDITION.
+            if self._store.queue_name_reserved(parent.path, now_s=self._now_s()):
+                raise _error(grpc.StatusCode.FAILED_PRECONDITION, QUEUE_DELETED)
             raise _error(grpc.StatusCode.NOT_FOUND, QUEUE_NOT_FOUND)
         task = request.task  # the call's own message, completed in place and then stored
         if task.name:
