@@ -237,6 +237,14 @@ class Store:
             queue = self._queues.get(name)
             return None if queue is None else int(queue.state)
 
+    def http_target_of(self, name: str) -> Any | None:
+        """A copy of the queue's ``http_target`` if it has one (the dispatcher applies it)."""
+        with self._lock:
+            queue = self._queues.get(name)
+            if queue is None or not queue.HasField("http_target"):
+                return None
+            return _copy(queue.http_target)
+
     def list_queues(self, parent: str) -> list[Any]:
         prefix = parent + "/queues/"
         with self._lock:

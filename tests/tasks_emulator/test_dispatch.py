@@ -157,6 +157,31 @@ def test_an_oauth_token_sends_a_bearer_token(client: Any, worker: Worker) -> Non
     assert delivery.headers["Authorization"].startswith("Bearer ya29.")
 
 
+def test_a_queue_level_http_target_overrides_the_task(client: Any, worker: Worker) -> None:
+    port = int(worker.url.rsplit(":", 1)[1])
+    queue = _queue(
+        client,
+        http_target={
+            "uri_override": {"host": "127.0.0.1", "port": port, "path_override": {"path": "/q"}},
+            "header_overrides": [{"header": {"key": "X-Queue", "value": "yes"}}],
+            "oidc_token": {"service_account_email": SA, "audience": "https://queue.example"},
+        },
+    )
+    assert client.get_queue(name=queue).http_target.uri_override.host == "127.0.0.1"
+    client.create_task(
+        parent=queue,
+        task={
+            "name": f"{queue}/tasks/overridden",
+            "http_request": {"url": "http://task.invalid/t", "headers": {"X-Queue": "no"}},
+        },
+    )
+    (delivery,) = worker.wait_for("overridden", 1, timeout_s=10)
+    assert delivery.path == "/q"
+    assert delivery.headers["X-Queue"] == "yes"
+    assert delivery.claims is not None
+    assert delivery.claims["aud"] == "https://queue.example"
+
+
 def test_retry_headers_follow_productions_table(client: Any, worker: Worker) -> None:
     queue = _queue(client, retry_config=_retry(0.05, 0.05))
     worker.plan("table", ["503", "404", "200"])

@@ -163,12 +163,36 @@ def test_bad_queue_configs(field: str, value: Any, message: str) -> None:
     assert f"queue.{field.split('.seconds')[0]}" in caught.value.message or "min_backoff" in field
 
 
-def test_queue_level_http_target_is_unimplemented() -> None:
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda t: setattr(t.uri_override, "host", ""), "uri_override.host cannot be an empty"),
+        (lambda t: setattr(t.uri_override, "port", 70000), "uri_override.port must be between"),
+        (
+            lambda t: setattr(t.oidc_token, "service_account_email", "sa@p.iam"),
+            "oidc_token needs both service_account_email and audience",
+        ),
+        (
+            lambda t: t.header_overrides.add(header={"key": "X-CloudTasks-A", "value": "1"}),
+            "queue.http_target.header_overrides: 'X-CloudTasks-A' is reserved",
+        ),
+    ],
+)
+def test_bad_queue_level_http_targets(setup: Any, message: str) -> None:
     queue = api.Queue(name="projects/p/locations/l/queues/q")
-    queue.http_target.http_method = 1
-    with pytest.raises(ApiError, match="out of scope") as caught:
+    setup(queue.http_target)
+    with pytest.raises(ApiError, match=message) as caught:
         validation.check_queue_config(queue)
-    assert caught.value.code == grpc.StatusCode.UNIMPLEMENTED
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_queue_level_http_target_is_kept() -> None:
+    queue = api.Queue(name="projects/p/locations/l/queues/q")
+    queue.http_target.uri_override.host = "worker.example"
+    queue.http_target.oidc_token.service_account_email = "sa@p.iam.gserviceaccount.com"
+    queue.http_target.oidc_token.audience = "https://worker.example"
+    validation.check_queue_config(queue)
+    assert queue.http_target.uri_override.host == "worker.example"
 
 
 @given(
