@@ -274,7 +274,12 @@ class CloudTasksService:
         else:
             name = names.TaskName(queue=parent, task_id=names.generated_task_id()).path
         now_s = self._now_s()
-        validation.check_new_task(task, now_s=now_s)
+        target = self._store.http_target_of(parent.path)
+        validation.check_new_task(
+            task,
+            now_s=now_s,
+            queue_sets_host=target is not None and target.uri_override.HasField("host"),
+        )
         task.name = name
         # task.proto: create_time is truncated to the second, schedule_time to the microsecond.
         task.create_time.seconds = int(now_s)

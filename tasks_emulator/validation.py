@@ -80,10 +80,12 @@ def method_name(http_method: int) -> str:
 
 
 # --- Tasks -------------------------------------------------------------------------------------
-def check_new_task(task: Any, *, now_s: float) -> None:
+def check_new_task(task: Any, *, now_s: float, queue_sets_host: bool = False) -> None:
     """Validate a CreateTask's ``task`` in place and fill production's defaults.
 
     The name is checked by the caller (``names.task_in_queue``); output-only fields are cleared.
+    ``queue_sets_host``: the queue's ``http_target.uri_override`` names a host, so a task may
+    leave its URL out (the override makes it at dispatch).
     """
     if task.HasField("app_engine_http_request"):
         raise _unimplemented(
@@ -92,7 +94,7 @@ def check_new_task(task: Any, *, now_s: float) -> None:
         )
     if not task.HasField("http_request"):
         raise _invalid("task.http_request is required: this emulator dispatches HTTP targets.")
-    _check_http_request(task.http_request)
+    _check_http_request(task.http_request, url_optional=queue_sets_host)
     _check_schedule_time(task, now_s=now_s)
     _check_dispatch_deadline(task)
     for output_only in ("create_time", "first_attempt", "last_attempt", "view"):
@@ -111,8 +113,9 @@ def check_new_task(task: Any, *, now_s: float) -> None:
             )
 
 
-def _check_http_request(request: Any) -> None:
-    _check_url(request.url)
+def _check_http_request(request: Any, *, url_optional: bool) -> None:
+    if request.url or not url_optional:
+        _check_url(request.url)
     if request.http_method == 0:
         request.http_method = _METHOD_POST
     if request.http_method not in _METHOD_NAMES:

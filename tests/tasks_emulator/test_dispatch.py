@@ -162,7 +162,12 @@ def test_a_queue_level_http_target_overrides_the_task(client: Any, worker: Worke
     queue = _queue(
         client,
         http_target={
-            "uri_override": {"host": "127.0.0.1", "port": port, "path_override": {"path": "/q"}},
+            "uri_override": {
+                "scheme": tasks_v2.UriOverride.Scheme.HTTP,  # unset, a URL-less task gets HTTPS
+                "host": "127.0.0.1",
+                "port": port,
+                "path_override": {"path": "/q"},
+            },
             "header_overrides": [{"header": {"key": "X-Queue", "value": "yes"}}],
             "oidc_token": {"service_account_email": SA, "audience": "https://queue.example"},
         },
@@ -175,6 +180,12 @@ def test_a_queue_level_http_target_overrides_the_task(client: Any, worker: Worke
             "http_request": {"url": "http://task.invalid/t", "headers": {"X-Queue": "no"}},
         },
     )
+    client.create_task(
+        parent=queue,
+        task={"name": f"{queue}/tasks/no-url", "http_request": {"body": b"b"}},
+    )
+    (no_url,) = worker.wait_for("no-url", 1, timeout_s=10)
+    assert (no_url.path, no_url.body) == ("/q", b"b")  # the override made the whole URL
     (delivery,) = worker.wait_for("overridden", 1, timeout_s=10)
     assert delivery.path == "/q"
     assert delivery.headers["X-Queue"] == "yes"

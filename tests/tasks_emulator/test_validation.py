@@ -215,3 +215,8 @@ def test_any_http_request_is_accepted_or_invalid_argument(
         return
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert "task" in error.message
+
+
+def test_a_task_may_leave_its_url_to_a_queue_that_sets_the_host() -> None:
+    validation.check_new_task(_task(url=""), now_s=NOW_S, queue_sets_host=True)
+    _fails(_task(url=""), "task.http_request.url is required")
