@@ -29,6 +29,8 @@ from tasks_emulator import api
 from tasks_emulator.validation import seconds, set_seconds
 
 DB_FILE = "tasks_emulator.sqlite3"
+# Expired name reservations are deleted from SQLite this many at a time.
+EXPIRED_ROWS_PER_DELETE = 1000
 # cloud-tasks-dispatch.md: a deleted queue's name cannot be used again for 7 days.
 QUEUE_NAME_RESERVE_S = 7 * 24 * 3600
 _SCHEMA = """
@@ -39,21 +41,26 @@ CREATE TABLE IF NOT EXISTS tasks (
     first_attempt_s REAL NOT NULL, execution_count INTEGER NOT NULL, previous_response INTEGER
 );
 CREATE TABLE IF NOT EXISTS reserved_tasks (name TEXT PRIMARY KEY, expiry_s REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS reserved_tasks_by_expiry ON reserved_tasks (expiry_s);
 CREATE TABLE IF NOT EXISTS reserved_queues (name TEXT PRIMARY KEY, expiry_s REAL NOT NULL);
 """
 
 
 @dataclass(slots=True)
 class TaskRecord:
-    """A live task and the bookkeeping production keeps out of the Task message."""
+    """A live task and the bookkeeping production keeps out of the Task message.
 
-    task: Any  # the Task message, body included
+    The task is kept serialized (less memory than the message object); an attempt in flight
+    holds it parsed, as ``live``, until its outcome is recorded.
+    """
+
+    data: bytes  # the serialized Task, body included, as of its last recorded change
     queue: str
     due_s: float  # when it may be dispatched next
     first_attempt_s: float = 0.0  # 0 until dispatched: max_retry_duration counts from here
     execution_count: int = 0  # earlier attempts answered with anything but a 5xx
     previous_response: int | None = None  # HTTP status of the previous attempt, if it had one
-    in_flight: bool = False
+    live: Any | None = None  # the Task an attempt in flight holds (counters updated)
     # Tells a re-created task from the one an attempt started with; the row id in SQLite
     # (integer keys append where random task names would scatter inserts over the B-tree).
     generation: int = 0
@@ -116,6 +123,7 @@ class Store:
         self._reserved: dict[str, float] = {}  # task name -> expiry_s
         self._reserved_order: collections.deque[tuple[float, str]] = collections.deque()
         self._reserved_queues: dict[str, float] = {}
+        self._expired_in_db = 0  # expired reservations whose rows are still in SQLite
         self._generations = itertools.count(1)
         self._db: sqlite3.Connection | None = None
         self._db_lock = threading.Lock()  # the connection, and commits in order
@@ -190,7 +198,7 @@ class Store:
         last_id = 0
         for row_id, name, queue, pb, due_s, first_s, executions, previous in rows:
             record = TaskRecord(
-                task=api.Task.FromString(pb),
+                data=pb,
                 queue=queue,
                 due_s=due_s,
                 first_attempt_s=first_s,
@@ -228,6 +236,14 @@ class Store:
         with self._lock:
             queue = self._queues.get(name)
             return None if queue is None else int(queue.state)
+
+    def http_target_of(self, name: str) -> Any | None:
+        """A copy of the queue's ``http_target`` if it has one (the dispatcher applies it)."""
+        with self._lock:
+            queue = self._queues.get(name)
+            if queue is None or not queue.HasField("http_target"):
+                return None
+            return _copy(queue.http_target)
 
     def list_queues(self, parent: str) -> list[Any]:
         prefix = parent + "/queues/"
@@ -293,9 +309,10 @@ class Store:
             return len(names)
 
     def queue_limits(self) -> list[tuple[str, Any]]:
-        """(name, the queue message itself) for every queue; the caller only reads them."""
+        """(name, the queue message itself) for every queue that may have a task to dispatch
+        (its heap is not empty); the caller only reads the messages."""
         with self._lock:
-            return list(self._queues.items())
+            return [(name, queue) for name, queue in self._queues.items() if self._heaps.get(name)]
 
     # --- tasks -------------------------------------------------------------------------------
     @_durable
@@ -305,7 +322,7 @@ class Store:
             if name in self._tasks or self._is_reserved(name, now_s=now_s):
                 return False
             record = TaskRecord(
-                task=task,
+                data=task.SerializeToString(),
                 queue=queue,
                 due_s=seconds(task.schedule_time),
                 generation=next(self._generations),
@@ -327,7 +344,7 @@ class Store:
         """A copy of the live task, or None."""
         with self._lock:
             record = self._tasks.get(name)
-            return None if record is None else _copy(record.task)
+            return None if record is None else _task_of(record)
 
     def recently_existed(self, name: str, *, now_s: float) -> bool:
         with self._lock:
@@ -340,7 +357,8 @@ class Store:
             later = (name for name in names if name > after) if after else iter(names)
             # One more than a page tells whether there are more; a heap beats sorting them all.
             page = heapq.nsmallest(limit + 1, later)
-            return [_copy(self._tasks[name].task) for name in page[:limit]], len(page) > limit
+            tasks = [_task_of(self._tasks[name]) for name in page[:limit]]
+            return tasks, len(page) > limit
 
     @_durable
     def delete_task(self, name: str, *, now_s: float) -> bool:
@@ -376,14 +394,16 @@ class Store:
             )
 
     def _expire_reserved(self, db: _Batch | None, *, now_s: float) -> None:
-        expired = 0
         while self._reserved_order and self._reserved_order[0][0] <= now_s:
             expiry_s, name = self._reserved_order.popleft()
             if self._reserved.get(name) == expiry_s:
                 del self._reserved[name]
-                expired += 1
-        if db is not None and expired:
+                self._expired_in_db += 1
+        # Expired rows left in SQLite are harmless (loaded, they are expired still): they are
+        # deleted in batches, not one statement per name.
+        if db is not None and self._expired_in_db >= EXPIRED_ROWS_PER_DELETE:
             db.execute("DELETE FROM reserved_tasks WHERE expiry_s <= ?", (now_s,))
+            self._expired_in_db = 0
 
     # --- dispatch ----------------------------------------------------------------------------
     def next_due_s(self, queue: str) -> float | None:
@@ -397,7 +417,7 @@ class Store:
                     record is not None
                     and record.generation == generation
                     and record.due_s == due_s
-                    and not record.in_flight
+                    and record.live is None
                 ):
                     return due_s
                 heapq.heappop(heap)
@@ -416,14 +436,14 @@ class Store:
         """Mark a task in flight whatever its schedule (RunTask); None if gone or in flight."""
         with self._lock:
             record = self._tasks.get(name)
-            if record is None or record.in_flight:
+            if record is None or record.live is not None:
                 return None
             return self._take(name, now_s=now_s)
 
     def _take(self, name: str, *, now_s: float) -> Taken:
         record = self._tasks[name]
-        record.in_flight = True
-        task = record.task
+        task = api.Task.FromString(record.data)
+        record.live = task
         retry_count = task.dispatch_count
         task.dispatch_count += 1
         if record.first_attempt_s == 0.0:
@@ -475,7 +495,7 @@ class Store:
                 if next_due_s is None:
                     self._remove(db, taken.name, now_s=now_s)
                     return
-                task = record.task
+                task = record.live if record.live is not None else api.Task.FromString(record.data)
                 task.last_attempt.CopyFrom(last_attempt)
                 if status is not None:
                     task.response_count += 1
@@ -484,7 +504,8 @@ class Store:
                 record.previous_response = status
                 set_seconds(task.schedule_time, next_due_s)
                 record.due_s = seconds(task.schedule_time)
-                record.in_flight = False
+                record.data = task.SerializeToString()
+                record.live = None
                 if db is not None:
                     _save_task(db, taken.name, record)
                 heapq.heappush(
@@ -504,13 +525,20 @@ def _save_task(db: _Batch, name: str, record: TaskRecord) -> None:
             record.generation,
             name,
             record.queue,
-            record.task.SerializeToString(),
+            record.data,
             record.due_s,
             record.first_attempt_s,
             record.execution_count,
             record.previous_response,
         ),
     )
+
+
+def _task_of(record: TaskRecord) -> Any:
+    """A Task message of the caller's own, as GetTask shows it now."""
+    if record.live is not None:
+        return _copy(record.live)
+    return api.Task.FromString(record.data)
 
 
 def _copy(message: Any) -> Any:

@@ -223,3 +223,26 @@ def test_a_second_signal_stops_without_waiting_for_a_hanging_attempt(
         assert emulator.process.wait(timeout=10) == 128 + signal.SIGTERM
     finally:
         worker.close()
+
+
+def test_name_reserve_s_sets_how_long_a_name_stays_reserved(
+    emulator_factory: Callable[..., Emulator],
+) -> None:
+    client = grpc_client(emulator_factory("--name-reserve-s", "1"))
+    queue = f"{PARENT}/queues/reserve"
+    client.create_queue(parent=PARENT, queue={"name": queue})
+    client.pause_queue(name=queue)
+    task = {"name": f"{queue}/tasks/again", "http_request": {"url": "http://127.0.0.1:9/"}}
+    client.create_task(parent=queue, task=task)
+    client.delete_task(name=task["name"])
+    with pytest.raises(exceptions.Conflict):
+        client.create_task(parent=queue, task=task)
+
+    def created() -> bool:
+        try:
+            client.create_task(parent=queue, task=task)
+        except exceptions.Conflict:
+            return False
+        return True
+
+    wait_for(created, timeout_s=10, what="the name to be free after --name-reserve-s")

@@ -77,6 +77,8 @@ def test_a_deleted_queue_name_cannot_be_used_again(client: Any, queue_name: str)
         client.get_queue(name=queue_name)
     with fails(exceptions.BadRequest, service.QUEUE_RECENTLY_DELETED):
         client.create_queue(parent=PARENT, queue={"name": queue_name})
+    with fails(exceptions.BadRequest, service.QUEUE_DELETED):  # FAILED_PRECONDITION
+        client.create_task(parent=queue_name, task=_task(queue_name))
 
 
 @pytest.mark.parametrize("rpc", ["get_queue", "pause_queue", "resume_queue", "purge_queue"])
