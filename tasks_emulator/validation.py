@@ -2,7 +2,7 @@
 
 Pure functions on raw protobuf messages: they raise ``ApiError`` with a sentence naming the field,
 or return the message with production's defaults filled in. Each limit is defined once, with its
-source (facts in ../shared/reference/cloud-tasks-dispatch.md and gcp-facts.md).
+source (googleapis' cloudtasks/queue/task/target.proto and Cloud Tasks' quotas page).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Dispatch through a real worker: the request, the headers, the token, retries, limits.
 
-Production's behaviour is in ../shared/reference/cloud-tasks-dispatch.md. The worker verifies
+Production's behaviour is as tasks_emulator/README.md's fidelity table says. The worker verifies
 each OIDC token with google-auth against the keys the emulator publishes.
 """
 

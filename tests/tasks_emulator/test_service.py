@@ -1,6 +1,6 @@
 """Every RPC through the official google-cloud-tasks client, over each transport.
 
-Production's codes and messages are in ../shared/reference/cloud-tasks-dispatch.md. Over REST the
+Production's codes and messages are those of the Cloud Tasks docs and protos. Over REST the
 client raises by HTTP status (409 Conflict, 400 BadRequest); over gRPC by code (AlreadyExists is a
 Conflict, FailedPrecondition and InvalidArgument are BadRequests), so each check names the class
 both share and the exact message.
