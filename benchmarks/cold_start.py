@@ -28,8 +28,8 @@ OURS = "import main"
 MUST_NOT_LOAD = (
     "google.cloud.pubsub_v1",
     "bridge.cli",
-    "bridge.publisher",
-    "bridge.replay",
+    "bridge.cli.publisher",
+    "bridge.cli.replay",
     "bridge.stack",
 )
 

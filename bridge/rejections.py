@@ -213,7 +213,8 @@ class PubsubRejectionSink:
             future.result(timeout=self._timeout_s)
         except Exception as e:  # whatever went wrong, the rejection is not stored: retry
             raise TransientError(
-                type(e).__name__, f"publishing to {self._topic_path}: {self._describe(e)}"
+                code=type(e).__name__,
+                detail=f"publishing to {self._topic_path}: {self._describe(e)}",
             ) from e
 
     def _describe(self, error: Exception) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from bridge.config import Settings, load_settings
 from bridge.pubsub_entry import PubsubBridge
-from bridge.testing import FakeGateway, RecordingSink
+from tests.doubles import FakeGateway, RecordingSink
 
 PROJECT = "demo-project"
 CALLER_SA = f"enqueuer-api@{PROJECT}.iam.gserviceaccount.com"

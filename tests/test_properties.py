@@ -31,8 +31,8 @@ from bridge.event import decode_event
 from bridge.http_entry import HttpBridge
 from bridge.logs import Outcome
 from bridge.pubsub_entry import PubsubBridge
-from bridge.testing import FakeGateway, RecordingSink
 from tests.conftest import NOW, old_enqueuer_env, push_body
+from tests.doubles import FakeGateway, RecordingSink
 
 SETTINGS = load_settings(old_enqueuer_env())
 # `make fuzz` multiplies every example count (FUZZ_SCALE=100); `make test` runs the short version.

@@ -11,8 +11,8 @@ from bridge.envelope import parse_envelope
 from bridge.errors import PermanentError, Reason
 from bridge.logs import Outcome
 from bridge.pubsub_entry import PubsubBridge
-from bridge.testing import FakeGateway, RecordingSink
 from tests.conftest import push_body
+from tests.doubles import FakeGateway, RecordingSink
 
 
 def handle(bridge: PubsubBridge, body: object) -> Outcome:

@@ -21,7 +21,7 @@ import pytest
 
 from bridge.envelope import Envelope
 from bridge.event import PubsubMessage, decode_event
-from bridge.pubsub_entry import envelope_of
+from bridge.message import envelope_of
 from bridge.stack import procs
 from bridge.stack.procs import MissingPrerequisite
 from bridge.stack.pubsub_rest import PubSubRest, PulledMessage

@@ -15,9 +15,7 @@ from google.pubsub_v1.types import PublishRequest, PubsubMessage
 
 import bridge
 from bridge import publish as publish_from_package
-from bridge.envelope import Envelope, parse_envelope
-from bridge.errors import Reason
-from bridge.publisher import (
+from bridge.cli.publisher import (
     MAX_REQUEST_BYTES,
     AccessDenied,
     InvalidEnvelope,
@@ -33,6 +31,8 @@ from bridge.publisher import (
     topic_path_for,
     translate_error,
 )
+from bridge.envelope import Envelope, parse_envelope
+from bridge.errors import Reason
 from bridge.rejections import OutgoingMessage
 from tests.publishers.conftest import PROJECT, Emulator, Topic, decoded_envelope, new_topic
 

@@ -14,13 +14,15 @@ import pytest
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from bridge import cli
+from bridge.cli import exits
+from bridge.cli.publisher import MAX_REQUEST_BYTES, PublishFailed
+from bridge.cli.replay import DEAD_LETTERED, LEASE_S, candidate_for, replay
+from bridge.cli.subscription import Pulled
 from bridge.config import Settings
 from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage
-from bridge.publisher import MAX_REQUEST_BYTES, PublishFailed
-from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, plan_message
+from bridge.message import ORIGIN_ATTRIBUTE, plan_message
 from bridge.rejections import OutgoingMessage, message_size, rejection_for, unwrap
-from bridge.replay import DEAD_LETTERED, LEASE_S, Pulled, candidate_for, replay
 from tests.publishers.conftest import Emulator, Topic, as_bridge_sees_it, new_topic
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -119,8 +121,13 @@ def test_a_rejection_with_100_attributes_replays_wrapped_as_its_original(
     assert dict(candidate.replay.attributes) == {"bridge_wrapped": "true"}
     assert unwrap(candidate.replay.data) == (data, attributes | {ORIGIN_ATTRIBUTE: "4343"})
     # The bridge unwraps it on arrival: the task the original would have become.
-    republished = PubsubMessage("9999", candidate.replay.data, candidate.replay.attributes, NOW)
-    original = PubsubMessage("4343", data, attributes, NOW)
+    republished = PubsubMessage(
+        message_id="9999",
+        data=candidate.replay.data,
+        attributes=candidate.replay.attributes,
+        publish_time=NOW,
+    )
+    original = PubsubMessage(message_id="4343", data=data, attributes=attributes, publish_time=NOW)
     assert (
         plan_message(republished, settings=settings, now=NOW).task_name
         == plan_message(original, settings=settings, now=NOW).task_name
@@ -190,11 +197,13 @@ def test_unwrap_refuses_garbage() -> None:
 
 def test_the_replay_names_the_same_task_as_the_original(settings: Settings) -> None:
     data = json.dumps({"service": "brain", "payload": {"a": 1}}).encode()
-    original = PubsubMessage("4242", data, {}, NOW)
+    original = PubsubMessage(message_id="4242", data=data, attributes={}, publish_time=NOW)
     pulled = rejected(data, {}, original_id="4242", reason=Reason.UNKNOWN_SERVICE)
     replay = candidate_for(pulled).replay
     assert replay is not None
-    republished = PubsubMessage("9999", replay.data, replay.attributes, NOW)
+    republished = PubsubMessage(
+        message_id="9999", data=replay.data, attributes=replay.attributes, publish_time=NOW
+    )
     assert (
         plan_message(republished, settings=settings, now=NOW).task_name
         == plan_message(original, settings=settings, now=NOW).task_name
@@ -272,7 +281,9 @@ def test_list_then_replay_by_reason_acks_only_the_republished(
     assert sent.data == good
     assert sent.attributes == {"origen": "hoja", ORIGIN_ATTRIBUTE: "5001"}
     assert f"-> republished as {sent.message_id}" in out
-    original = PubsubMessage("5001", good, {"origen": "hoja"}, NOW)
+    original = PubsubMessage(
+        message_id="5001", data=good, attributes={"origen": "hoja"}, publish_time=NOW
+    )
     assert (
         plan_message(as_bridge_sees_it(sent), settings=settings, now=NOW).task_name
         == plan_message(original, settings=settings, now=NOW).task_name
@@ -290,7 +301,7 @@ def test_choosing_what_would_be_rejected_again_needs_force(
         pubsub_env, rejected_topic, b"[1]", original_id="6001", reason=Reason.NOT_AN_OBJECT
     )
     code, out, err = replay_cli(capsys, rejected_topic.subscription, topic, "--all")
-    assert code == cli.EXIT_PARTIAL
+    assert code == exits.EXIT_PARTIAL
     assert "-> not republished: would be rejected again: not_an_object" in out
     assert "--force" in err
     assert topic.pull_all() == []
@@ -476,7 +487,7 @@ def test_a_pubsub_that_does_not_answer_is_an_error_not_an_empty_subscription(
     argv = ["replay", "--subscription", "s", "--project", "p", "--wait-s", wait_s]
     code = cli.main([*argv, "--timeout-s", "1"])
     captured = capsys.readouterr()
-    assert code == cli.EXIT_FAILED
+    assert code == exits.EXIT_FAILED
     assert "Pub/Sub did not answer" in captured.err
     assert "pulling from projects/p/subscriptions/s" in captured.err
     assert "message(s) read" not in captured.err
@@ -491,7 +502,7 @@ def test_a_failed_pull_is_reported_as_a_pull(
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{free_port()}")  # nobody listens
     code = cli.main(["replay", "--subscription", "s", "--project", "p", "--timeout-s", "2"])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_FAILED
+    assert code == exits.EXIT_FAILED
     assert "pulling from projects/p/subscriptions/s failed" in err
     assert "publishing" not in err
 
@@ -552,7 +563,7 @@ def test_bad_options_are_usage_errors(
 ) -> None:
     code = cli.main(["replay", "--subscription", "s", "--project", "p", *extra])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_USAGE
+    assert code == exits.EXIT_USAGE
     assert words in err
     if "--reason" in extra:
         assert "unknown_service" in err  # the valid codes are listed

@@ -2,7 +2,7 @@
 batched within Pub/Sub's request limits. The library behind ``bridge publish``; ``main.py``
 never imports it.
 
-    from bridge.publisher import publish
+    from bridge.cli.publisher import publish  # or: import bridge; bridge.publish(...)
     message_id = publish("brain", {"case_id": "C-1"}, idempotency_key="case-C-1")
 
 PublishError                nothing below is a bug of the caller's code; each says what to fix
