@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint typecheck unit bench bench-stack soak fuzz tasks-emulator demo up terraform-tools test-terraform
+.PHONY: help install test lint typecheck unit bench bench-stack bench-emulator soak fuzz demo up terraform-tools test-terraform
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -19,22 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP) ## create .venv with the runtime and test dependencies
 
-# The Cloud Tasks emulator pins protobuf<5: it gets a virtualenv of its own.
-TASKS_VENV := .venv-tasks-emulator
-TASKS_REQ := bridge/stack/tasks-emulator-requirements.txt
-TASKS_STAMP := $(TASKS_VENV)/.installed-stamp
-
-$(TASKS_STAMP): $(TASKS_REQ)
-	$(PYTHON) -m venv $(TASKS_VENV)
-	$(TASKS_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(TASKS_REQ)
-	touch $@
-
-tasks-emulator: $(TASKS_STAMP) ## create .venv-tasks-emulator (gcloud-tasks-emulator, for the local stack)
-
-demo: install tasks-emulator ## run the whole product locally, publish real messages, print a report
+demo: install ## run the whole product locally, publish real messages, print a report
 	$(PY) -m bridge.stack demo
 
-up: install tasks-emulator ## keep the local stack running and print how to publish by hand
+up: install ## keep the local stack running and print how to publish by hand (URL_<S>=... routes a service to your own worker)
 	$(PY) -m bridge.stack up
 
 # Terraform's offline checks (checkov, the tfplugin6 stand-in, the provider schemas it serves) have
@@ -64,7 +52,7 @@ lint: install ## ruff (lint and format check)
 typecheck: install ## mypy --strict
 	$(PY) -m mypy
 
-unit: install tasks-emulator ## the Python test suite only (end-to-end tests included)
+unit: install ## the Python test suite only (end-to-end tests included)
 	$(PY) -m pytest
 
 test: terraform-tools lint typecheck unit ## every test: lint, types, unit, contract, property, end-to-end
@@ -73,10 +61,24 @@ bench: install ## benchmarks: cold start and per-message CPU against their floor
 	$(PY) -m benchmarks.cold_start
 	$(PY) -m benchmarks.cpu
 
-bench-stack: install tasks-emulator ## throughput and latency through the local stack, against a minimal function
+bench-stack: install ## throughput and latency through the local stack, against a minimal function
 	$(PY) -m benchmarks.throughput
 
-soak: install tasks-emulator ## 10,000 messages under Cloud Tasks outages and a function restart; PASS or FAIL
+# The baseline bench-emulator compares tasks_emulator with: gcloud-tasks-emulator pins protobuf<5, so it
+# gets a virtualenv of its own. Nothing but this benchmark uses it.
+GCLOUD_TASKS_VENV := .venv-gcloud-tasks
+GCLOUD_TASKS_REQ := benchmarks/gcloud-tasks-emulator-requirements.txt
+GCLOUD_TASKS_STAMP := $(GCLOUD_TASKS_VENV)/.installed-stamp
+
+$(GCLOUD_TASKS_STAMP): $(GCLOUD_TASKS_REQ)
+	$(PYTHON) -m venv $(GCLOUD_TASKS_VENV)
+	$(GCLOUD_TASKS_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(GCLOUD_TASKS_REQ)
+	touch $@
+
+bench-emulator: install $(GCLOUD_TASKS_STAMP) ## tasks_emulator's speed beside gcloud-tasks-emulator, in the same run (figures, not tests)
+	$(PY) -m benchmarks.emulator
+
+soak: install ## 10,000 messages under Cloud Tasks restarts and a function restart, counted at the worker; PASS or FAIL
 	$(PY) -m benchmarks.soak
 
 fuzz: install ## long property-based fuzzing of the decoder and both entry points (FUZZ_SCALE=20 by default)

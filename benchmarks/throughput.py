@@ -19,8 +19,8 @@ is restarted with the other source and the queues are purged. Per run:
 
 A third variant, ``noop`` (logs the same line, creates nothing), gives the ceiling of Pub/Sub
 push + functions-framework on this machine. Also measured, without any function: CreateTask
-straight into the Cloud Tasks emulator from 8 threads (its gRPC server has a pool of 2 threads):
-the ceiling of the stack's task side.
+straight into the Cloud Tasks emulator (``tasks_emulator``, with its ``--data-dir``) from 8
+threads: the ceiling of the stack's task side.
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def emulator_ceiling(stack: Stack, *, count: int, threads: int) -> float:
     """CreateTask calls/s straight into the Cloud Tasks emulator (no Pub/Sub, no function)."""
     from google.cloud import tasks_v2
 
-    client: Any = stack.require_tasks()._client  # the stack's own admin client
+    client: Any = stack.require_tasks().client  # the stack's own admin client
     url = stack.worker.url(BRAIN.path)
     body = json.dumps({"fill": "x" * PAYLOAD_FILL}).encode()
 

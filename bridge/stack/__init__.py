@@ -6,8 +6,9 @@ and nothing here is deployed.
 
     procs.py                    start processes in their own group, poll readiness, stop by PID
     pubsub_rest.py              the Pub/Sub emulator's REST API, with urllib
-    tasks_admin.py              list/pause/resume queues on the Cloud Tasks emulator (insecure gRPC)
-    tasks_emulator_loopback.py  runs gcloud-tasks-emulator bound to 127.0.0.1 (its own virtualenv)
+    tasks_admin.py              queues and tasks on the Cloud Tasks emulator (official client)
+    queue_policy.py             the queues' rate and retry settings, read from terraform/
+    caller_check.py             Cloud Run's IAM in miniature: the OIDC token, audience, caller
     worker.py                   the recording worker standing in for the four services
     runner.py                   the Stack: starts, wires and stops all of the above
     demo.py                     ``make demo``: publishes real messages and prints a report

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from types import FrameType
 
 from bridge.stack import demo
 from bridge.stack.procs import MissingPrerequisite, StackError
 from bridge.stack.runner import (
+    CALLER_SA,
     DEAD_LETTER_SUBSCRIPTION,
     PROJECT_ID,
     REJECTED_SUBSCRIPTION,
@@ -29,15 +32,44 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def _print_request(received: Received) -> None:
     body = received.body.decode("utf-8", "replace")
     key = received.header("X-Idempotency-Key")
-    line = f"worker <- {received.method} {received.path}  X-Idempotency-Key: {key}"
-    print(f"{line}  body: {body[:200]}", flush=True)
+    line = f"worker <- {received.method} {received.path} {received.status}"
+    who = f"  token of {received.claims.get('email')}" if received.claims else ""
+    why = f"  ({received.reason})" if received.reason else ""
+    print(f"{line}{who}{why}  X-Idempotency-Key: {key}  body: {body[:200]}", flush=True)
+
+
+def own_workers(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``URL_<S>`` set in the environment: service -> that URL; and the ``AUD_<S>`` given."""
+    urls: dict[str, str] = {}
+    audiences: dict[str, str] = {}
+    for service in SERVICES:
+        url = environ.get(f"URL_{service.suffix}", "").strip()
+        if url:
+            urls[service.name] = url
+        audience = environ.get(f"AUD_{service.suffix}", "").strip()
+        if audience:
+            audiences[f"AUD_{service.suffix}"] = audience
+    return urls, audiences
+
+
+def _routes(s: Stack) -> str:
+    lines = []
+    for service in SERVICES:
+        where = s.worker_url(service)
+        mine = "  (yours: URL_" + service.suffix + ")" if service.name in s.worker_urls else ""
+        lines.append(f"  {service.name:<22} {where}{mine}")
+    return "\n".join(lines)
 
 
 def up() -> int:
     """Start the stack and keep it running until Ctrl-C (or SIGTERM); print how to publish."""
+    urls, audiences = own_workers(os.environ)
     try:
         with Stack(
-            echo=lambda line: print(f"· {line}", flush=True), on_request=_print_request
+            echo=lambda line: print(f"· {line}", flush=True),
+            on_request=_print_request,
+            worker_urls=urls,
+            extra_env=audiences,
         ) as s:
             pubsub = f"http://{s.pubsub_host}/"
             print(
@@ -48,7 +80,16 @@ The local stack is up. Ctrl-C stops every process it started.
   Cloud Tasks emulator   {s.tasks_host}  queues {", ".join(x.queue_id for x in SERVICES)}
   function (main.py)     {s.function_url}  (push subscription enqueue-requests-bridge)
   recording worker       {s.worker.url("/")}  (every request it gets is printed below)
+  OIDC discovery         {s.oidc_discovery_url}
+  the same keys as PEM   {s.pem_certs_url}  (google-auth's certs_url, no PyJWT needed)
   logs                   {s.state_dir}
+
+Where each service's tasks go (set URL_<S>, and AUD_<S> if you like, to use your own worker):
+{_routes(s)}
+
+Tasks carry `Authorization: Bearer <ID token>` for {CALLER_SA},
+audience AUD_<S> or else the URL's origin. Verify it with google-auth against the discovery
+document's jwks_uri (see the README, "Your own worker").
 
 Publish by hand with gcloud (it ignores PUBSUB_EMULATOR_HOST; these two variables point it here):
 

@@ -1,9 +1,14 @@
 """``make demo``: the whole product, locally, on real emulators; a readable report; then stop.
 
-Publishes real messages through the Pub/Sub emulator (one per service including the old
-enqueuer's ``regresos`` example, one in attribute mode, one with a delay, one duplicate, one
-malformed), keeps the queues paused long enough to read each task back from the Cloud Tasks
-emulator, resumes them, waits for the recording worker, and prints what happened to each message.
+Publishes ten real messages through the Pub/Sub emulator: one per service including the old
+enqueuer's ``regresos`` example, one in attribute mode, one with a delay, the same idempotency
+key twice, one whose worker fails the first attempt (503) and succeeds on the queue's retry, and
+one malformed. The queues have Terraform's settings; the recording worker verifies every OIDC
+token. The report shows what each worker request carried, then one summary line:
+
+    N published, N delivered exactly once, N duplicates refused, N rejected with reason, 0 lost
+
+The demo exits 1 if any message was lost (neither delivered nor rejected) or delivered twice.
 """
 
 from __future__ import annotations
@@ -11,22 +16,17 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from bridge.stack.procs import MissingPrerequisite, StackError
-from bridge.stack.runner import (
-    REJECTED_SUBSCRIPTION,
-    SERVICES,
-    TOPIC,
-    Stack,
-    pull_until,
-)
+from bridge.stack.runner import REJECTED_SUBSCRIPTION, TOPIC, Stack, pull_until
 from bridge.stack.worker import Received
 
 DELAY_S = 5
+SETTLE_S = 3.0  # after the last expected delivery: a window in which a second one would show
+RETRY_KEY = "CASE-008-retry"
 REGRESOS_EXAMPLE: dict[str, Any] = {
     "service": "regresos",
     "payload": {
@@ -50,7 +50,11 @@ SHOWN_HEADERS = (
     "X-Pubsub-Message-Id",
     "X-CloudTasks-QueueName",
     "X-CloudTasks-TaskName",
-    "Authorization",
+    "X-CloudTasks-TaskETA",
+    "X-CloudTasks-TaskRetryCount",
+    "X-CloudTasks-TaskExecutionCount",
+    "X-CloudTasks-TaskPreviousResponse",
+    "X-CloudTasks-TaskRetryReason",
 )
 
 
@@ -64,9 +68,20 @@ class Sent:
     message_id: str = ""
     published_at: float = 0.0
     log: dict[str, Any] = field(default_factory=dict)
-    tasks: list[Any] = field(default_factory=list)
-    deliveries: list[Received] = field(default_factory=list)
+    attempts: list[Received] = field(default_factory=list)  # every request, refused ones too
     rejection: Any = None
+
+    @property
+    def outcome(self) -> str:
+        return str(self.log.get("outcome", ""))
+
+    @property
+    def task_id(self) -> str:
+        return str(self.log.get("task", "")).rsplit("/", 1)[-1]
+
+    @property
+    def deliveries(self) -> list[Received]:
+        return [a for a in self.attempts if a.ok]
 
 
 def messages() -> list[Sent]:
@@ -114,6 +129,14 @@ def messages() -> list[Sent]:
         ),
         envelope("a duplicate, 1st: same idempotency key twice", duplicate),
         envelope("a duplicate, 2nd: same idempotency key twice", duplicate),
+        envelope(
+            "a worker that fails the first attempt (503), retried on the queue's backoff",
+            {
+                "service": "brain",
+                "payload": {"case_id": "CASE-008", "nota": "reintento"},
+                "idempotency_key": RETRY_KEY,
+            },
+        ),
         Sent(
             "a malformed message (truncated JSON)",
             b'{"service": "brain", "payload": {"case_id": "CASE-005"',
@@ -130,6 +153,12 @@ def run(out: Any = sys.stdout) -> int:
     try:
         with Stack(echo=lambda line: say(f"· {line}")) as stack:
             say(f"· the stack is up; logs in {stack.state_dir}")
+            policy = stack.queue_policy
+            say(
+                f"· queues as Terraform makes them: {policy.max_dispatches_per_second:g}/s, "
+                f"{policy.max_attempts} attempts, backoff {policy.min_backoff_s:g} s doubling "
+                f"{policy.max_doublings}x up to {policy.max_backoff_s:g} s"
+            )
             _exercise(stack, sent, say)
             _report(stack, sent, say)
         say("· stopped every process the demo started")
@@ -142,136 +171,169 @@ def run(out: Any = sys.stdout) -> int:
     except StackError as err:
         say(f"make demo: the stack failed: {err}")
         return 1
-    # every message either reached the worker or was rejected, never both, never neither
-    lost = [s for s in sent if bool(s.rejection) == bool(s.deliveries)]
-    if lost:
-        say(f"make demo: {len(lost)} message(s) did not end as expected: see above")
-    return 1 if lost else 0
+    summary, failures = account(sent)
+    say("")
+    say(summary)
+    for line in failures:
+        say(f"make demo: {line}")
+    return 1 if failures else 0
 
 
-def _exercise(stack: Stack, sent: list[Sent], say: Any) -> None:
-    tasks = stack.require_tasks()
-    for service in SERVICES:  # paused queues keep their tasks listable: we read them back
-        tasks.pause(service.queue_path)
+def _wait(check: Callable[[], bool], *, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _exercise(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -> None:
+    stack.worker.fail_first(RETRY_KEY)
     for item in sent:
         item.message_id = stack.pubsub.publish(TOPIC, data=item.data, attributes=item.attributes)
         item.published_at = time.time()
     say(f"· published {len(sent)} messages to {TOPIC}")
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def logged() -> bool:
         by_id = {e.get("message_id"): e for e in stack.function_log()}
-        if all(s.message_id in by_id for s in sent):
-            break
-        time.sleep(0.1)
-    by_id = {e.get("message_id"): e for e in stack.function_log()}
-    for item in sent:
-        item.log = by_id.get(item.message_id, {})
+        for item in sent:
+            item.log = by_id.get(item.message_id, {})
+        return all(item.log for item in sent)
 
-    listed = {service.queue_id: tasks.list_tasks(service.queue_path) for service in SERVICES}
-    for item in sent:
-        name = item.log.get("task")
-        queue = item.log.get("queue")
-        if name and queue in listed:
-            item.tasks = [t for t in listed[queue] if t.name == name]
-    for service in SERVICES:
-        tasks.resume(service.queue_path)
+    _wait(logged, timeout_s=30)
+    by_task: dict[str, list[Received]] = {}
 
-    expected = {s.message_id: 1 for s in sent if s.log.get("outcome") == "created"}
-    deadline = time.monotonic() + DELAY_S + 20
-    while time.monotonic() < deadline:
-        got = stack.worker.records()
-        counts = {mid: 0 for mid in expected}
-        for record in got:
-            mid = record.header("X-Pubsub-Message-Id") or ""
-            if mid in counts:
-                counts[mid] += 1
-        if all(counts[mid] >= 1 for mid in expected):
-            break
-        time.sleep(0.1)
+    def delivered() -> bool:
+        by_task.clear()
+        for record in stack.worker.records():
+            by_task.setdefault(record.task_id, []).append(record)
+        created = {s.task_id for s in sent if s.outcome == "created"}
+        return all(any(r.ok for r in by_task.get(t, [])) for t in created)
+
+    retry_wait_s = stack.queue_policy.backoff_s(1)
+    say(f"· waiting for the worker (the retry comes {retry_wait_s:g} s after the first attempt)")
+    _wait(delivered, timeout_s=DELAY_S + retry_wait_s + 30)
+    time.sleep(SETTLE_S)  # a second delivery of any task would arrive in this window
+    delivered()
     for item in sent:
-        item.deliveries = [
-            r for r in stack.worker.records() if r.header("X-Pubsub-Message-Id") == item.message_id
-        ]
-    rejected = pull_until(stack, REJECTED_SUBSCRIPTION, count=1, timeout_s=10)
-    for message in rejected:
+        if item.outcome == "created":
+            item.attempts = by_task.get(item.task_id, [])
+    for message in pull_until(stack, REJECTED_SUBSCRIPTION, count=1, timeout_s=10):
         for item in sent:
             if message.attributes.get("bridge_message_id") == item.message_id:
                 item.rejection = message
+
+
+def account(sent: list[Sent]) -> tuple[str, list[str]]:
+    """The summary line, and every way the run fell short of exactly-once."""
+    failures: list[str] = []
+    created = [s for s in sent if s.outcome == "created"]
+    duplicates = [s for s in sent if s.outcome == "duplicate"]
+    rejected = [s for s in sent if s.rejection is not None]
+    once = [s for s in created if len(s.deliveries) == 1]
+    for item in created:
+        if len(item.deliveries) != 1:
+            failures.append(f"{item.title}: delivered {len(item.deliveries)} times")
+        for attempt in item.attempts:
+            if attempt.status in (401, 403):
+                failures.append(f"{item.title}: the worker refused a token ({attempt.reason})")
+    tasks_created = {s.task_id for s in created}
+    for item in duplicates:
+        if item.task_id not in tasks_created:
+            failures.append(f"{item.title}: refused as a duplicate of a task never created")
+    accounted = {id(s) for s in [*created, *duplicates, *rejected]}
+    lost = [s for s in sent if id(s) not in accounted]
+    failures += [f"{s.title}: lost (bridge: {s.outcome or 'no log line'})" for s in lost]
+    if any(s.rejection is not None and s.outcome != "rejected" for s in sent):
+        failures.append("a message both became a task and was rejected")
+    summary = (
+        f"{len(sent)} published, {len(once)} delivered exactly once, "
+        f"{len(duplicates)} duplicates refused, {len(rejected)} rejected with reason, "
+        f"{len(lost)} lost"
+    )
+    return summary, failures
 
 
 def _short(text: str, width: int = 96) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _when(value: Any) -> str:
-    if isinstance(value, datetime) and value.timestamp() > 0:
-        return value.strftime("%H:%M:%S.%f")[:-3] + " UTC"
-    return "not set (dispatch as soon as possible)"
+def _clock(epoch_s: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(epoch_s)) + f".{int(epoch_s * 1000) % 1000:03d}"
 
 
-def _report(stack: Stack, sent: list[Sent], say: Any) -> None:
-    say()
+def _report(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -> None:
+    say("")
     say("=" * 100)
     say("What happened to each message: Pub/Sub -> enqueue (main.py) -> Cloud Tasks -> worker")
     say("=" * 100)
     for number, item in enumerate(sent, 1):
-        say()
+        say("")
         say(f"[{number}] {item.title}")
         attributes = f"  attributes {item.attributes}" if item.attributes else ""
         say(f"    published   message {item.message_id}{attributes}")
         say(f"                data {_short(item.data.decode('utf-8', 'replace'))}")
         log = item.log
-        outcome = log.get("outcome", "NO LOG LINE (the function never logged this message)")
+        outcome = item.outcome or "NO LOG LINE (the function never logged this message)"
         extra = f" ({log.get('reason')}: {log.get('error')})" if log.get("reason") else ""
         say(f"    bridge      {outcome}{extra} in {log.get('latency_ms', '?')} ms")
-        for task in item.tasks[:1]:
-            request = task.http_request
-            say(f"    task        {task.name.rsplit('/tasks/', 1)[0].rsplit('/', 1)[-1]}")
-            say(f"                tasks/{task.name.rsplit('/', 1)[-1]}")
-            say(f"    schedule    {_when(task.schedule_time)}")
-            deadline = task.dispatch_deadline
-            say(f"    deadline    {int(deadline.total_seconds()) if deadline else '?'} s")
+        if log.get("task"):
+            say(f"    task        {log.get('queue')}/tasks/{item.task_id}")
+        if item.outcome == "duplicate":
             say(
-                f"    OIDC        {request.oidc_token.service_account_email} "
-                f"-> audience {request.oidc_token.audience}"
+                "                Cloud Tasks answered ALREADY_EXISTS: this name is taken, "
+                "the request is already queued; acked, nothing sent"
             )
-            say(f"    target      POST {request.url}")
-        if len(item.tasks) > 1:
-            say(f"    (the emulator holds {len(item.tasks)} tasks with this one name)")
-        for delivery in item.deliveries:
-            lag = delivery.received_at - item.published_at
-            say(f"    worker got  {delivery.method} {delivery.path}  {lag:.1f} s after publishing")
-            for header in SHOWN_HEADERS:
-                value = delivery.header(header)
-                if value is not None:
-                    say(f"                {header}: {_short(value, 80)}")
-            if delivery.header("Authorization") is None:
-                say("                (no Authorization: the emulator sends no OIDC token)")
-            say(f"                body {_short(delivery.body.decode('utf-8', 'replace'))}")
+        for attempt in item.attempts:
+            _say_attempt(item, attempt, say)
         if item.rejection is not None:
             attrs = item.rejection.attributes
             say(f"    rejected    to enqueue-rejected, reason {attrs.get('bridge_reason')}")
             say(f"                bridge_error {_short(attrs.get('bridge_error', ''), 80)}")
             original = item.rejection.data.decode("utf-8", "replace")
             say(f"                original data {_short(original)}")
-        if not item.deliveries and item.rejection is None:
-            say("    !! neither delivered to the worker nor rejected")
-    _explain_duplicate(sent, say)
-
-
-def _explain_duplicate(sent: list[Sent], say: Any) -> None:
-    pair = [s for s in sent if s.title.startswith("a duplicate")]
-    names = {s.log.get("task") for s in pair}
-    deliveries = sum(len(s.deliveries) for s in pair)
-    say()
+    say("")
     say("-" * 100)
-    say("The duplicate: both messages became the same task name:")
-    for name in sorted(str(n) for n in names):
-        say(f"    {name}")
+    pair = [s for s in sent if s.title.startswith("a duplicate")]
+    deliveries = sum(len(s.deliveries) for s in pair)
     say(
-        f"gcloud-tasks-emulator accepted the name twice and the worker got {deliveries} requests. "
-        "Real Cloud Tasks refuses\nthe second CreateTask with ALREADY_EXISTS (the bridge logs it "
-        "as `duplicate` and acks): that path is\ncovered by the unit tests, not here."
+        f"The duplicate: both messages named task {pair[0].task_id[:16]}…; Cloud Tasks "
+        f"refused the second and the worker got {deliveries} request."
     )
     say("-" * 100)
+
+
+def _say_attempt(item: Sent, attempt: Received, say: Callable[[str], None]) -> None:
+    lag = attempt.received_at - item.published_at
+    say(
+        f"    worker got  {attempt.method} {attempt.path}  {lag:.1f} s after publishing "
+        f"at {_clock(attempt.received_at)}, answered {attempt.status}"
+        + (f" ({attempt.reason})" if attempt.reason else "")
+    )
+    authorization = attempt.header("Authorization") or ""
+    if attempt.claims and attempt.status != 401:
+        say(
+            f"                Authorization: {authorization[:22]}… verified: email "
+            f"{attempt.claims.get('email')}, audience {attempt.claims.get('aud')}"
+        )
+    elif authorization:
+        say(f"                Authorization: {authorization[:22]}… NOT accepted")
+    else:
+        say("                (no Authorization header)")
+    for header in SHOWN_HEADERS:
+        value = attempt.header(header)
+        if value is None:
+            continue
+        shown = value if value else '""'
+        if header == "X-CloudTasks-TaskETA":
+            try:
+                eta_s = float(value)
+            except ValueError:
+                pass
+            else:
+                late = eta_s - item.published_at
+                shown += f" ({_clock(eta_s)} UTC, publish {late:+.1f} s)"
+        say(f"                {header}: {_short(shown, 80)}")
+    if attempt.ok:
+        say(f"                body {_short(attempt.body.decode('utf-8', 'replace'))}")

@@ -4,10 +4,14 @@
                   topic enqueue-requests              │ CreateTask (insecure gRPC)
                   rejected / dead-letter topics  <────┤
                                                       v
-                                  Cloud Tasks emulator (loopback wrapper, own venv)
-                                                      │ HTTP POST at schedule_time
-                                                      v
-                                  recording worker (brain, testimonios, transcripciones, regresos)
+                                  Cloud Tasks emulator (``python -m tasks_emulator``)
+                                                      │ HTTP POST + OIDC token, at schedule_time,
+                                                      v retried on the queue's policy
+                                  recording worker (brain, testimonios, transcripciones, regresos),
+                                  verifying each token as Cloud Run's IAM would; or your own worker
+
+The queues get the rate and retry settings Terraform gives them (``queue_policy``). The Cloud
+Tasks emulator keeps its state in ``.stack/<run>/tasks-emulator/``: a restart loses nothing.
 
 ``Stack.start()`` starts and wires everything, polling each piece until it is ready (with a
 deadline); ``Stack.stop()`` stops every process it started by PID, with its process group. Use it
@@ -19,24 +23,30 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from bridge.stack import procs
+from bridge.stack.caller_check import CallerCheck
 from bridge.stack.procs import MissingPrerequisite, Proc, StackError
 from bridge.stack.pubsub_rest import PubSubRest, PulledMessage
+from bridge.stack.queue_policy import QueuePolicy, terraform_defaults
 from bridge.stack.tasks_admin import TasksAdmin
 from bridge.stack.worker import Received, RecordingWorker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TASKS_VENV = REPO_ROOT / ".venv-tasks-emulator"
+READY_LINE = re.compile(r"tasks_emulator ready: grpc (?P<grpc>\S+)")
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+PEM_CERTS_PATH = "/oauth2/v1/certs"  # the emulator's keys in Google's v1 certs format
 
 PROJECT_ID = "local-bridge"
 REGION = "us-central1"
@@ -130,16 +140,8 @@ def check_prerequisites(source: Path) -> dict[str, Path]:
         found["pubsub"] = find_pubsub_emulator()
     except MissingPrerequisite as err:
         missing.append(str(err))
-    tasks_python = Path(os.environ.get("TASKS_EMULATOR_PYTHON", TASKS_VENV / "bin" / "python"))
-    venv_root = tasks_python.parent.parent
-    if not tasks_python.exists() or not any(
-        venv_root.glob("lib/python*/site-packages/gcloud_tasks_emulator")
-    ):
-        missing.append(
-            f"the Cloud Tasks emulator's virtualenv is missing ({tasks_python}): "
-            "run `make tasks-emulator`"
-        )
-    found["tasks_python"] = tasks_python
+    if not (REPO_ROOT / "tasks_emulator" / "__main__.py").exists():
+        missing.append(f"{REPO_ROOT / 'tasks_emulator'} is missing: the Cloud Tasks emulator")
     framework = Path(sys.executable).parent / "functions-framework"
     if not framework.exists():
         missing.append(f"functions-framework is not installed next to {sys.executable}")
@@ -163,16 +165,30 @@ class Stack:
         echo: Callable[[str], None] | None = None,
         source: Path | None = None,
         target: str = "enqueue",
+        queue_policy: QueuePolicy | None = None,
+        worker_urls: Mapping[str, str] | None = None,
+        extra_queues: Sequence[str] = (),
     ) -> None:
+        """``queue_policy``: the queues' settings (default: Terraform's). ``worker_urls``:
+        service name -> a worker of your own, in place of the recording worker.
+        ``extra_queues``: ids of more queues to create (for services added by ``extra_env``)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.state_dir = state_dir or REPO_ROOT / ".stack" / f"{stamp}-{os.getpid()}"
         self.extra_env = dict(extra_env or {})
         self.source = source or Path(os.environ.get("BRIDGE_STACK_SOURCE", REPO_ROOT / "main.py"))
         self.target = target  # the CloudEvent function functions-framework serves from source
         self.echo = echo or (lambda _line: None)
-        self.worker = RecordingWorker(on_request=on_request)
+        self.queue_policy = queue_policy or terraform_defaults()
+        self.worker_urls = dict(worker_urls or {})
+        self.queue_paths = [s.queue_path for s in SERVICES] + [
+            f"projects/{PROJECT_ID}/locations/{REGION}/queues/{queue_id}"
+            for queue_id in extra_queues
+        ]
+        self.http_function_port = procs.free_port()  # POST /enqueue, once started
+        self.worker = RecordingWorker(on_request=on_request, log=self._worker_log)
         self.pubsub_port = procs.free_port()
         self.tasks_port = procs.free_port()
+        self.tasks_http_port = procs.free_port()  # the emulator's REST API and OIDC discovery
         self.function_port = procs.free_port()
         self.pubsub = PubSubRest(host=f"127.0.0.1:{self.pubsub_port}", project=PROJECT_ID)
         self.tasks: TasksAdmin | None = None
@@ -192,7 +208,6 @@ class Stack:
             self._worker_started = True
             self._start_pubsub()
             self.start_tasks_emulator()
-            self.tasks = TasksAdmin(self.tasks_host)
             self._create_topology()
             self._start_function()
             self.add_push_subscription(
@@ -211,7 +226,7 @@ class Stack:
         if self._stopped:
             return
         self._stopped = True
-        for name in ("function", "tasks-emulator", "pubsub-emulator"):
+        for name in ("function", "http-function", "tasks-emulator", "pubsub-emulator"):
             proc = self._procs.pop(name, None)
             if proc is not None:
                 procs.stop(proc)
@@ -267,39 +282,73 @@ class Stack:
             watch=[proc],
         )
 
-    def start_tasks_emulator(self) -> None:
-        """Start (or restart, on the same port) the Cloud Tasks emulator with the four queues.
+    @property
+    def tasks_data_dir(self) -> Path:
+        return self.state_dir / "tasks-emulator"
 
-        Its state is in memory: a restart forgets every task created before it.
-        """
+    @property
+    def oidc_discovery_url(self) -> str:
+        """Where a worker finds the emulator's token issuer and keys (OpenID discovery)."""
+        return f"http://127.0.0.1:{self.tasks_http_port}{DISCOVERY_PATH}"
+
+    @property
+    def pem_certs_url(self) -> str:
+        return f"http://127.0.0.1:{self.tasks_http_port}{PEM_CERTS_PATH}"
+
+    def _worker_log(self, line: str) -> None:
+        with self.log_path("worker").open("a", encoding="utf-8") as log:
+            log.write(line + "\n")
+
+    def start_tasks_emulator(self) -> None:
+        """Start (or restart, on the same ports and data dir) the Cloud Tasks emulator, then
+        give the four queues Terraform's settings. A restart loses no task."""
         self.echo(f"starting the Cloud Tasks emulator on {self.tasks_host}")
         argv = [
-            str(self._paths["tasks_python"]),
-            str(Path(__file__).with_name("tasks_emulator_loopback.py")),
-            "start",
-            "-p",
-            str(self.tasks_port),
-            "-q",
+            sys.executable,
+            "-m",
+            "tasks_emulator",
+            "--host=127.0.0.1",
+            f"--port={self.tasks_port}",
+            f"--http-port={self.tasks_http_port}",
+            f"--data-dir={self.tasks_data_dir}",
         ]
-        for service in SERVICES:
-            argv += ["-d", service.queue_path]
-        env = {**os.environ, "PYTHONWARNINGS": "ignore::FutureWarning", "PYTHONUNBUFFERED": "1"}
-        proc = procs.start(
-            "tasks-emulator", argv, log_path=self.log_path("tasks-emulator"), env=env
-        )
+        log_path = self.log_path("tasks-emulator")
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = procs.start("tasks-emulator", argv, log_path=log_path, env=env, cwd=REPO_ROOT)
         self._procs[proc.name] = proc
+
+        def ready() -> bool:
+            text = log_path.read_bytes()[offset:].decode("utf-8", "replace")
+            return READY_LINE.search(text) is not None
+
         procs.wait_until(
-            lambda: procs.tcp_open(self.tasks_port),
-            what="the Cloud Tasks emulator to listen",
+            ready,
+            what="the Cloud Tasks emulator's ready line",
             timeout_s=READY_TIMEOUT_S,
             watch=[proc],
         )
+        if self.tasks is None:
+            self.tasks = TasksAdmin(self.tasks_host)
+        for queue_path in self.queue_paths:
+            self.tasks.ensure_queue(queue_path, self.queue_policy)
+        self.worker.check = CallerCheck(certs_url=self._certs_url(), caller_sa=CALLER_SA)
+
+    def _certs_url(self) -> str:
+        """The ``jwks_uri`` of the emulator's discovery document."""
+        try:
+            with urllib.request.urlopen(self.oidc_discovery_url, timeout=5) as answer:  # noqa: S310 - loopback
+                document = json.loads(answer.read().decode("utf-8"))
+            return str(document["jwks_uri"])
+        except (OSError, ValueError, KeyError) as err:
+            raise StackError(f"cannot read {self.oidc_discovery_url}: {err}") from err
 
     def stop_tasks_emulator(self) -> None:
-        """Stop the Cloud Tasks emulator (for outage tests); ``start_tasks_emulator`` restarts."""
+        """Stop the Cloud Tasks emulator (SIGTERM: in-flight dispatches end, its state is kept);
+        ``start_tasks_emulator`` restarts it."""
         proc = self._procs.pop("tasks-emulator", None)
         if proc is not None:
-            procs.stop(proc)
+            procs.stop(proc, grace_s=15.0)
         procs.wait_until(
             lambda: not procs.tcp_open(self.tasks_port),
             what="the Cloud Tasks emulator's port to close",
@@ -351,10 +400,14 @@ class Stack:
         )
         for service in SERVICES:
             env[f"QUEUE_{service.suffix}"] = service.queue_id
-            env[f"URL_{service.suffix}"] = self.worker.url(service.path)
+            env[f"URL_{service.suffix}"] = self.worker_url(service)
             env[f"DEADLINE_{service.suffix}_S"] = str(service.deadline_s)
         env.update(self.extra_env)
         return env
+
+    def worker_url(self, service: Service) -> str:
+        """Where ``service``'s tasks go: your worker (``worker_urls``) or the recording one."""
+        return self.worker_urls.get(service.name) or self.worker.url(service.path)
 
     def restart_function(self) -> None:
         """Stop functions-framework by PID and start it again on the same port and log."""
@@ -363,29 +416,51 @@ class Stack:
             procs.stop(proc)
         self._start_function()
 
+    @property
+    def http_function_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_function_port}"
+
     def _start_function(self) -> None:
-        self.echo(
-            f"starting functions-framework ({self.source.name}, {self.target}) on "
-            f"{self.function_url}"
-        )
-        proc = procs.start(
+        self._serve(
             "function",
+            target=self.target,
+            signature="cloudevent",
+            port=self.function_port,
+            source=self.source,
+        )
+
+    def start_http_function(self) -> None:
+        """Serve ``main.py``'s ``enqueue_http`` (the old enqueuer's ``POST /enqueue``) too."""
+        if "http-function" not in self._procs:
+            self._serve(
+                "http-function",
+                target="enqueue_http",
+                signature="http",
+                port=self.http_function_port,
+                source=REPO_ROOT / "main.py",
+            )
+
+    def _serve(self, name: str, *, target: str, signature: str, port: int, source: Path) -> None:
+        url = f"http://127.0.0.1:{port}"
+        self.echo(f"starting functions-framework ({source.name}, {target}) on {url}")
+        proc = procs.start(
+            name,
             [
                 str(self._paths["functions_framework"]),
-                f"--target={self.target}",
-                "--signature-type=cloudevent",
-                f"--source={self.source}",
+                f"--target={target}",
+                f"--signature-type={signature}",
+                f"--source={source}",
                 "--host=127.0.0.1",
-                f"--port={self.function_port}",
+                f"--port={port}",
             ],
-            log_path=self.log_path("function"),
+            log_path=self.log_path(name),
             env=self.function_env(),
             cwd=REPO_ROOT,
         )
         self._procs[proc.name] = proc
         procs.wait_until(
-            lambda: procs.http_answers(f"{self.function_url}/"),
-            what="functions-framework to serve main.py",
+            lambda: procs.http_answers(f"{url}/"),
+            what=f"functions-framework to serve {source.name} ({target})",
             timeout_s=READY_TIMEOUT_S,
             watch=[proc],
         )

@@ -1,16 +1,20 @@
-"""Reading and steering the Cloud Tasks emulator's queues, over an insecure gRPC channel."""
+"""Reading and steering the Cloud Tasks emulator's queues, over an insecure gRPC channel, with the
+official client."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import grpc
+from google.api_core import exceptions as api_exceptions
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
+from bridge.stack.queue_policy import QueuePolicy, update_mask
+
 
 class TasksAdmin:
-    """ListTasks / PauseQueue / ResumeQueue / PurgeQueue against ``host`` (``127.0.0.1:PORT``)."""
+    """Queue and task calls against ``host`` (``127.0.0.1:PORT``)."""
 
     def __init__(self, host: str, *, timeout_s: float = 5.0) -> None:
         self._channel = grpc.insecure_channel(host)
@@ -18,6 +22,29 @@ class TasksAdmin:
             transport=CloudTasksGrpcTransport(channel=self._channel)
         )
         self._timeout_s = timeout_s
+
+    @property
+    def client(self) -> Any:
+        """The official ``CloudTasksClient`` on the emulator (for calls not wrapped here)."""
+        return self._client
+
+    def ensure_queue(self, queue_path: str, policy: QueuePolicy) -> Any:
+        """Create the queue with ``policy``, or give an existing one ``policy`` (UpdateQueue)."""
+        queue = policy.as_queue(queue_path)
+        parent = queue_path.rsplit("/queues/", 1)[0]
+        try:
+            return self._client.create_queue(parent=parent, queue=queue, timeout=self._timeout_s)
+        except api_exceptions.AlreadyExists:
+            return self._client.update_queue(
+                queue=queue, update_mask=update_mask(), timeout=self._timeout_s
+            )
+
+    def get_queue(self, queue_path: str) -> Any:
+        return self._client.get_queue(name=queue_path, timeout=self._timeout_s)
+
+    def get_task(self, task_name: str) -> Any:
+        request = tasks_v2.GetTaskRequest(name=task_name, response_view=tasks_v2.Task.View.FULL)
+        return self._client.get_task(request=request, timeout=self._timeout_s)
 
     def list_tasks(self, queue_path: str) -> list[Any]:
         """Every task the emulator holds for the queue (pending ones: dispatched ones are gone)."""

@@ -1,9 +1,17 @@
 """Session fixtures for the end-to-end tests: one real local stack (``bridge.stack.runner``).
 
-The stack is the one ``make demo`` runs, plus one extra service, ``limbo``, whose queue does not
-exist: Cloud Tasks answers FAILED_PRECONDITION, the bridge retries, and Pub/Sub dead-letters it.
-A missing prerequisite (Java, the Pub/Sub emulator, the Cloud Tasks emulator's venv) skips these
-tests with the reason, except under CI=true where it fails them.
+The stack is the one ``make demo`` runs, with Terraform's queue settings except the backoff,
+scaled down so retries are seen in seconds (``E2E_POLICY``), and three extra services:
+
+- ``limbo``, whose queue does not exist: Cloud Tasks answers NOT_FOUND, the bridge retries,
+  Pub/Sub dead-letters it;
+- ``wrongaud``, whose ``AUD_WRONGAUD`` is not an audience the worker accepts: every attempt is
+  refused 401, as Cloud Run would refuse it;
+- ``slow``, with ``DEADLINE_SLOW_S=15`` (Cloud Tasks' minimum): a worker slower than that is cut
+  off.
+
+A missing prerequisite (Java, the Pub/Sub emulator) skips these tests with the reason, except
+under CI=true where it fails them.
 """
 
 from __future__ import annotations
@@ -18,20 +26,43 @@ import pytest
 from bridge.config import DEFAULT_SERVICES
 from bridge.stack.procs import MissingPrerequisite
 from bridge.stack.pubsub_rest import PulledMessage
-from bridge.stack.runner import Stack
+from bridge.stack.queue_policy import terraform_defaults
+from bridge.stack.runner import PROJECT_ID, REGION, Stack
+from bridge.stack.worker import Received
 
 LIMBO_QUEUE = "queue-limbo"  # never created in the emulator
+WRONG_AUDIENCE = "https://wrong-audience.example"
+WRONGAUD_PATH = "/wrong-aud"
+SLOW_PATH = "/slow"
+SLOW_DEADLINE_S = 15
+# Terraform's attempts, doublings and rates; its 10 s-600 s backoff scaled to 0.5 s-4 s.
+E2E_POLICY = terraform_defaults().replace(min_backoff_s=0.5, max_backoff_s=4.0)
+
+
+def queue_path(queue_id: str) -> str:
+    return f"projects/{PROJECT_ID}/locations/{REGION}/queues/{queue_id}"
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     extra_env = {
-        "BRIDGE_SERVICES": f"{DEFAULT_SERVICES},limbo:LIMBO",
+        "BRIDGE_SERVICES": f"{DEFAULT_SERVICES},limbo:LIMBO,wrongaud:WRONGAUD,slow:SLOW",
         "QUEUE_LIMBO": LIMBO_QUEUE,
         "URL_LIMBO": "http://127.0.0.1:9/limbo",
+        "QUEUE_WRONGAUD": "queue-wrongaud",
+        "AUD_WRONGAUD": WRONG_AUDIENCE,
+        "QUEUE_SLOW": "queue-slow",
+        "DEADLINE_SLOW_S": str(SLOW_DEADLINE_S),
         "TASKS_TIMEOUT_S": "5",
     }
-    running = Stack(extra_env=extra_env)
+    running = Stack(
+        extra_env=extra_env,
+        queue_policy=E2E_POLICY,
+        extra_queues=("queue-wrongaud", "queue-slow"),
+    )
+    running.extra_env["URL_WRONGAUD"] = running.worker.url(WRONGAUD_PATH)
+    running.extra_env["URL_SLOW"] = running.worker.url(SLOW_PATH)
+    running.worker.hang(SLOW_PATH, hold_s=120)  # released when the worker stops
     try:
         running.start()
     except MissingPrerequisite as err:
@@ -57,6 +88,21 @@ def wait_for(check: Callable[[], bool], *, what: str, timeout_s: float) -> None:
         if time.monotonic() >= deadline:
             pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
         time.sleep(0.1)
+
+
+SETTLE_S = 2.0  # a second delivery, if any, arrives within this window (dispatch is immediate)
+
+
+def delivered_once(
+    stack: Stack, predicate: Callable[[Received], bool], *, timeout_s: float = 20.0
+) -> Received:
+    """The one request the worker accepted (2xx) matching ``predicate``: waits for it, then
+    for a bounded window, and fails if a second one arrived."""
+    first = stack.worker.wait_for(lambda r: r.ok and predicate(r), timeout_s=timeout_s)[0]
+    time.sleep(SETTLE_S)  # absence can only be observed over a window
+    accepted = [r for r in stack.worker.records() if r.ok and predicate(r)]
+    assert accepted == [first], f"the worker accepted {len(accepted)} requests, wanted one"
+    return first
 
 
 def pull_matching(

@@ -1,69 +1,46 @@
-"""Same idempotency key, or the same message delivered twice: the same task name.
-
-gcloud-tasks-emulator does NOT dedupe by name: it accepts the second CreateTask and would
-dispatch both. Real Cloud Tasks answers ALREADY_EXISTS, which the bridge treats as success
-(outcome `duplicate`); that path is covered by the unit tests with a fake gateway. Here we pause
-the queue and read the tasks back, to assert on the names the bridge chose.
-"""
+"""Exactly once at the worker: the same idempotency key published twice, the same message
+delivered twice, the same key POSTed twice to ``/enqueue``. Cloud Tasks (the emulator, as
+production) refuses the second name with ALREADY_EXISTS; the bridge logs it as ``duplicate``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import urllib.request
+from typing import Any
 
 import pytest
 
-from bridge.stack.runner import SERVICE_BY_NAME, Service, Stack
-from tests.e2e.conftest import wait_for
+from bridge.stack.runner import Stack
+from tests.e2e.conftest import delivered_once, wait_for
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def paused_brain(stack: Stack) -> Iterator[Service]:
-    service = SERVICE_BY_NAME["brain"]
-    tasks = stack.require_tasks()
-    tasks.pause(service.queue_path)
-    try:
-        yield service
-    finally:
-        tasks.purge(service.queue_path)  # nothing of this test reaches the worker later
-        tasks.resume(service.queue_path)
-
-
-def task_names(stack: Stack, service: Service, message_ids: list[str]) -> list[str]:
-    wait_for(
-        lambda: all(stack.outcomes(m) for m in message_ids),
-        what=f"the bridge to handle messages {message_ids}",
-        timeout_s=20,
-    )
-    logged = {e["message_id"]: e for e in stack.function_log() if e.get("message_id")}
-    names = [logged[m]["task"] for m in message_ids]
-    listed = [t.name for t in stack.require_tasks().list_tasks(service.queue_path)]
-    for name in names:
-        assert name in listed, f"{name} is not in {service.queue_id}: {listed}"
-    return names
-
-
-def test_same_idempotency_key_published_twice_gives_one_task_name(
-    stack: Stack, paused_brain: Service, unique: str
+def test_same_idempotency_key_published_twice_reaches_the_worker_once(
+    stack: Stack, unique: str
 ) -> None:
-    envelope = {"service": "brain", "payload": {"n": unique}, "idempotency_key": f"k-{unique}"}
+    key = f"k-{unique}"
+    envelope = {"service": "brain", "payload": {"n": unique}, "idempotency_key": key}
     first = stack.publish_envelope(envelope)
     second = stack.publish_envelope(envelope)
-    other = stack.publish_envelope({**envelope, "idempotency_key": f"other-{unique}"})
     assert first != second
 
-    names = task_names(stack, paused_brain, [first, second, other])
+    request = delivered_once(stack, lambda r: r.header("X-Idempotency-Key") == key)
 
-    assert names[0] == names[1]
-    assert names[2] != names[0]
-    listed = [t.name for t in stack.require_tasks().list_tasks(paused_brain.queue_path)]
-    assert listed.count(names[0]) == 2  # the emulator kept both; Cloud Tasks would refuse one
+    wait_for(
+        lambda: bool(stack.outcomes(first)) and bool(stack.outcomes(second)),
+        what="the bridge to log both messages",
+        timeout_s=20,
+    )
+    outcomes = sorted(stack.outcomes(first) + stack.outcomes(second))
+    assert outcomes == ["created", "duplicate"]
+    assert request.json() == {"n": unique}
+    logged = {e["task"] for e in stack.function_log() if e.get("message_id") in (first, second)}
+    [task] = logged  # both messages named the same task
+    assert task.endswith(f"/tasks/{request.task_id}")
 
 
-def test_same_message_delivered_twice_gives_one_task_name(
-    stack: Stack, paused_brain: Service, unique: str
-) -> None:
+def test_same_message_delivered_twice_reaches_the_worker_once(stack: Stack, unique: str) -> None:
     """Two push subscriptions on one topic: Pub/Sub delivers the very same message (same id)
     to the function twice, as an at-least-once redelivery would."""
     topic = f"twice-{unique}"
@@ -80,11 +57,38 @@ def test_same_message_delivered_twice_gives_one_task_name(
             what="two deliveries of the same message",
             timeout_s=20,
         )
-        entries = [e for e in stack.function_log() if e.get("message_id") == message_id]
+        delivered_once(stack, lambda r: r.header("X-Pubsub-Message-Id") == message_id)
     finally:
         for subscription in subscriptions:
             stack.pubsub.delete_subscription(subscription)
 
-    assert len({e["task"] for e in entries}) == 1
-    listed = [t.name for t in stack.require_tasks().list_tasks(paused_brain.queue_path)]
-    assert listed.count(entries[0]["task"]) == 2
+    assert sorted(stack.outcomes(message_id)) == ["created", "duplicate"]
+
+
+def post_enqueue(stack: Stack, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        f"{stack.http_function_url}/enqueue",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=20) as answer:
+        return int(answer.status), json.loads(answer.read())
+
+
+def test_post_enqueue_twice_answers_duplicate_and_reaches_the_worker_once(
+    stack: Stack, unique: str
+) -> None:
+    stack.start_http_function()
+    key = f"http-{unique}"
+    body = {"service": "testimonios", "payload": {"n": unique}, "idempotency_key": key}
+
+    first_status, first = post_enqueue(stack, body)
+    second_status, second = post_enqueue(stack, body)
+
+    assert (first_status, second_status) == (200, 200)
+    assert first["duplicate"] is False
+    assert second["duplicate"] is True
+    assert first["task"] == second["task"]
+    request = delivered_once(stack, lambda r: r.header("X-Idempotency-Key") == key)
+    assert first["task"].endswith(f"/tasks/{request.task_id}")

@@ -61,9 +61,7 @@ def test_missing_java_and_gcloud_are_named(monkeypatch: pytest.MonkeyPatch) -> N
     assert "gcloud is not on PATH" in str(caught.value)
 
 
-def test_missing_tasks_emulator_venv_says_which_target(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("TASKS_EMULATOR_PYTHON", str(tmp_path / "bin" / "python"))
-    with pytest.raises(procs.MissingPrerequisite, match="make tasks-emulator"):
+def test_missing_tasks_emulator_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(runner, "REPO_ROOT", tmp_path)
+    with pytest.raises(procs.MissingPrerequisite, match="tasks_emulator is missing"):
         runner.check_prerequisites(Path(runner.__file__))

@@ -5,8 +5,8 @@ given, so it would listen on every interface. This wrapper replaces ``grpc.serve
 whose servers rewrite that address to ``127.0.0.1:PORT``, then calls the emulator's own entry point
 with the same arguments (``start -p PORT -q -d projects/P/locations/L/queues/Q ...``).
 
-It runs under the emulator's own virtualenv (``.venv-tasks-emulator``, whose protobuf conflicts
-with ours): run it by path, never import it from the bridge.
+It runs under the baseline's own virtualenv (``.venv-gcloud-tasks``, whose protobuf conflicts
+with ours): ``benchmarks.emulator`` runs it by path; nothing imports it.
 """
 
 from __future__ import annotations

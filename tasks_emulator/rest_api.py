@@ -1,0 +1,245 @@
+"""The REST API: the JSON mapping of the CloudTasks protos, as ``transport="rest"`` speaks it.
+
+The routes are the ``google.api.http`` rules of ``google/cloud/tasks/v2/cloudtasks.proto``
+(the same table as google-cloud-tasks' ``rest_base.py``): a path binds the resource name, the body
+is the whole request (``*``) or one field of it (``queue``), and every other field comes from the
+query string in its JSON name (``pageSize``, ``responseView``, ``updateMask``). The client also
+sends ``$alt=json;enum-encoding=int``: enums go out as numbers then, as Google's frontend does.
+
+Every error answers Google's body, ``{"error": {code, message, status}}``: the service's
+``ApiError`` as it says, malformed JSON or a bad field 400 INVALID_ARGUMENT naming it, an unknown
+path 404 NOT_FOUND, a known path with the wrong method 405. The same port serves the OIDC
+discovery document and the issuer's keys (see ``oidc``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.routing import BaseConverter, Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from tasks_emulator.api import RPCS, CloudTasksApi
+from tasks_emulator.errors import ApiError
+from tasks_emulator.oidc import TokenIssuer
+
+_log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # Google's frontends refuse larger JSON requests the same way
+# Standard system parameters of Google's REST APIs: never fields of the request.
+_SYSTEM_PARAMS = frozenset(
+    {"alt", "key", "prettyPrint", "fields", "callback", "quotaUser", "access_token", "oauth_token"}
+)
+_JSON = "application/json; charset=UTF-8"
+
+
+class _IdConverter(BaseConverter):
+    """One path segment up to a ``:verb`` suffix (``queues/q:purge`` binds ``q``)."""
+
+    regex = "[^/:]+"
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    rpc: str  # the RPC's name in api.RPCS
+    resource_field: str  # the request field the path binds: "parent", "name", "queue.name"
+    body_field: str | None  # "*" (the whole request), a field name, or None (no body)
+
+
+_LOCATION = "/v2/projects/<project>/locations/<id:location>"
+_QUEUE = _LOCATION + "/queues/<id:queue>"
+_TASK = _QUEUE + "/tasks/<id:task>"
+
+# (path, method, route): the http rules of cloudtasks.proto for the RPCs we serve.
+_RULES: list[tuple[str, str, _Route]] = [
+    (_LOCATION + "/queues", "POST", _Route("CreateQueue", "parent", "queue")),
+    (_LOCATION + "/queues", "GET", _Route("ListQueues", "parent", None)),
+    (_QUEUE, "GET", _Route("GetQueue", "name", None)),
+    (_QUEUE, "PATCH", _Route("UpdateQueue", "queue.name", "queue")),
+    (_QUEUE, "DELETE", _Route("DeleteQueue", "name", None)),
+    (_QUEUE + ":purge", "POST", _Route("PurgeQueue", "name", "*")),
+    (_QUEUE + ":pause", "POST", _Route("PauseQueue", "name", "*")),
+    (_QUEUE + ":resume", "POST", _Route("ResumeQueue", "name", "*")),
+    (_QUEUE + "/tasks", "POST", _Route("CreateTask", "parent", "*")),
+    (_QUEUE + "/tasks", "GET", _Route("ListTasks", "parent", None)),
+    (_TASK, "GET", _Route("GetTask", "name", None)),
+    (_TASK, "DELETE", _Route("DeleteTask", "name", None)),
+    (_TASK + ":run", "POST", _Route("RunTask", "name", "*")),
+]
+
+
+def _resource_name(values: Mapping[str, Any]) -> str:
+    """The resource the path names, rebuilt from its segments."""
+    name = f"projects/{values['project']}/locations/{values['location']}"
+    if "queue" in values:
+        name += f"/queues/{values['queue']}"
+    if "task" in values:
+        name += f"/tasks/{values['task']}"
+    return name
+
+
+def _error_response(status: int, code_name: str, message: str, **headers: str) -> Response:
+    body = {"error": {"code": status, "message": message, "status": code_name}}
+    response = Response(json.dumps(body), status=status, content_type=_JSON)
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _api_error_response(error: ApiError) -> Response:
+    return Response(json.dumps(error.rest_body()), status=error.http_status, content_type=_JSON)
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+def _parse_error_sentence(error: Exception) -> str:
+    # json_format's first line names the field; the rest lists every field of the message.
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"Invalid JSON payload received. {first_line}"
+
+
+def _query_fields(args: Iterable[tuple[str, list[str]]]) -> dict[str, Any]:
+    """Query parameters as a JSON object: ``a.b=1`` becomes ``{"a": {"b": "1"}}``."""
+    fields: dict[str, Any] = {}
+    for key, values in args:
+        if not key or key.startswith("$") or key in _SYSTEM_PARAMS:
+            continue
+        *parents, leaf = key.split(".")
+        node = fields
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise _invalid(f'Invalid query parameter "{key}": "{part}" is not a message.')
+            node = child
+        if isinstance(node.get(leaf), dict):
+            raise _invalid(f'Invalid query parameter "{key}": it is a message, not a value.')
+        node[leaf] = values[0] if len(values) == 1 else list(values)
+    return fields
+
+
+def _body_fields(request: Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
+        raise _invalid(f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.")
+    try:
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge as e:
+        raise _invalid(f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.") from e
+    if not raw.strip():
+        return {}
+    try:
+        fields = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise _invalid(f"Invalid JSON payload received. {e}") from e
+    if not isinstance(fields, dict):
+        raise _invalid(
+            f"Invalid JSON payload received. Expected an object, got {type(fields).__name__}."
+        )
+    return fields
+
+
+def _parse_into(fields: dict[str, Any], message: Message, *, ignore_unknown: bool) -> None:
+    try:
+        json_format.ParseDict(fields, message, ignore_unknown_fields=ignore_unknown)
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as e:
+        raise _invalid(_parse_error_sentence(e)) from e
+
+
+def _build_request(route: _Route, values: Mapping[str, Any], request: Request) -> Any:
+    _, request_cls, _ = RPCS[route.rpc]
+    message = request_cls()
+    # Query first, then the body, then the path: each later one wins for a field both set.
+    _parse_into(_query_fields(request.args.lists()), message, ignore_unknown=True)
+    if route.body_field is not None:
+        body = _body_fields(request)
+        if route.body_field == "*":
+            _parse_into(body, message, ignore_unknown=False)
+        else:
+            _parse_into(body, getattr(message, route.body_field), ignore_unknown=False)
+    target: Any = message
+    *parents, leaf = route.resource_field.split(".")
+    for part in parents:
+        target = getattr(target, part)
+    setattr(target, leaf, _resource_name(values))
+    return message
+
+
+def _to_json(message: Message, *, enums_as_ints: bool) -> str:
+    return str(
+        json_format.MessageToJson(message, use_integers_for_enums=enums_as_ints, indent=None)
+    )
+
+
+def make_rest_app(service: CloudTasksApi, issuer: TokenIssuer) -> Callable[..., Any]:
+    """The WSGI app serving ``service`` over REST, and ``issuer``'s discovery document and keys."""
+    url_map = Map(
+        [Rule(path, methods=[method], endpoint=route) for path, method, route in _RULES]
+        + [
+            Rule(TokenIssuer.DISCOVERY_PATH, methods=["GET"], endpoint="discovery"),
+            Rule(TokenIssuer.JWKS_PATH, methods=["GET"], endpoint="jwks"),
+            Rule(TokenIssuer.CERTS_PATH, methods=["GET"], endpoint="certs"),
+        ],
+        converters={"id": _IdConverter},
+        strict_slashes=False,
+        merge_slashes=False,
+    )
+
+    def call_rpc(route: _Route, values: Mapping[str, Any], request: Request) -> Response:
+        method_name, _, _ = RPCS[route.rpc]
+        api_request = _build_request(route, values, request)
+        result = getattr(service, method_name)(api_request)
+        enums_as_ints = "enum-encoding=int" in request.args.get("$alt", "")
+        return Response(_to_json(result, enums_as_ints=enums_as_ints), content_type=_JSON)
+
+    def respond(request: Request) -> Response:
+        adapter = url_map.bind_to_environ(request.environ)
+        try:
+            endpoint, values = adapter.match()
+        except MethodNotAllowed as e:
+            allowed = ", ".join(sorted(e.valid_methods or []))
+            return _error_response(
+                405,
+                "UNIMPLEMENTED",
+                f"Method {request.method} is not allowed on {request.path}; allowed: {allowed}.",
+                Allow=allowed,
+            )
+        except NotFound:
+            return _error_response(
+                404, "NOT_FOUND", f"The requested URL {request.path} was not found on this server."
+            )
+        except HTTPException as e:  # werkzeug's own (a redirect it would ask for, say)
+            code = e.code or 400
+            return _error_response(code, "INVALID_ARGUMENT", e.description or e.name)
+        if endpoint == "discovery":
+            document = issuer.discovery(base_url=request.host_url)
+            return Response(json.dumps(document), content_type=_JSON)
+        if endpoint == "jwks":
+            return Response(json.dumps(issuer.jwks()), content_type=_JSON)
+        if endpoint == "certs":
+            return Response(json.dumps(issuer.pem_certs()), content_type=_JSON)
+        try:
+            return call_rpc(endpoint, values, request)
+        except ApiError as e:
+            return _api_error_response(e)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        request.max_content_length = MAX_REQUEST_BYTES
+        try:
+            response = respond(request)
+        except Exception:  # the one place a bug becomes an answer, not a dropped connection
+            _log.exception("REST request %s %s failed", request.method, request.path)
+            response = _error_response(500, "INTERNAL", "Internal error.")
+        result: Iterable[bytes] = response(environ, start_response)
+        return result
+
+    return app

@@ -1,0 +1,309 @@
+"""Every RPC of the API, with production's rules, codes and messages (see api.CloudTasksApi).
+
+The service holds no state of its own (that is ``store``) and sends nothing (that is
+``dispatcher``): it validates, applies the change and tells the dispatcher when a task becomes
+due, or must run now.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import grpc
+from google.protobuf import field_mask_pb2
+
+from tasks_emulator import api, names, validation
+from tasks_emulator.errors import ApiError
+from tasks_emulator.store import Store, Taken
+
+# Production's messages (cloud-tasks-dispatch.md, "Names and dedupe").
+QUEUE_NOT_FOUND = (
+    "Queue does not exist. If you just created the queue, wait at least a minute for the queue "
+    "to initialize."
+)
+QUEUE_EXISTS = "Queue already exists"
+QUEUE_RECENTLY_DELETED = (
+    "The queue cannot be created because a queue with this name existed too recently."
+)
+TASK_EXISTS = "Requested entity already exists"
+TASK_GONE = (
+    "The task no longer exists, though a task with this name existed recently. The task either "
+    "successfully completed or was deleted."
+)
+NOT_FOUND = "Requested entity was not found."
+# cloudtasks.proto: ListQueues' maximum page size is 9800, ListTasks' 1000; unset = the maximum.
+MAX_QUEUES_PAGE = 9800
+MAX_TASKS_PAGE = 1000
+
+_STATE_RUNNING = 1
+_STATE_PAUSED = 2
+_VIEW_BASIC = 1
+_VIEW_FULL = 2
+_STATE_NAMES = {"RUNNING": 1, "PAUSED": 2, "DISABLED": 3}
+_FILTER = re.compile(r"\s*state\s*[:=]\s*([A-Z_]+)\s*")
+# UpdateQueue's mask may name these (queue.proto: the rest is output only).
+_SETTABLE = ("rate_limits", "retry_config", "stackdriver_logging_config")
+_SETTABLE_OTHERS = ("app_engine_routing_override", "http_target")
+
+
+class Dispatch(Protocol):
+    """What the service asks of the dispatcher."""
+
+    def wake(self, *, due_s: float) -> None: ...  # a task is due at due_s: look again if sooner
+    def run_now(self, taken: Taken) -> None: ...  # RunTask: attempt this task at once
+
+
+class NoDispatch:
+    """A dispatcher that sends nothing (the API alone, e.g. in tests)."""
+
+    def wake(self, *, due_s: float) -> None:
+        return None
+
+    def run_now(self, taken: Taken) -> None:
+        return None
+
+
+def _error(code: grpc.StatusCode, message: str) -> ApiError:
+    return ApiError(code, message)
+
+
+def _copy(message: Any) -> Any:
+    copy = type(message)()
+    copy.CopyFrom(message)
+    return copy
+
+
+def _encode_token(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode()
+
+
+def _decode_token(token: str) -> str:
+    if not token:
+        return ""
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeError, ValueError) as e:
+        raise _error(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not a valid token.") from e
+
+
+def _page_size(value: int, *, maximum: int) -> int:
+    if value < 0 or value > maximum:
+        raise _error(
+            grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be between 0 and {maximum}."
+        )
+    return value or maximum
+
+
+class CloudTasksService:
+    """``api.CloudTasksApi`` over a ``Store``; time from ``now_s``."""
+
+    def __init__(
+        self, *, store: Store, now_s: Callable[[], float], dispatch: Dispatch | None = None
+    ) -> None:
+        self._store = store
+        self._now_s = now_s
+        self._dispatch: Dispatch = dispatch or NoDispatch()
+
+    def attach(self, dispatch: Dispatch) -> None:
+        """Set the dispatcher once it exists (it needs the store, the service needs it)."""
+        self._dispatch = dispatch
+
+    # --- queues ------------------------------------------------------------------------------
+    def _queue(self, name: str, *, field: str) -> Any:
+        path = names.parse_queue_name(name, field=field).path
+        queue = self._store.get_queue(path)
+        if queue is None:
+            raise _error(grpc.StatusCode.NOT_FOUND, QUEUE_NOT_FOUND)
+        return queue
+
+    def _check_new_queue_name(self, name: str) -> None:
+        if self._store.get_queue(name) is not None:
+            raise _error(grpc.StatusCode.ALREADY_EXISTS, QUEUE_EXISTS)
+        if self._store.queue_name_reserved(name, now_s=self._now_s()):
+            raise _error(grpc.StatusCode.FAILED_PRECONDITION, QUEUE_RECENTLY_DELETED)
+
+    def create_queue(self, request: Any) -> Any:
+        parent = names.parse_location(request.parent, field="parent")
+        queue = _copy(request.queue)
+        name = names.parse_queue_name(queue.name, field="queue.name")
+        if name.parent != parent:
+            raise _error(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"queue.name {queue.name!r} is not in the request's parent {parent!r}.",
+            )
+        queue.ClearField("state")
+        queue.ClearField("purge_time")
+        validation.check_queue_config(queue)
+        self._check_new_queue_name(name.path)
+        self._store.put_queue(queue)
+        return queue
+
+    def get_queue(self, request: Any) -> Any:
+        return self._queue(request.name, field="name")
+
+    def list_queues(self, request: Any) -> Any:
+        parent = names.parse_location(request.parent, field="parent")
+        state = 0
+        if request.filter:
+            match = _FILTER.fullmatch(request.filter)
+            if match is None or match[1] not in _STATE_NAMES:
+                raise _error(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"filter {request.filter!r} is not supported; only 'state: PAUSED' (or "
+                    "RUNNING, DISABLED) is.",
+                )
+            state = _STATE_NAMES[match[1]]
+        size = _page_size(request.page_size, maximum=MAX_QUEUES_PAGE)
+        after = _decode_token(request.page_token)
+        queues = [
+            q
+            for q in self._store.list_queues(parent)
+            if q.name > after and (not state or q.state == state)
+        ]
+        response = api.ListQueuesResponse()
+        for queue in queues[:size]:
+            response.queues.add().CopyFrom(queue)
+        if len(queues) > size:
+            response.next_page_token = _encode_token(queues[size - 1].name)
+        return response
+
+    def update_queue(self, request: Any) -> Any:
+        name = names.parse_queue_name(request.queue.name, field="queue.name").path
+        existing = self._store.get_queue(name)
+        if existing is None:
+            # cloudtasks.proto: "This method creates the queue if it does not exist".
+            self._check_new_queue_name(name)
+            queue = api.Queue(name=name, state=_STATE_RUNNING)
+        else:
+            queue = existing
+        paths = list(request.update_mask.paths)
+        if not paths:
+            for field in _SETTABLE + _SETTABLE_OTHERS:
+                queue.ClearField(field)
+                if request.queue.HasField(field):
+                    getattr(queue, field).CopyFrom(getattr(request.queue, field))
+        else:
+            for path in paths:
+                if path.split(".")[0] not in _SETTABLE + _SETTABLE_OTHERS:
+                    raise _error(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"update_mask: {path!r} is not a field of the queue that can be updated.",
+                    )
+            mask = field_mask_pb2.FieldMask(paths=paths)
+            if not mask.IsValidForDescriptor(api.Queue.DESCRIPTOR):
+                raise _error(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"update_mask: {paths!r} names a field the queue does not have.",
+                )
+            mask.MergeMessage(request.queue, queue, replace_message_field=True)
+        validation.check_queue_config(queue)
+        self._store.put_queue(queue)
+        self._dispatch.wake(due_s=0.0)  # new limits may let tasks go sooner
+        return queue
+
+    def delete_queue(self, request: Any) -> Any:
+        path = names.parse_queue_name(request.name, field="name").path
+        if not self._store.delete_queue(path, now_s=self._now_s()):
+            raise _error(grpc.StatusCode.NOT_FOUND, QUEUE_NOT_FOUND)
+        return api.Empty()
+
+    def purge_queue(self, request: Any) -> Any:
+        queue = self._queue(request.name, field="name")
+        now_s = self._now_s()
+        self._store.purge_queue(queue.name, now_s=now_s)
+        validation.set_seconds(queue.purge_time, now_s)
+        self._store.put_queue(queue)
+        return queue
+
+    def _set_state(self, name: str, state: int) -> Any:
+        queue = self._queue(name, field="name")
+        queue.state = state
+        self._store.put_queue(queue)
+        return queue
+
+    def pause_queue(self, request: Any) -> Any:
+        return self._set_state(request.name, _STATE_PAUSED)
+
+    def resume_queue(self, request: Any) -> Any:
+        queue = self._set_state(request.name, _STATE_RUNNING)
+        self._dispatch.wake(due_s=0.0)
+        return queue
+
+    # --- tasks -------------------------------------------------------------------------------
+    def create_task(self, request: Any) -> Any:
+        parent = names.parse_queue_name(request.parent, field="parent")
+        state = self._store.queue_state(parent.path)
+        if state is None:
+            raise _error(grpc.StatusCode.NOT_FOUND, QUEUE_NOT_FOUND)
+        task = request.task  # the call's own message: the store keeps it as it is completed
+        if task.name:
+            name = names.task_in_queue(task.name, parent=parent).path
+        else:
+            name = names.TaskName(queue=parent, task_id=names.generated_task_id()).path
+        now_s = self._now_s()
+        validation.check_new_task(task, now_s=now_s)
+        task.name = name
+        # task.proto: create_time is truncated to the second, schedule_time to the microsecond.
+        task.create_time.seconds = int(now_s)
+        task.schedule_time.nanos -= task.schedule_time.nanos % 1000
+        if not self._store.add_task(name, queue=parent.path, task=task, now_s=now_s):
+            raise _error(grpc.StatusCode.ALREADY_EXISTS, TASK_EXISTS)
+        if state != _STATE_PAUSED:  # a paused queue's tasks wait for ResumeQueue, which wakes
+            self._dispatch.wake(due_s=validation.seconds(task.schedule_time))
+        return _view(_copy(task), request.response_view)
+
+    def _missing_task(self, name: str) -> ApiError:
+        if self._store.recently_existed(name, now_s=self._now_s()):
+            return _error(grpc.StatusCode.NOT_FOUND, TASK_GONE)
+        return _error(grpc.StatusCode.NOT_FOUND, NOT_FOUND)
+
+    def get_task(self, request: Any) -> Any:
+        name = names.parse_task_name(request.name, field="name").path
+        task = self._store.get_task(name)
+        if task is None:
+            raise self._missing_task(name)
+        return _view(task, request.response_view)
+
+    def list_tasks(self, request: Any) -> Any:
+        queue = self._queue(request.parent, field="parent")
+        size = _page_size(request.page_size, maximum=MAX_TASKS_PAGE)
+        after = _decode_token(request.page_token)
+        tasks, more = self._store.list_tasks(queue.name, after=after, limit=size)
+        response = api.ListTasksResponse()
+        for task in tasks:
+            response.tasks.add().CopyFrom(_view(task, request.response_view))
+        if more and tasks:
+            response.next_page_token = _encode_token(tasks[-1].name)
+        return response
+
+    def delete_task(self, request: Any) -> Any:
+        name = names.parse_task_name(request.name, field="name").path
+        if not self._store.delete_task(name, now_s=self._now_s()):
+            raise self._missing_task(name)
+        return api.Empty()
+
+    def run_task(self, request: Any) -> Any:
+        name = names.parse_task_name(request.name, field="name").path
+        taken = self._store.take(name, now_s=self._now_s())
+        if taken is None:
+            task = self._store.get_task(name)  # in flight already: it is running
+            if task is None:
+                raise self._missing_task(name)
+            return _view(task, request.response_view)
+        view = _view(_copy(taken.task), request.response_view)
+        self._dispatch.run_now(taken)
+        return view
+
+
+def _view(task: Any, response_view: int) -> Any:
+    """The task as ``response_view`` shows it: BASIC (the default) leaves the body out."""
+    if response_view == _VIEW_FULL:
+        task.view = _VIEW_FULL
+        return task
+    task.view = _VIEW_BASIC
+    task.http_request.ClearField("body")
+    return task

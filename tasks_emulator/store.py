@@ -1,0 +1,519 @@
+"""The emulator's state: queues, tasks, reserved task and queue names.
+
+Everything lives in memory (dicts, and per queue a heap of ``(due_s, generation, name)`` that is
+invalidated lazily); with a data directory every change is also written through to SQLite and
+loaded again at start. One lock guards the memory; a change's statements are committed before its
+method returns, whole in one transaction, concurrent changes sharing one (group commit).
+
+Durability: a finished attempt is recorded (a success deletes the task and reserves its name in
+one transaction) before the dispatcher counts it done, so a clean stop loses nothing and never
+runs a 2xx again. The start of an attempt is not written: after a kill -9 the attempts in flight
+run again, as production's at-least-once delivery allows.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import heapq
+import itertools
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from tasks_emulator import api
+from tasks_emulator.validation import seconds, set_seconds
+
+DB_FILE = "tasks_emulator.sqlite3"
+# cloud-tasks-dispatch.md: a deleted queue's name cannot be used again for 7 days.
+QUEUE_NAME_RESERVE_S = 7 * 24 * 3600
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, pb BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, queue TEXT NOT NULL, pb BLOB NOT NULL,
+    due_s REAL NOT NULL,
+    first_attempt_s REAL NOT NULL, execution_count INTEGER NOT NULL, previous_response INTEGER
+);
+CREATE TABLE IF NOT EXISTS reserved_tasks (name TEXT PRIMARY KEY, expiry_s REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS reserved_queues (name TEXT PRIMARY KEY, expiry_s REAL NOT NULL);
+"""
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """A live task and the bookkeeping production keeps out of the Task message."""
+
+    task: Any  # the Task message, body included
+    queue: str
+    due_s: float  # when it may be dispatched next
+    first_attempt_s: float = 0.0  # 0 until dispatched: max_retry_duration counts from here
+    execution_count: int = 0  # earlier attempts answered with anything but a 5xx
+    previous_response: int | None = None  # HTTP status of the previous attempt, if it had one
+    in_flight: bool = False
+    # Tells a re-created task from the one an attempt started with; the row id in SQLite
+    # (integer keys append where random task names would scatter inserts over the B-tree).
+    generation: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A task handed to the dispatcher: what the attempt needs, read while no one else writes."""
+
+    name: str
+    queue: str
+    generation: int
+    task: Any  # the record's Task; only the attempt that holds it mutates it (via the store)
+    retry_count: int  # attempts before this one
+    execution_count: int
+    previous_response: int | None
+    first_attempt_s: float
+
+
+_Statement = tuple[str, Any, bool]  # SQL, its parameters, whether they are many rows
+
+
+class _Batch:
+    """The SQL statements of one change, run later in a transaction by ``Store._flush``."""
+
+    def __init__(self) -> None:
+        self.statements: list[_Statement] = []
+
+    def execute(self, sql: str, params: tuple[Any, ...]) -> None:
+        self.statements.append((sql, params, False))
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.statements.append((sql, rows, True))
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _durable(method: _F) -> _F:
+    """A store method whose change is committed (with a data dir) before it returns."""
+
+    @functools.wraps(method)
+    def durable(self: Store, *args: Any, **kwargs: Any) -> Any:
+        result = method(self, *args, **kwargs)
+        self._flush()
+        return result
+
+    return cast(_F, durable)
+
+
+class Store:
+    def __init__(self, *, data_dir: Path | None, name_reserve_s: float) -> None:
+        self._lock = threading.RLock()
+        self._name_reserve_s = name_reserve_s
+        self._queues: dict[str, Any] = {}
+        self._tasks: dict[str, TaskRecord] = {}
+        self._by_queue: dict[str, set[str]] = {}
+        self._heaps: dict[str, list[tuple[float, int, str]]] = {}
+        self._reserved: dict[str, float] = {}  # task name -> expiry_s
+        self._reserved_order: collections.deque[tuple[float, str]] = collections.deque()
+        self._reserved_queues: dict[str, float] = {}
+        self._generations = itertools.count(1)
+        self._db: sqlite3.Connection | None = None
+        self._db_lock = threading.Lock()  # the connection, and commits in order
+        self._pending: list[_Statement] = []  # statements of changes not yet committed
+        self._seq = 0  # changes collected so far
+        self._committed_seq = 0
+        if data_dir is not None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                data_dir / DB_FILE, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # A committed change is in the OS's hands: it survives this process dying (kill -9),
+            # not the machine losing power, which an emulator need not survive; it makes a
+            # commit three times cheaper than NORMAL (no fsync at checkpoints).
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.executescript(_SCHEMA)
+            self._load()
+
+    # --- persistence -------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[_Batch | None]:
+        """Collect one change's statements (when persistent); the caller holds the lock and,
+        once it has released it, waits for the commit (``_durable``)."""
+        if self._db is None:
+            yield None
+            return
+        batch = _Batch()
+        yield batch
+        self._pending.extend(batch.statements)
+        self._seq += 1
+
+    def _flush(self) -> None:
+        """Commit every change collected so far, in order, in one transaction.
+
+        Group commit: callers that arrive while another commits find their change committed
+        by it, so concurrent changes share one transaction; each change is whole in one.
+        """
+        with self._lock:
+            target = self._seq
+        if self._committed_seq >= target:
+            return
+        with self._db_lock:
+            if self._committed_seq >= target or self._db is None:
+                return
+            with self._lock:
+                statements, self._pending = self._pending, []
+                last = self._seq
+            self._db.execute("BEGIN")
+            try:
+                for sql, params, many in statements:
+                    if many:
+                        self._db.executemany(sql, params)
+                    else:
+                        self._db.execute(sql, params)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            self._committed_seq = last
+
+    def _load(self) -> None:
+        assert self._db is not None
+        for name, pb in self._db.execute("SELECT name, pb FROM queues"):
+            self._queues[name] = api.Queue.FromString(pb)
+            self._by_queue[name] = set()
+            self._heaps[name] = []
+        rows = self._db.execute(
+            "SELECT id, name, queue, pb, due_s, first_attempt_s, execution_count, "
+            "previous_response FROM tasks"
+        )
+        last_id = 0
+        for row_id, name, queue, pb, due_s, first_s, executions, previous in rows:
+            record = TaskRecord(
+                task=api.Task.FromString(pb),
+                queue=queue,
+                due_s=due_s,
+                first_attempt_s=first_s,
+                execution_count=executions,
+                previous_response=previous,
+                generation=row_id,
+            )
+            self._insert(name, record)
+            last_id = max(last_id, row_id)
+        self._generations = itertools.count(last_id + 1)
+        for name, expiry_s in self._db.execute(
+            "SELECT name, expiry_s FROM reserved_tasks ORDER BY expiry_s"
+        ):
+            self._reserved[name] = expiry_s
+            self._reserved_order.append((expiry_s, name))
+        for name, expiry_s in self._db.execute("SELECT name, expiry_s FROM reserved_queues"):
+            self._reserved_queues[name] = expiry_s
+
+    def close(self) -> None:
+        self._flush()
+        with self._db_lock, self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # --- queues ------------------------------------------------------------------------------
+    def get_queue(self, name: str) -> Any | None:
+        """A copy of the queue, or None."""
+        with self._lock:
+            queue = self._queues.get(name)
+            return None if queue is None else _copy(queue)
+
+    def queue_state(self, name: str) -> int | None:
+        """The queue's state (queue.proto Queue.State), or None if there is no such queue."""
+        with self._lock:
+            queue = self._queues.get(name)
+            return None if queue is None else int(queue.state)
+
+    def list_queues(self, parent: str) -> list[Any]:
+        prefix = parent + "/queues/"
+        with self._lock:
+            return [
+                _copy(self._queues[name])
+                for name in sorted(self._queues)
+                if name.startswith(prefix)
+            ]
+
+    def queue_name_reserved(self, name: str, *, now_s: float) -> bool:
+        with self._lock:
+            return self._reserved_queues.get(name, 0.0) > now_s
+
+    @_durable
+    def put_queue(self, queue: Any) -> None:
+        """Create or replace a queue (its tasks stay)."""
+        with self._lock, self._write() as db:
+            if db is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO queues (name, pb) VALUES (?, ?)",
+                    (queue.name, queue.SerializeToString()),
+                )
+            self._queues[queue.name] = _copy(queue)
+            self._by_queue.setdefault(queue.name, set())
+            self._heaps.setdefault(queue.name, [])
+
+    @_durable
+    def delete_queue(self, name: str, *, now_s: float) -> bool:
+        """Delete a queue and its tasks; its name stays reserved. False if there was none."""
+        with self._lock:
+            if name not in self._queues:
+                return False
+            with self._write() as db:
+                expiry_s = now_s + QUEUE_NAME_RESERVE_S
+                if db is not None:
+                    db.execute("DELETE FROM queues WHERE name = ?", (name,))
+                    db.execute("DELETE FROM tasks WHERE queue = ?", (name,))
+                    db.execute(
+                        "INSERT OR REPLACE INTO reserved_queues (name, expiry_s) VALUES (?, ?)",
+                        (name, expiry_s),
+                    )
+                for task_name in self._by_queue.pop(name, set()):
+                    del self._tasks[task_name]
+                del self._queues[name]
+                self._heaps.pop(name, None)
+                self._reserved_queues[name] = expiry_s
+            return True
+
+    @_durable
+    def purge_queue(self, name: str, *, now_s: float) -> int:
+        """Delete every task of the queue, reserving their names; how many there were."""
+        with self._lock:
+            names = list(self._by_queue.get(name, ()))
+            with self._write() as db:
+                self._reserve(db, names, now_s=now_s)
+                if db is not None:
+                    db.execute("DELETE FROM tasks WHERE queue = ?", (name,))
+                for task_name in names:
+                    del self._tasks[task_name]
+                self._by_queue[name] = set()
+                self._heaps[name] = []
+            return len(names)
+
+    def queue_limits(self) -> list[tuple[str, Any]]:
+        """(name, the queue message itself) for every queue; the caller only reads them."""
+        with self._lock:
+            return list(self._queues.items())
+
+    # --- tasks -------------------------------------------------------------------------------
+    @_durable
+    def add_task(self, name: str, *, queue: str, task: Any, now_s: float) -> bool:
+        """Add a task due at its schedule_time; False if the name is live or reserved."""
+        with self._lock:
+            if name in self._tasks or self._is_reserved(name, now_s=now_s):
+                return False
+            record = TaskRecord(
+                task=task,
+                queue=queue,
+                due_s=seconds(task.schedule_time),
+                generation=next(self._generations),
+            )
+            with self._write() as db:
+                if db is not None:
+                    _save_task(db, name, record)
+                self._insert(name, record)
+            return True
+
+    def _insert(self, name: str, record: TaskRecord) -> None:
+        self._tasks[name] = record
+        self._by_queue.setdefault(record.queue, set()).add(name)
+        heapq.heappush(
+            self._heaps.setdefault(record.queue, []), (record.due_s, record.generation, name)
+        )
+
+    def get_task(self, name: str) -> Any | None:
+        """A copy of the live task, or None."""
+        with self._lock:
+            record = self._tasks.get(name)
+            return None if record is None else _copy(record.task)
+
+    def recently_existed(self, name: str, *, now_s: float) -> bool:
+        with self._lock:
+            return self._is_reserved(name, now_s=now_s)
+
+    def list_tasks(self, queue: str, *, after: str, limit: int) -> tuple[list[Any], bool]:
+        """Copies of up to ``limit`` tasks named after ``after`` in name order; whether more."""
+        with self._lock:
+            names = self._by_queue.get(queue, set())
+            later = (name for name in names if name > after) if after else iter(names)
+            # One more than a page tells whether there are more; a heap beats sorting them all.
+            page = heapq.nsmallest(limit + 1, later)
+            return [_copy(self._tasks[name].task) for name in page[:limit]], len(page) > limit
+
+    @_durable
+    def delete_task(self, name: str, *, now_s: float) -> bool:
+        """Delete a live task and reserve its name; False if there was none."""
+        with self._lock:
+            if name not in self._tasks:
+                return False
+            with self._write() as db:
+                self._remove(db, name, now_s=now_s)
+            return True
+
+    def _remove(self, db: _Batch | None, name: str, *, now_s: float) -> None:
+        record = self._tasks.pop(name)
+        self._by_queue[record.queue].discard(name)
+        self._reserve(db, [name], now_s=now_s)
+        if db is not None:
+            db.execute("DELETE FROM tasks WHERE id = ?", (record.generation,))
+
+    # --- reserved names ----------------------------------------------------------------------
+    def _is_reserved(self, name: str, *, now_s: float) -> bool:
+        return self._reserved.get(name, 0.0) > now_s
+
+    def _reserve(self, db: _Batch | None, names: list[str], *, now_s: float) -> None:
+        self._expire_reserved(db, now_s=now_s)
+        expiry_s = now_s + self._name_reserve_s
+        for name in names:
+            self._reserved[name] = expiry_s
+            self._reserved_order.append((expiry_s, name))
+        if db is not None and names:
+            db.executemany(
+                "INSERT OR REPLACE INTO reserved_tasks (name, expiry_s) VALUES (?, ?)",
+                [(name, expiry_s) for name in names],
+            )
+
+    def _expire_reserved(self, db: _Batch | None, *, now_s: float) -> None:
+        expired = 0
+        while self._reserved_order and self._reserved_order[0][0] <= now_s:
+            expiry_s, name = self._reserved_order.popleft()
+            if self._reserved.get(name) == expiry_s:
+                del self._reserved[name]
+                expired += 1
+        if db is not None and expired:
+            db.execute("DELETE FROM reserved_tasks WHERE expiry_s <= ?", (now_s,))
+
+    # --- dispatch ----------------------------------------------------------------------------
+    def next_due_s(self, queue: str) -> float | None:
+        """When the queue's next task is due (dropping stale heap entries), or None."""
+        with self._lock:
+            heap = self._heaps.get(queue)
+            while heap:
+                due_s, generation, name = heap[0]
+                record = self._tasks.get(name)
+                if (
+                    record is not None
+                    and record.generation == generation
+                    and record.due_s == due_s
+                    and not record.in_flight
+                ):
+                    return due_s
+                heapq.heappop(heap)
+            return None
+
+    def take_due(self, queue: str, *, now_s: float) -> Taken | None:
+        """Mark the queue's first due task in flight and hand it over, or None."""
+        with self._lock:
+            due_s = self.next_due_s(queue)
+            if due_s is None or due_s > now_s:
+                return None
+            _, _, name = heapq.heappop(self._heaps[queue])
+            return self._take(name, now_s=now_s)
+
+    def take(self, name: str, *, now_s: float) -> Taken | None:
+        """Mark a task in flight whatever its schedule (RunTask); None if gone or in flight."""
+        with self._lock:
+            record = self._tasks.get(name)
+            if record is None or record.in_flight:
+                return None
+            return self._take(name, now_s=now_s)
+
+    def _take(self, name: str, *, now_s: float) -> Taken:
+        record = self._tasks[name]
+        record.in_flight = True
+        task = record.task
+        retry_count = task.dispatch_count
+        task.dispatch_count += 1
+        if record.first_attempt_s == 0.0:
+            record.first_attempt_s = now_s
+            set_seconds(task.first_attempt.dispatch_time, now_s)
+        return Taken(
+            name=name,
+            queue=record.queue,
+            generation=record.generation,
+            task=task,
+            retry_count=retry_count,
+            execution_count=record.execution_count,
+            previous_response=record.previous_response,
+            first_attempt_s=record.first_attempt_s,
+        )
+
+    def _current(self, taken: Taken) -> TaskRecord | None:
+        record = self._tasks.get(taken.name)
+        if record is None or record.generation != taken.generation:
+            return None  # deleted or purged meanwhile: the attempt's outcome no longer matters
+        return record
+
+    @_durable
+    def record_success(self, taken: Taken, *, now_s: float) -> None:
+        """A 2xx: delete the task and reserve its name, in one transaction."""
+        with self._lock:
+            if self._current(taken) is None:
+                return
+            with self._write() as db:
+                self._remove(db, taken.name, now_s=now_s)
+
+    @_durable
+    def record_failure(
+        self,
+        taken: Taken,
+        *,
+        last_attempt: Any,
+        status: int | None,
+        next_due_s: float | None,
+        now_s: float,
+    ) -> None:
+        """A failed attempt: keep it in the task and retry at ``next_due_s``, or (None) give up,
+        deleting the task and reserving its name."""
+        with self._lock:
+            record = self._current(taken)
+            if record is None:
+                return
+            with self._write() as db:
+                if next_due_s is None:
+                    self._remove(db, taken.name, now_s=now_s)
+                    return
+                task = record.task
+                task.last_attempt.CopyFrom(last_attempt)
+                if status is not None:
+                    task.response_count += 1
+                    if status < 500:
+                        record.execution_count += 1
+                record.previous_response = status
+                set_seconds(task.schedule_time, next_due_s)
+                record.due_s = seconds(task.schedule_time)
+                record.in_flight = False
+                if db is not None:
+                    _save_task(db, taken.name, record)
+                heapq.heappush(
+                    self._heaps[record.queue], (record.due_s, record.generation, taken.name)
+                )
+
+    def count_tasks(self) -> int:
+        with self._lock:
+            return len(self._tasks)
+
+
+def _save_task(db: _Batch, name: str, record: TaskRecord) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO tasks (id, name, queue, pb, due_s, first_attempt_s, "
+        "execution_count, previous_response) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.generation,
+            name,
+            record.queue,
+            record.task.SerializeToString(),
+            record.due_s,
+            record.first_attempt_s,
+            record.execution_count,
+            record.previous_response,
+        ),
+    )
+
+
+def _copy(message: Any) -> Any:
+    copy = type(message)()
+    copy.CopyFrom(message)
+    return copy

@@ -1,0 +1,51 @@
+"""The demo's verdict: the summary line, and a failure for anything lost or delivered twice."""
+
+from __future__ import annotations
+
+from bridge.stack.demo import Sent, account
+from bridge.stack.worker import Received
+
+
+def attempt(task_id: str, status: int = 200) -> Received:
+    headers = (("X-CloudTasks-TaskName", task_id),)
+    return Received("POST", "/process", headers, b"{}", 0.0, status=status)
+
+
+def sent(outcome: str, task_id: str = "", *attempts: Received, rejected: bool = False) -> Sent:
+    item = Sent(f"{outcome} {task_id}", b"{}", {})
+    item.log = {"outcome": outcome, "task": f"projects/p/locations/l/queues/q/tasks/{task_id}"}
+    item.attempts = list(attempts)
+    item.rejection = object() if rejected else None
+    return item
+
+
+def test_all_accounted_for() -> None:
+    items = [
+        sent("created", "a", attempt("a")),
+        sent("created", "b", attempt("b", 503), attempt("b")),
+        sent("duplicate", "b"),
+        sent("rejected", rejected=True),
+    ]
+    summary, failures = account(items)
+    assert summary == (
+        "4 published, 2 delivered exactly once, 1 duplicates refused, "
+        "1 rejected with reason, 0 lost"
+    )
+    assert failures == []
+
+
+def test_lost_twice_refused_and_orphan_duplicates_fail() -> None:
+    items = [
+        sent("created", "a"),  # never delivered
+        sent("created", "b", attempt("b"), attempt("b")),  # delivered twice
+        sent("created", "c", attempt("c", 401), attempt("c")),  # a token refused
+        sent("duplicate", "z"),  # a duplicate of nothing created
+        sent("retry"),  # neither a task nor rejected: lost
+    ]
+    summary, failures = account(items)
+    assert summary.endswith(", 1 lost")
+    assert any("delivered 0 times" in f for f in failures)
+    assert any("delivered 2 times" in f for f in failures)
+    assert any("refused a token" in f for f in failures)
+    assert any("never created" in f for f in failures)
+    assert any("lost" in f for f in failures)
