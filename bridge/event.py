@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from bridge.errors import PermanentError, Reason
+from bridge.limits import MAX_MESSAGE_ID_CHARS
 
-MAX_MESSAGE_ID_CHARS = 500
 # The id travels in the X-Pubsub-Message-Id header (and names unkeyed tasks): printable ASCII, no
 # surrounding spaces (HTTP strips them). Pub/Sub's own ids are decimal digits.
 _SURROUNDING_SPACES = re.compile(r"^ +| +$")

@@ -15,6 +15,7 @@ from bridge.config import Settings
 from bridge.envelope import Envelope, parse_attribute_envelope, parse_envelope
 from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage, UnreadableMessage, printable_id
+from bridge.limits import MAX_ORIGIN_ID_DIGITS
 from bridge.naming import KeyKind
 from bridge.plan import TRACEPARENT, DedupeKey, TaskSpec, plan_task
 from bridge.rejections import WRAPPED_ATTRIBUTE, unwrap
@@ -23,7 +24,7 @@ SERVICE_ATTRIBUTE = "service"  # its presence selects attribute mode
 ORIGIN_ATTRIBUTE = "bridge_origin_message_id"  # set by `bridge replay`: name as the original
 # Only a Pub/Sub message id (decimal digits), never free text: it names the task and travels in
 # the X-Idempotency-Key header.
-ORIGIN_FORMAT = re.compile(r"[0-9]{1,64}")
+ORIGIN_FORMAT = re.compile(rf"[0-9]{{1,{MAX_ORIGIN_ID_DIGITS}}}")
 
 
 def envelope_of(message: PubsubMessage) -> Envelope:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 from bridge.errors import BridgeError, TransientError
 from bridge.gateway import CreateResult
+from bridge.limits import MAX_MESSAGE_BYTES
 from bridge.plan import TaskSpec
-from bridge.rejections import MAX_REJECTION_BYTES, OutgoingMessage, message_size, pubsub_problem
+from bridge.rejections import OutgoingMessage, message_size, pubsub_problem
 
 
 @dataclass
@@ -52,7 +53,7 @@ class RecordingSink:
             self.fail_next -= 1
             raise TransientError(code="UNAVAILABLE", detail="rejected topic unavailable (test)")
         problem = pubsub_problem(message)
-        if message_size(message) > MAX_REJECTION_BYTES:
+        if message_size(message) > MAX_MESSAGE_BYTES:
             problem = f"{message_size(message)} bytes, over one publish request"
         if problem:
             raise TransientError(

@@ -47,13 +47,21 @@ class FakePublisher:
 
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes, dict[str, str]]] = []
+        self.timeouts_s: list[float] = []
 
     def publish(self, topic: str, data: bytes, **attributes: str) -> Any:
         pubsub_types.PubsubMessage.serialize(
             pubsub_types.PubsubMessage(data=data, attributes=attributes)
         )
         self.published.append((topic, data, attributes))
-        return type("Done", (), {"result": lambda self, timeout: "id"})()
+        waits = self.timeouts_s
+
+        class Done:
+            def result(self, timeout: float) -> str:
+                waits.append(timeout)
+                return "id"
+
+        return Done()
 
 
 @pytest.fixture
@@ -140,6 +148,15 @@ def test_raw_push_attribute_only_message_with_empty_data(
     assert tasks.requests == []
     (_, _, attributes) = publisher.published[0]
     assert attributes["bridge_reason"] == "missing_payload"
+
+
+def test_a_rejection_waits_publish_timeout_s_not_the_createtask_timeout(
+    tasks: FakeTasksClient, publisher: FakePublisher
+) -> None:
+    function = serve("enqueue", "cloudevent", TASKS_TIMEOUT_S="7", PUBLISH_TIMEOUT_S="25")
+    body = push_body("", attributes={"service": "brain"})
+    assert function.post("/", json=body).status_code == 200
+    assert publisher.timeouts_s == [25.0]
 
 
 def test_raw_push_without_data_is_refused_by_functions_framework(function: FlaskClient) -> None:

@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.config import Settings, load_settings
-from bridge.envelope import MAX_DELAY_S
 from bridge.errors import PermanentError, Reason
 from bridge.event import decode_event
 from bridge.http_entry import HttpBridge
+from bridge.limits import MAX_DELAY_S
 from bridge.logs import Outcome
 from bridge.pubsub_entry import PubsubBridge
 from tests.conftest import NOW, old_enqueuer_env, push_body

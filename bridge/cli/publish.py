@@ -17,7 +17,6 @@ from bridge.cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, Use
 from bridge.cli.options import add_where, exit_codes_text, wrap
 from bridge.cli.publisher import (
     DEFAULT_TOPIC,
-    MAX_REQUEST_MESSAGES,
     InvalidEnvelope,
     Publisher,
     PublishFailed,
@@ -29,6 +28,7 @@ from bridge.cli.publisher import (
     topic_path_for,
 )
 from bridge.config import SERVICE_NAME
+from bridge.limits import MAX_DEADLINE_S, MAX_REQUEST_MESSAGES, MIN_DEADLINE_S
 
 MAX_ERRORS_SHOWN = 20
 
@@ -69,7 +69,10 @@ def add_parser(commands: Any) -> None:
     one.add_argument("--delay-s", type=int, metavar="N", default=0, help="run in N seconds")
     one.add_argument("--key", metavar="K", help="idempotency key: the same key is one task")
     one.add_argument(
-        "--deadline-s", type=int, metavar="N", help="the worker's deadline, 15..1800 s"
+        "--deadline-s",
+        type=int,
+        metavar="N",
+        help=f"the worker's deadline, {MIN_DEADLINE_S}..{MAX_DEADLINE_S} s",
     )
     many = parser.add_argument_group("many envelopes")
     many.add_argument(

@@ -8,8 +8,8 @@ key). The original id is, in order, the first that is a message id (decimal digi
 bridge requires): an existing ``bridge_origin_message_id`` (a replay of a replay),
 ``bridge_message_id`` (rejections), else the message's own id: Pub/Sub gives a dead-lettered
 message a new id and keeps no attribute with the old one. A replay whose attributes cannot all
-be published (the original had 100) goes out wrapped; the bridge unwraps it. Two rejections of
-one delivery (same ``bridge_message_id``) are replayed once.
+be published (the original had as many as Pub/Sub allows) goes out wrapped; the bridge unwraps
+it. Two rejections of one delivery (same ``bridge_message_id``) are replayed once.
 
 Nothing is acknowledged but what was republished; everything else is released (nacked) at once.
 The subscription itself is read by ``bridge.cli.subscription``.
@@ -27,7 +27,6 @@ from bridge.cli.exits import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UserError
 from bridge.cli.options import add_where, exit_codes_text, non_negative_float, wrap
 from bridge.cli.publisher import (
     DEFAULT_TOPIC,
-    MAX_REQUEST_BYTES,
     PublishError,
     PublishFailed,
     PubsubTransport,
@@ -37,9 +36,16 @@ from bridge.cli.publisher import (
     topic_path_for,
 )
 from bridge.cli.subscription import DEFAULT_WAIT_S, PubsubSubscription, Pulled, Subscription
-from bridge.config import DEFAULT_MAX_BODY_BYTES
 from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage
+from bridge.limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    MAX_ACK_DEADLINE_S,
+    MAX_MESSAGE_BYTES,
+    MAX_REQUEST_BYTES,
+    REPLAY_MAX_MESSAGES,
+    REPLAY_PULL_MESSAGES,
+)
 from bridge.message import (
     ORIGIN_ATTRIBUTE,
     ORIGIN_FORMAT,
@@ -52,7 +58,6 @@ from bridge.rejections import (
     DATA_BYTES_ATTRIBUTE,
     DATA_SHA256_ATTRIBUTE,
     ERROR_ATTRIBUTE,
-    MAX_REJECTION_BYTES,
     MESSAGE_ID_ATTRIBUTE,
     REASON_ATTRIBUTE,
     WRAPPED_ATTRIBUTE,
@@ -68,8 +73,8 @@ from bridge.rejections import (
 BRIDGE_PREFIX = "bridge_"
 DEAD_LETTER_PREFIX = "CloudPubSubDeadLetterSource"
 DEAD_LETTERED = "dead_lettered"  # the reason shown for dead-lettered messages
-LEASE_S = 600  # Pub/Sub's maximum ack deadline: held while we list and republish
-DEFAULT_MAX_MESSAGES = 1000
+LEASE_S = MAX_ACK_DEADLINE_S  # held while we list and republish
+DEFAULT_MAX_MESSAGES = REPLAY_MAX_MESSAGES
 REJECTED = "enqueue-requests-rejected-operator"  # the operator subscriptions terraform/ creates
 DEAD_LETTER = "enqueue-requests-dead-letter-operator"
 REASONS = (*(reason.value for reason in Reason), DEAD_LETTERED)  # what --reason accepts
@@ -159,8 +164,8 @@ def candidate_for(pulled: Pulled, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTE
 
 def replay_message(message: OutgoingMessage) -> OutgoingMessage:
     """``message`` as it can be published: as is, or, when its attributes cannot all be
-    attributes (100 already, or too long), wrapped in the data with ``bridge_wrapped=true``,
-    which the bridge unwraps on arrival."""
+    attributes (``MAX_ATTRIBUTES`` already, or too long), wrapped in the data with
+    ``bridge_wrapped=true``, which the bridge unwraps on arrival."""
     if pubsub_problem(message) is None:
         return message
     return OutgoingMessage(
@@ -170,7 +175,7 @@ def replay_message(message: OutgoingMessage) -> OutgoingMessage:
 
 def _does_not_fit(message: OutgoingMessage) -> str | None:
     size = message_size(message)
-    if size > MAX_REJECTION_BYTES:
+    if size > MAX_MESSAGE_BYTES:
         return (
             f"cannot republish: {size} bytes with its attributes, over one Pub/Sub request "
             f"({MAX_REQUEST_BYTES} bytes with the topic)"
@@ -230,7 +235,7 @@ def collect(subscription: Subscription, *, max_messages: int) -> list[Candidate]
     extra_ack_ids: list[str] = []  # duplicate deliveries of a message already held
     try:
         while len(seen) < max_messages:
-            pulled = subscription.pull(min(100, max_messages - len(seen)))
+            pulled = subscription.pull(min(REPLAY_PULL_MESSAGES, max_messages - len(seen)))
             if not pulled:
                 break
             held += [p.ack_id for p in pulled]

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bridge.cli.publisher import DEFAULT_TIMEOUT_S, PublishFailed, transient_retry, translate_error
+from bridge.limits import ACK_IDS_PER_REQUEST, REPLAY_WAIT_S
 
-DEFAULT_WAIT_S = 5.0
+DEFAULT_WAIT_S = REPLAY_WAIT_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +115,8 @@ class PubsubSubscription:
         self._modify(ack_ids, 0)
 
     def ack(self, ack_ids: Sequence[str]) -> None:
-        for start in range(0, len(ack_ids), 1000):
-            chunk = list(ack_ids[start : start + 1000])
+        for start in range(0, len(ack_ids), ACK_IDS_PER_REQUEST):
+            chunk = list(ack_ids[start : start + ACK_IDS_PER_REQUEST])
             try:
                 self._api().acknowledge(
                     request={"subscription": self.path, "ack_ids": chunk},
@@ -126,8 +127,8 @@ class PubsubSubscription:
                 raise translate_error(e, topic_path=self.path, doing="acknowledging on") from e
 
     def _modify(self, ack_ids: Sequence[str], seconds: int) -> None:
-        for start in range(0, len(ack_ids), 1000):
-            chunk = list(ack_ids[start : start + 1000])
+        for start in range(0, len(ack_ids), ACK_IDS_PER_REQUEST):
+            chunk = list(ack_ids[start : start + ACK_IDS_PER_REQUEST])
             try:
                 self._api().modify_ack_deadline(
                     request={

@@ -16,7 +16,6 @@ from google.pubsub_v1.types import PublishRequest, PubsubMessage
 import bridge
 from bridge import publish as publish_from_package
 from bridge.cli.publisher import (
-    MAX_REQUEST_BYTES,
     AccessDenied,
     InvalidEnvelope,
     MissingTopic,
@@ -33,6 +32,7 @@ from bridge.cli.publisher import (
 )
 from bridge.envelope import Envelope, parse_envelope
 from bridge.errors import Reason
+from bridge.limits import MAX_REQUEST_BYTES
 from bridge.rejections import OutgoingMessage
 from tests.publishers.conftest import PROJECT, Emulator, Topic, decoded_envelope, new_topic
 

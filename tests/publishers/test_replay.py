@@ -15,12 +15,13 @@ from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from bridge import cli
 from bridge.cli import exits
-from bridge.cli.publisher import MAX_REQUEST_BYTES, PublishFailed
+from bridge.cli.publisher import PublishFailed
 from bridge.cli.replay import DEAD_LETTERED, LEASE_S, candidate_for, replay
 from bridge.cli.subscription import Pulled
 from bridge.config import Settings
 from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage
+from bridge.limits import MAX_MESSAGE_BYTES
 from bridge.message import ORIGIN_ATTRIBUTE, plan_message
 from bridge.rejections import OutgoingMessage, message_size, rejection_for, unwrap
 from tests.publishers.conftest import Emulator, Topic, as_bridge_sees_it, new_topic
@@ -142,7 +143,7 @@ def test_a_rejection_near_10_mb_replays_as_is() -> None:
     assert candidate.problem is None, candidate.problem
     assert candidate.replay is not None
     assert candidate.replay.data == data
-    assert message_size(candidate.replay) <= MAX_REQUEST_BYTES - 400
+    assert message_size(candidate.replay) <= MAX_MESSAGE_BYTES
 
 
 def test_a_rejection_whose_data_was_cut_cannot_be_republished() -> None:
