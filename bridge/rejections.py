@@ -24,6 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from google.api_core import exceptions as core_exceptions
+from google.auth import exceptions as auth_exceptions
+
 from bridge.errors import PermanentError, TransientError
 from bridge.limits import (
     MAX_ATTRIBUTE_KEY_BYTES,
@@ -196,6 +199,16 @@ def _fits(attributes: Mapping[str, str], *, room: int) -> bool:
     return True
 
 
+# What the client raises when a publish fails: Pub/Sub's and the transport's errors (a timeout is
+# an OSError), credentials that cannot be had. Anything else is a bug: it is not dressed as a
+# retry, it propagates with its traceback.
+PUBLISH_FAILURES = (
+    core_exceptions.GoogleAPIError,
+    auth_exceptions.GoogleAuthError,
+    OSError,
+)
+
+
 class PubsubRejectionSink:
     """Publishes rejections to ``topic_path`` and waits for Pub/Sub to confirm each one."""
 
@@ -211,13 +224,13 @@ class PubsubRejectionSink:
                 self._topic_path, message.data, **message.attributes
             )
             future.result(timeout=self._timeout_s)
-        except Exception as e:  # whatever went wrong, the rejection is not stored: retry
+        except PUBLISH_FAILURES as e:  # the rejection is not stored: retry
             raise TransientError(
                 code=type(e).__name__,
                 detail=f"publishing to {self._topic_path}: {self._describe(e)}",
             ) from e
 
-    def _describe(self, error: Exception) -> str:
+    def _describe(self, error: BaseException) -> str:
         """The cause in words: a timeout's own message is empty."""
         text = str(error).strip()
         if isinstance(error, TimeoutError):

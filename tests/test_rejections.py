@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from google.api_core import exceptions as core_exceptions
+from google.auth import exceptions as auth_exceptions
 
 from bridge.errors import PermanentError, Reason, TransientError
 from bridge.limits import MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES, MAX_MESSAGE_BYTES
@@ -179,3 +181,29 @@ def test_attributes_that_are_not_utf8_move_into_the_data() -> None:
     assert pubsub_problem(out) is None
     assert out.attributes["bridge_wrapped"] == "true"
     assert json.loads(out.data)["attributes"] == {"a": "\ud800"}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        core_exceptions.ServiceUnavailable("down"),
+        core_exceptions.RetryError("gave up", cause=None),
+        auth_exceptions.RefreshError("expired"),
+        ConnectionResetError("reset"),
+    ],
+)
+def test_pubsub_network_and_credential_failures_are_transient(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    monkeypatch.setattr("bridge.rejections.make_publisher", lambda: FakePublisher(error))
+    sink = PubsubRejectionSink(topic_path="projects/p/topics/rejected", timeout_s=5)
+    with pytest.raises(TransientError):
+        sink.reject(OutgoingMessage(data=b"x", attributes={}))
+
+
+@pytest.mark.parametrize("error", [TypeError("bad attribute"), KeyError("x"), AttributeError()])
+def test_a_bug_is_not_dressed_as_a_retry(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    monkeypatch.setattr("bridge.rejections.make_publisher", lambda: FakePublisher(error))
+    sink = PubsubRejectionSink(topic_path="projects/p/topics/rejected", timeout_s=5)
+    with pytest.raises(type(error)):
+        sink.reject(OutgoingMessage(data=b"x", attributes={}))

@@ -25,6 +25,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from google.api_core import exceptions as api_exceptions
+from google.auth import exceptions as auth_exceptions
+
 from bridge.envelope import Envelope, parse_envelope
 from bridge.errors import PermanentError, Reason
 from bridge.limits import (
@@ -41,6 +44,11 @@ from bridge.rejections import message_size as message_size
 DEFAULT_TOPIC = "enqueue-requests"
 DEFAULT_TIMEOUT_S = CLI_TIMEOUT_S
 PROJECT_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "GCLOUD_PROJECT")
+
+
+# What the client library raises when Pub/Sub, the network or the credentials fail; each becomes
+# a PublishError (``translate_error``). Anything else is a bug and propagates as it is.
+CLIENT_ERRORS = (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError, OSError)
 
 
 class PublishError(Exception):
@@ -217,7 +225,7 @@ class PubsubTransport:
             response = self.client().publish(
                 request=request, timeout=self.timeout_s, retry=transient_retry(self.timeout_s)
             )
-        except Exception as e:
+        except CLIENT_ERRORS as e:
             raise translate_error(e, topic_path=topic_path) from e
         return list(response.message_ids)
 
@@ -236,7 +244,7 @@ class PubsubTransport:
                     self._client = types.SimpleNamespace(
                         publish=functools.partial(Gapic.publish, wrapper)
                     )
-                except Exception as e:
+                except CLIENT_ERRORS as e:
                     raise translate_error(e, topic_path=None) from e
             return self._client
 
@@ -273,9 +281,7 @@ def translate_error(
 
     ``doing`` says what failed, for the sentence (``"pulling from"`` a subscription, ...).
     """
-    from google.api_core import exceptions as api  # already loaded by the client
-    from google.auth import exceptions as auth
-
+    api, auth = api_exceptions, auth_exceptions
     where = topic_path or "Pub/Sub"
     publishing = doing.startswith("publishing")
     if isinstance(error, PublishError):

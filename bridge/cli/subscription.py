@@ -11,7 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bridge.cli.publisher import DEFAULT_TIMEOUT_S, PublishFailed, transient_retry, translate_error
+from bridge.cli.publisher import (
+    CLIENT_ERRORS,
+    DEFAULT_TIMEOUT_S,
+    PublishFailed,
+    transient_retry,
+    translate_error,
+)
 from bridge.limits import ACK_IDS_PER_REQUEST, REPLAY_WAIT_S
 
 DEFAULT_WAIT_S = REPLAY_WAIT_S
@@ -59,7 +65,7 @@ class PubsubSubscription:
                 from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # heavy
 
                 self._client = pubsub_v1.SubscriberClient()
-            except Exception as e:
+            except CLIENT_ERRORS as e:
                 raise translate_error(e, topic_path=self.path, doing="pulling from") from e
         return self._client
 
@@ -73,7 +79,7 @@ class PubsubSubscription:
                 response = self._api().pull(request=request, timeout=self.wait_s, retry=None)
             except (api.DeadlineExceeded, api.RetryError):
                 response = None  # nothing within wait_s, or no answer at all: ask again
-            except Exception as e:
+            except CLIENT_ERRORS as e:
                 raise translate_error(e, topic_path=self.path, doing="pulling from") from e
         if response is None:
             response = self._pull_now(request)
@@ -105,7 +111,7 @@ class PubsubSubscription:
                 f"pulling from {self.path}: Pub/Sub did not answer within {self.timeout_s:g} s "
                 "(--timeout-s): nothing was read, and the subscription may well hold messages"
             ) from e
-        except Exception as e:
+        except CLIENT_ERRORS as e:
             raise translate_error(e, topic_path=self.path, doing="pulling from") from e
 
     def extend(self, ack_ids: Sequence[str], seconds: int) -> None:
@@ -123,7 +129,7 @@ class PubsubSubscription:
                     timeout=self.timeout_s,
                     retry=transient_retry(self.timeout_s),
                 )
-            except Exception as e:
+            except CLIENT_ERRORS as e:
                 raise translate_error(e, topic_path=self.path, doing="acknowledging on") from e
 
     def _modify(self, ack_ids: Sequence[str], seconds: int) -> None:
@@ -139,7 +145,7 @@ class PubsubSubscription:
                     timeout=self.timeout_s,
                     retry=transient_retry(self.timeout_s),
                 )
-            except Exception as e:
+            except CLIENT_ERRORS as e:
                 raise translate_error(
                     e, topic_path=self.path, doing="changing ack deadlines on"
                 ) from e

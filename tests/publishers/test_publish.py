@@ -194,6 +194,13 @@ class FailingClient:
         raise self.error
 
 
+def test_a_bug_in_the_client_call_is_not_translated() -> None:
+    # A TypeError is our mistake, not Pub/Sub's: it must not read as "Pub/Sub failed" (exit 6).
+    transport = PubsubTransport(client=FailingClient(TypeError("unexpected keyword")))
+    with pytest.raises(TypeError):
+        transport.send("projects/p/topics/t", [OutgoingMessage(b"{}", {})])
+
+
 def test_the_transport_translates_permission_denied() -> None:
     transport = PubsubTransport(client=FailingClient(api.PermissionDenied("denied")))
     with pytest.raises(AccessDenied):
