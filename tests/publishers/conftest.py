@@ -89,6 +89,9 @@ def pubsub_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     return emulator
 
 
+NOTHING_WINDOW_S = 2.0  # how long "nothing arrived" is watched for: the emulator delivers in ms
+
+
 @dataclass(frozen=True)
 class Topic:
     """A fresh topic with one pull subscription."""
@@ -100,6 +103,16 @@ class Topic:
     @property
     def path(self) -> str:
         return self.rest.topic_path(self.id)
+
+    def pull_for(self, window_s: float = NOTHING_WINDOW_S) -> list[PulledMessage]:
+        """Everything that arrives within ``window_s`` (acked): a check that nothing was sent
+        waits this bounded window, not one immediate pull that a late message would miss."""
+        found: list[PulledMessage] = []
+        deadline = time.monotonic() + window_s
+        while time.monotonic() < deadline:
+            found.extend(self.rest.pull(self.subscription, max_messages=1000))
+            time.sleep(0.1)
+        return found
 
     def pull_all(
         self, *, expect: int | None = None, timeout_s: float = 20.0

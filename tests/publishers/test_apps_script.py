@@ -191,7 +191,7 @@ def test_mistakes_are_refused_before_anything_is_sent(
     assert words in step["error"]
     assert step["error"].startswith("enqueue")
     assert result["fetches"] == []
-    assert topic.pull_all() == []
+    assert topic.pull_for() == []
 
 
 @pytest.mark.parametrize(
@@ -417,4 +417,4 @@ def test_a_bad_row_is_named_and_nothing_is_sent(
     [alert] = result["alerts"]
     assert alert.startswith("Nothing more was enqueued: enqueue: row 3: options.delay_s must be")
     assert result["fetches"] == []
-    assert topic.pull_all() == []
+    assert topic.pull_for() == []

@@ -141,7 +141,7 @@ def test_invalid_lines_are_all_reported_and_nothing_is_sent(
     assert "[bad_idempotency_key]" in err
     assert "nothing was published" in err
     assert "Traceback" not in err
-    assert topic.pull_all() == []
+    assert topic.pull_for() == []
 
 
 def test_dry_run_prints_and_sends_nothing(
@@ -155,7 +155,7 @@ def test_dry_run_prints_and_sends_nothing(
     assert records[0]["topic"] == topic.path
     assert records[0]["data"] == {"service": "brain", "payload": SPANISH, "delay_s": 3}
     assert "nothing was sent" in err
-    assert topic.pull_all() == []
+    assert topic.pull_for() == []
 
 
 def test_skip_resumes_after_the_rows_already_sent(

@@ -277,4 +277,4 @@ def test_invalid_envelopes_send_nothing(pubsub_env: Emulator) -> None:
     fresh = new_topic(pubsub_env.rest)
     with pytest.raises(InvalidEnvelope):
         publish("brain", {"k": 1}, deadline_s=5, topic=fresh.id)
-    assert fresh.pull_all() == []
+    assert fresh.pull_for() == []

@@ -270,7 +270,7 @@ def test_list_then_replay_by_reason_acks_only_the_republished(
     assert code == 0, err
     assert "-> would republish" in out
     assert "would republish 1" in err
-    assert topic.pull_all() == []
+    assert topic.pull_for() == []
 
     # 3. The replay: the unknown_service one goes, as its original.
     code, out, err = replay_cli(
@@ -296,8 +296,15 @@ def test_list_then_replay_by_reason_acks_only_the_republished(
 
 
 def test_choosing_what_would_be_rejected_again_needs_force(
-    pubsub_env: Emulator, topic: Topic, rejected_topic: Topic, capsys: pytest.CaptureFixture[str]
+    pubsub_env: Emulator,
+    topic: Topic,
+    rejected_topic: Topic,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Replay holds what it pulled for LEASE_S: shortened, a message it failed to acknowledge
+    # would come back within the window below, so "gone" proves the emulator took the ack.
+    monkeypatch.setattr("bridge.cli.replay.LEASE_S", 2)
     bad = publish_rejection(
         pubsub_env, rejected_topic, b"[1]", original_id="6001", reason=Reason.NOT_AN_OBJECT
     )
@@ -305,17 +312,19 @@ def test_choosing_what_would_be_rejected_again_needs_force(
     assert code == exits.EXIT_PARTIAL
     assert "-> not republished: would be rejected again: not_an_object" in out
     assert "--force" in err
-    assert topic.pull_all() == []
+    assert topic.pull_for() == []
 
-    code, _, err = replay_cli(
+    code, out, err = replay_cli(
         capsys, rejected_topic.subscription, topic, "--message-id", "6001", "--force"
     )
     assert code == 0, err
     [sent] = topic.pull_all(expect=1)
     assert sent.data == b"[1]"
     assert sent.attributes[ORIGIN_ATTRIBUTE] == "6001"
-    assert rejected_topic.pull_all() == []  # acknowledged
-    assert bad
+    # The first run released it untouched: the second read the same message and replayed it.
+    assert f"{bad}  not_an_object" in out
+    assert f"-> republished as {sent.message_id}" in out
+    assert rejected_topic.pull_for(window_s=6) == []  # acknowledged: not back after the lease
 
 
 def test_replay_by_message_id_leaves_the_others(
