@@ -37,6 +37,7 @@ from typing import Any
 
 from bridge.stack import procs
 from bridge.stack.caller_check import CallerCheck
+from bridge.stack.poll import poll_until
 from bridge.stack.procs import MissingPrerequisite, Proc, StackError
 from bridge.stack.pubsub_rest import PubSubRest, PulledMessage
 from bridge.stack.queue_policy import QueuePolicy, terraform_defaults
@@ -519,12 +520,18 @@ class Stack:
 def pull_until(
     stack: Stack, subscription_id: str, *, count: int = 1, timeout_s: float = 20.0
 ) -> list[PulledMessage]:
-    """Pull (and ack) from ``subscription_id`` until ``count`` messages arrived or the deadline."""
+    """Pull (and ack) from ``subscription_id`` until ``count`` messages arrived; raised if they
+    did not within ``timeout_s``: ``TimedOut`` (never a partial list)."""
     received: list[PulledMessage] = []
-    deadline = time.monotonic() + timeout_s
-    while len(received) < count and time.monotonic() < deadline:
-        got = stack.pubsub.pull(subscription_id)
-        received.extend(got)
-        if not got:
-            time.sleep(0.1)
+
+    def enough() -> bool:
+        received.extend(stack.pubsub.pull(subscription_id))
+        return len(received) >= count
+
+    poll_until(
+        enough,
+        timeout_s=timeout_s,
+        what=f"{count} message(s) on {subscription_id}",
+        interval_s=0.1,
+    )
     return received
