@@ -35,7 +35,7 @@ MUST_NOT_LOAD = (
 
 
 def bench_env() -> dict[str, str]:
-    env = dict(os.environ, PROJECT_ID="demo-project", REJECTED_TOPIC="enqueue-rejected")
+    env = dict(os.environ, PROJECT_ID="demo-project", REJECTED_TOPIC="enqueue-requests-rejected")
     env["CALLER_SA"] = "caller@demo-project.iam.gserviceaccount.com"
     for suffix in ("BRAIN", "TESTI", "TRANS", "REGRESOS"):
         env[f"QUEUE_{suffix}"] = f"queue-{suffix.lower()}"

@@ -30,7 +30,7 @@ def old_enqueuer_env() -> dict[str, str]:
         "PROJECT_ID": PROJECT,
         "TASKS_REGION": "us-central1",
         "CALLER_SA": CALLER_SA,
-        "REJECTED_TOPIC": "enqueue-rejected",
+        "REJECTED_TOPIC": "enqueue-requests-rejected",
         "QUEUE_BRAIN": "queue-brain",
         "QUEUE_TESTI": "queue-testimonios",
         "QUEUE_TRANS": "queue-transcripciones",

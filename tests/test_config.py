@@ -25,7 +25,7 @@ def test_the_old_enqueuer_environment_works_unchanged() -> None:
     assert regresos.deadline_s == 1800
     assert settings.routes["testimonios"].deadline_s == 390
     assert settings.caller_sa == CALLER_SA
-    assert settings.rejected_topic == "projects/demo-project/topics/enqueue-rejected"
+    assert settings.rejected_topic == "projects/demo-project/topics/enqueue-requests-rejected"
 
 
 def test_audience_defaults_to_the_url_origin_and_deadline_to_900() -> None:

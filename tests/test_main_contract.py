@@ -175,7 +175,7 @@ def test_google_cloudevents_samples_are_rejected_with_their_data(
     response = function.post("/", headers=ce_headers(), json=sample)
     assert response.status_code == 200
     (topic, data, attributes) = publisher.published[0]
-    assert topic == "projects/demo-project/topics/enqueue-rejected"
+    assert topic == "projects/demo-project/topics/enqueue-requests-rejected"
     assert data == base64.b64decode(sample["message"]["data"])
     assert attributes["bridge_reason"] == "bad_json"
     assert attributes["bridge_message_id"] == "message-id"

@@ -379,8 +379,7 @@ def add_parser(commands: Any) -> None:
         f"  bridge replay --subscription {REJECTED} --reason unknown_service\n"
         f"  bridge replay --subscription {DEAD_LETTER} --message-id 1234567\n"
         f"  bridge replay --subscription {DEAD_LETTER} --all\n"
-        "(the local stack's: enqueue-rejected-pull, enqueue-dead-letter-pull, "
-        "project local-bridge)\n\n" + exit_codes_text(),
+        "(the same names in the local stack, project local-bridge)\n\n" + exit_codes_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)

@@ -53,11 +53,13 @@ PROJECT_ID = "local-bridge"
 REGION = "us-central1"
 CALLER_SA = "enqueuer-api@local-bridge.iam.gserviceaccount.com"
 TOPIC = "enqueue-requests"
-PUSH_SUBSCRIPTION = "enqueue-requests-bridge"
-REJECTED_TOPIC = "enqueue-rejected"
-REJECTED_SUBSCRIPTION = "enqueue-rejected-pull"
-DEAD_LETTER_TOPIC = "enqueue-dead-letter"
-DEAD_LETTER_SUBSCRIPTION = "enqueue-dead-letter-pull"
+# Terraform's names (terraform/pubsub.tf with its defaults), so every command reads the same
+# locally and deployed: `bridge replay --subscription enqueue-requests-rejected-operator`.
+PUSH_SUBSCRIPTION = "enqueue-requests-push"
+REJECTED_TOPIC = "enqueue-requests-rejected"
+REJECTED_SUBSCRIPTION = "enqueue-requests-rejected-operator"
+DEAD_LETTER_TOPIC = "enqueue-requests-dead-letter"
+DEAD_LETTER_SUBSCRIPTION = "enqueue-requests-dead-letter-operator"
 MAX_DELIVERY_ATTEMPTS = 5  # Pub/Sub's minimum
 ACK_DEADLINE_S = 30  # push request timeout; TASKS_TIMEOUT_S (10 s) stays well under it
 READY_TIMEOUT_S = 60.0

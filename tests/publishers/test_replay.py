@@ -29,7 +29,7 @@ from tests.publishers.conftest import Emulator, Topic, as_bridge_sees_it, new_to
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ENVELOPE = {"service": "brain", "payload": {"nota": "Señora Núñez 🧾"}}
 DEAD_LETTER_ATTRIBUTES = {
-    "CloudPubSubDeadLetterSourceSubscription": "enqueue-requests-bridge",
+    "CloudPubSubDeadLetterSourceSubscription": "enqueue-requests-push",
     "CloudPubSubDeadLetterSourceDeliveryCount": "5",
     "CloudPubSubDeadLetterSourceTopicPublishTime": "2026-11-28T12:00:00.000Z",
     "CloudPubSubDeadLetterSourceSubscriptionProject": "p",
