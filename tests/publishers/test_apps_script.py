@@ -173,6 +173,8 @@ def test_the_string_only_base64_overload_refuses_non_ascii(node: str, tmp_path: 
         ("enqueue('brain', {}, {idempotency_key: 'fila ñ'})", "printable ASCII"),
         ("enqueue('brain', {}, {idempotency_key: 'a\\nb'})", "printable ASCII"),
         ("enqueue('brain', {}, {idempotency_key: ''})", "printable ASCII"),
+        ("enqueue('brain', {}, {idempotency_key: ' K'})", "start or end with a space"),
+        ("enqueue('brain', {}, {idempotency_key: 'K '})", "start or end with a space"),
         ("enqueueBatch([{service: 'brain', payload: {}}, {service: 'brain'}])", "item 1: payload"),
         ("enqueueBatch({})", "pass an array"),
     ],
