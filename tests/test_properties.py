@@ -35,7 +35,8 @@ from tests.conftest import NOW, old_enqueuer_env, push_body
 from tests.doubles import FakeGateway, RecordingSink
 
 SETTINGS = load_settings(old_enqueuer_env())
-# `make fuzz` multiplies every example count (FUZZ_SCALE=100); `make test` runs the short version.
+# `make fuzz` multiplies every example count by FUZZ_SCALE (20 unless set: see the Makefile);
+# without it (`make test`) the scale is 1.
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 SERVICES = sorted(SETTINGS.routes)
 TASK_NAME = re.compile(

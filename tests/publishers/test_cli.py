@@ -421,3 +421,14 @@ def test_a_malformed_services_list_is_a_usage_error(capsys: pytest.CaptureFixtur
     code, _, err = run([*argv, "--services", "Brain,,x"], capsys)
     assert code == exits.EXIT_USAGE
     assert "is not a service name" in err
+
+
+def test_the_documented_exit_codes_are_the_codes() -> None:
+    readme = (REPO / "publishers" / "README.md").read_text(encoding="utf-8")
+    table = readme.split("Exit codes (also in", 1)[1].split("\n\n", 2)[1]
+    documented = [
+        int(row.split("|")[1])
+        for row in table.splitlines()
+        if row.startswith("| ") and row.split("|")[1].strip().isdigit()
+    ]
+    assert documented == list(exits.EXIT_CODES)
