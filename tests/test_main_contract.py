@@ -21,6 +21,7 @@ from google.pubsub_v1 import types as pubsub_types
 
 from bridge.config import load_settings
 from bridge.errors import ConfigError
+from bridge.limits import MAX_REQUEST_BYTES
 from tests.conftest import b64, old_enqueuer_env, push_body
 
 MAIN = str(Path(__file__).parent.parent / "main.py")
@@ -355,10 +356,11 @@ def test_http_payload_over_the_limit_is_413(tasks: FakeTasksClient) -> None:
     assert tasks.requests == []
 
 
-def test_http_request_over_10_mib_is_413_without_reading_it(http: FlaskClient) -> None:
-    body = b'{"service": "brain", "payload": {"x": "' + b"y" * (10 * 1024 * 1024) + b'"}}'
+def test_http_request_over_10_mb_is_413(http: FlaskClient) -> None:
+    body = b'{"service": "brain", "payload": {"x": "' + b"y" * MAX_REQUEST_BYTES + b'"}}'
     response = http.post("/enqueue", data=body, content_type="application/json")
     assert response.status_code == 413
+    assert response.get_json() == {"detail": f"request body over {MAX_REQUEST_BYTES} bytes"}
 
 
 def test_http_transient_failure_is_503_with_retry_after(
