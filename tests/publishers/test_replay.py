@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -24,6 +23,7 @@ from bridge.event import PubsubMessage
 from bridge.limits import MAX_MESSAGE_BYTES
 from bridge.message import ORIGIN_ATTRIBUTE, plan_message
 from bridge.rejections import OutgoingMessage, message_size, rejection_for, unwrap
+from bridge.stack.poll import poll_until
 from tests.publishers.conftest import Emulator, Topic, as_bridge_sees_it, new_topic
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -360,9 +360,10 @@ def test_a_really_dead_lettered_message_is_replayed(
     path = pubsub_env.rest.subscription_path(failing)
     deliveries = 0
     code, out, err = 0, "", ""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "republished as" not in out:
+
+    def nacked_then_replayed() -> bool:
         # Nack every delivery: after 5, the emulator moves it on its next delivery attempt.
+        nonlocal deliveries, code, out, err
         request = {"subscription": path, "max_messages": 10, "return_immediately": True}
         pulled = subscriber.pull(request=request).received_messages
         if pulled:
@@ -371,8 +372,9 @@ def test_a_really_dead_lettered_message_is_replayed(
             subscriber.modify_ack_deadline(request={**nack, "ack_deadline_seconds": 0})
         elif deliveries >= 5:
             code, out, err = replay_cli(capsys, dead.subscription, topic, "--reason", DEAD_LETTERED)
-        else:
-            time.sleep(0.1)
+        return "republished as" in out
+
+    poll_until(nacked_then_replayed, timeout_s=30, what="the dead-lettered copy to be replayed")
     assert deliveries == 5
     assert code == 0, err
     assert "dead_lettered" in out
