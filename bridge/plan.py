@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bridge.config import Route, Settings
-from bridge.envelope import MAX_DELAY_S, Envelope
+from bridge.envelope import Envelope
 from bridge.errors import PermanentError, Reason
+from bridge.limits import MAX_CLOCK_SKEW_S, MAX_DELAY_S
 from bridge.naming import KeyKind, task_id_for, task_name_for
 
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
@@ -22,8 +23,8 @@ MESSAGE_ID_HEADER = "X-Pubsub-Message-Id"
 TRACEPARENT = "traceparent"
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 # A publish time further ahead than this is not a clock skew but a lie (or a hand-made push).
-MAX_CLOCK_SKEW = timedelta(minutes=5)
-MAX_SCHEDULE_AHEAD = timedelta(seconds=MAX_DELAY_S)  # Cloud Tasks schedules at most 30 days ahead
+MAX_CLOCK_SKEW = timedelta(seconds=MAX_CLOCK_SKEW_S)
+MAX_SCHEDULE_AHEAD = timedelta(seconds=MAX_DELAY_S)
 
 
 @dataclass(frozen=True, slots=True)
