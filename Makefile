@@ -52,7 +52,7 @@ lint: install ## ruff (lint and format check)
 typecheck: install ## mypy --strict
 	$(PY) -m mypy
 
-unit: install ## the Python test suite only (end-to-end tests included)
+unit: install ## the whole pytest suite: unit, contract, property, end-to-end, publishers, and Terraform once .venv-tf exists (no lint, no types)
 	$(PY) -m pytest
 
 test: terraform-tools lint typecheck unit ## every test: lint, types, unit, contract, property, end-to-end

@@ -30,7 +30,7 @@ gateway = CloudTasksGateway(
     timeout_s=settings.tasks_timeout_s, emulator_host=settings.tasks_emulator_host
 )
 rejections: RejectionSink = (
-    PubsubRejectionSink(topic_path=settings.rejected_topic, timeout_s=settings.tasks_timeout_s)
+    PubsubRejectionSink(topic_path=settings.rejected_topic, timeout_s=settings.publish_timeout_s)
     if settings.rejected_topic
     else DroppingRejectionSink()
 )

@@ -28,14 +28,14 @@ OURS = "import main"
 MUST_NOT_LOAD = (
     "google.cloud.pubsub_v1",
     "bridge.cli",
-    "bridge.publisher",
-    "bridge.replay",
+    "bridge.cli.publisher",
+    "bridge.cli.replay",
     "bridge.stack",
 )
 
 
 def bench_env() -> dict[str, str]:
-    env = dict(os.environ, PROJECT_ID="demo-project", REJECTED_TOPIC="enqueue-rejected")
+    env = dict(os.environ, PROJECT_ID="demo-project", REJECTED_TOPIC="enqueue-requests-rejected")
     env["CALLER_SA"] = "caller@demo-project.iam.gserviceaccount.com"
     for suffix in ("BRAIN", "TESTI", "TRANS", "REGRESOS"):
         env[f"QUEUE_{suffix}"] = f"queue-{suffix.lower()}"

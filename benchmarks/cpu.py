@@ -22,7 +22,7 @@ from benchmarks.cold_start import bench_env
 from benchmarks.stats import ratio_line
 from bridge.config import load_settings
 from bridge.event import decode_event
-from bridge.pubsub_entry import plan_message
+from bridge.message import plan_message
 from bridge.task import build_request
 
 SETTINGS = load_settings(bench_env())

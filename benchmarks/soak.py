@@ -16,7 +16,7 @@ Each block of 100 messages holds:
 - 5 valid envelopes for ``limbo``, a service whose queue does not exist until the end, published
   to ``soak-limbo`` (a push subscription of 5 attempts, Pub/Sub's minimum): Cloud Tasks answers
   NOT_FOUND, the bridge retries, Pub/Sub dead-letters them within seconds; then the queue is
-  created and the dead-letter subscription is replayed with ``bridge.replay.replay`` (what
+  created and the dead-letter subscription is replayed with ``bridge.cli.replay.replay`` (what
   ``bridge replay --all`` runs).
 
 The main push subscriptions have no retryPolicy (the emulator then redelivers about once a
@@ -48,11 +48,12 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+from bridge.cli.publisher import PublishError, PubsubTransport, batches
+from bridge.cli.replay import Candidate, replay
+from bridge.cli.subscription import PubsubSubscription
 from bridge.config import DEFAULT_SERVICES
 from bridge.naming import KeyKind, task_id_for
-from bridge.publisher import PublishError, PubsubTransport, batches
 from bridge.rejections import OutgoingMessage
-from bridge.replay import Candidate, PubsubSubscription, replay
 from bridge.stack.procs import MissingPrerequisite, StackError
 from bridge.stack.queue_policy import terraform_defaults
 from bridge.stack.runner import (

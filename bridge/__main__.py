@@ -1,4 +1,4 @@
-"""``python -m bridge``: the ``bridge`` command (see ``bridge/cli.py``)."""
+"""``python -m bridge``: the ``bridge`` command (see ``bridge/cli/``). Not deployed."""
 
 from __future__ import annotations
 

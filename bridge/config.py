@@ -16,14 +16,23 @@ from types import MappingProxyType
 from urllib.parse import SplitResult, urlsplit
 
 from bridge.errors import ConfigError
+from bridge.limits import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PUBLISH_TIMEOUT_S,
+    DEFAULT_TASKS_TIMEOUT_S,
+    MAX_DEADLINE_S,
+    MAX_MAX_BODY_BYTES,
+    MAX_QUEUE_ID_CHARS,
+    MAX_TIMEOUT_S,
+    MAX_URL_CHARS,
+    MIN_DEADLINE_S,
+    MIN_MAX_BODY_BYTES,
+    MIN_TIMEOUT_S,
+)
 
 DEFAULT_SERVICES = "brain:BRAIN,testimonios:TESTI,transcripciones:TRANS,regresos:REGRESOS"
 DEFAULT_REGION = "us-central1"
-DEFAULT_DEADLINE_S = 900  # what the old enqueuer used when a service named none
-MIN_DEADLINE_S, MAX_DEADLINE_S = 15, 1800  # Cloud Tasks' range for HTTP targets
-DEFAULT_MAX_BODY_BYTES = 1_000_000  # Cloud Tasks' task size limit is 1 MB
-DEFAULT_TASKS_TIMEOUT_S = 10.0  # well under any push ack deadline we configure (>= 30 s)
-MAX_URL_CHARS = 2083  # Cloud Tasks' limit on an HTTP target URL
 
 # Variables read once for the whole process.
 GLOBAL_VARIABLES = (
@@ -35,6 +44,7 @@ GLOBAL_VARIABLES = (
     "DROP_REJECTED",
     "MAX_BODY_BYTES",
     "TASKS_TIMEOUT_S",
+    "PUBLISH_TIMEOUT_S",
 )
 # Local development only: never set in a deployment.
 EMULATOR_VARIABLES = ("CLOUD_TASKS_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")
@@ -44,7 +54,7 @@ _NEAR_MISS_RATIO = 0.85  # TASK_REGION, REJECTED_TOPICS; not PORT, K_SERVICE or 
 
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _SUFFIX = re.compile(r"^[A-Z][A-Z0-9_]{0,62}$")
-_QUEUE_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
+_QUEUE_ID = re.compile(rf"^[A-Za-z0-9-]{{1,{MAX_QUEUE_ID_CHARS}}}$")
 # 6-30 lowercase letters, digits, hyphens; a letter first, no hyphen last; legacy "domain:" prefix.
 _PROJECT_ID = re.compile(r"^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
@@ -79,7 +89,8 @@ class Settings:
     rejected_topic: str | None  # full path projects/P/topics/T, or None when dropping is opted in
     drop_rejected: bool
     max_body_bytes: int
-    tasks_timeout_s: float
+    tasks_timeout_s: float  # one CreateTask call
+    publish_timeout_s: float  # one rejection published to REJECTED_TOPIC
     tasks_emulator_host: str | None
 
     @property
@@ -116,8 +127,27 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         routes=MappingProxyType(routes),
         rejected_topic=rejected_topic,
         drop_rejected=drop_rejected,
-        max_body_bytes=_int(environ, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, low=2, high=10**7),
-        tasks_timeout_s=_float(environ, "TASKS_TIMEOUT_S", DEFAULT_TASKS_TIMEOUT_S, 1.0, 300.0),
+        max_body_bytes=_int(
+            environ,
+            "MAX_BODY_BYTES",
+            default=DEFAULT_MAX_BODY_BYTES,
+            low=MIN_MAX_BODY_BYTES,
+            high=MAX_MAX_BODY_BYTES,
+        ),
+        tasks_timeout_s=_float(
+            environ,
+            "TASKS_TIMEOUT_S",
+            default=DEFAULT_TASKS_TIMEOUT_S,
+            low=MIN_TIMEOUT_S,
+            high=MAX_TIMEOUT_S,
+        ),
+        publish_timeout_s=_float(
+            environ,
+            "PUBLISH_TIMEOUT_S",
+            default=DEFAULT_PUBLISH_TIMEOUT_S,
+            low=MIN_TIMEOUT_S,
+            high=MAX_TIMEOUT_S,
+        ),
         tasks_emulator_host=environ.get("CLOUD_TASKS_EMULATOR_HOST", "").strip() or None,
     )
 
@@ -185,12 +215,17 @@ def _load_route(
     queue_var, url_var, aud_var, deadline_var = service_variables(suffix)
     queue_id = _required(environ, queue_var)
     if not _QUEUE_ID.match(queue_id):
-        raise ConfigError(queue_var, f"{queue_id!r} is not a queue id ([A-Za-z0-9-], 1-100 chars)")
+        raise ConfigError(
+            queue_var,
+            f"{queue_id!r} is not a queue id ([A-Za-z0-9-], 1-{MAX_QUEUE_ID_CHARS} chars)",
+        )
     url = _required(environ, url_var)
     _check_url(url_var, url)
     audience = environ.get(aud_var, "").strip() or _origin(url)
     _check_audience(aud_var, audience)
-    deadline_s = _int(environ, deadline_var, DEFAULT_DEADLINE_S, MIN_DEADLINE_S, MAX_DEADLINE_S)
+    deadline_s = _int(
+        environ, deadline_var, default=DEFAULT_DEADLINE_S, low=MIN_DEADLINE_S, high=MAX_DEADLINE_S
+    )
     return Route(
         service=service,
         queue_id=queue_id,
@@ -283,7 +318,7 @@ def _flag(environ: Mapping[str, str], variable: str) -> bool:
     raise ConfigError(variable, f"{value!r} is not true or false")
 
 
-def _int(environ: Mapping[str, str], variable: str, default: int, low: int, high: int) -> int:
+def _int(environ: Mapping[str, str], variable: str, *, default: int, low: int, high: int) -> int:
     raw = environ.get(variable, "").strip()
     if not raw:
         return default
@@ -296,7 +331,7 @@ def _int(environ: Mapping[str, str], variable: str, default: int, low: int, high
 
 
 def _float(
-    environ: Mapping[str, str], variable: str, default: float, low: float, high: float
+    environ: Mapping[str, str], variable: str, *, default: float, low: float, high: float
 ) -> float:
     raw = environ.get(variable, "").strip()
     if not raw:

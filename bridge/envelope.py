@@ -17,10 +17,8 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bridge.errors import PermanentError, Reason
+from bridge.limits import MAX_DEADLINE_S, MAX_DELAY_S, MAX_KEY_CHARS, MIN_DEADLINE_S
 
-MAX_DELAY_S = 30 * 24 * 3600  # Cloud Tasks schedules at most 30 days ahead
-MIN_DEADLINE_S, MAX_DEADLINE_S = 15, 1800  # Cloud Tasks' dispatch deadline range, HTTP targets
-MAX_KEY_CHARS = 500
 # A key travels in the X-Idempotency-Key header and a Pub/Sub attribute: printable ASCII only,
 # so it can neither inject a header line nor be re-encoded differently by a proxy; and no
 # surrounding spaces, which HTTP strips: "K " and "K" would be two tasks the worker sees as one key.

@@ -68,7 +68,7 @@ class TransientError(BridgeError):
     ``code`` names the upstream condition (``UNAVAILABLE``, ``PERMISSION_DENIED``, ...) for logs.
     """
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, *, code: str, detail: str) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail

@@ -19,15 +19,15 @@ from datetime import datetime
 from typing import Any
 
 from bridge.errors import PermanentError, Reason
+from bridge.limits import MAX_MESSAGE_ID_CHARS
 
-MAX_MESSAGE_ID_CHARS = 500
 # The id travels in the X-Pubsub-Message-Id header (and names unkeyed tasks): printable ASCII, no
 # surrounding spaces (HTTP strips them). Pub/Sub's own ids are decimal digits.
 _SURROUNDING_SPACES = re.compile(r"^ +| +$")
 _HEADER_SAFE_ID = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PubsubMessage:
     message_id: str
     data: bytes
@@ -72,11 +72,21 @@ def decode_event(*, event_id: str | None, event_time: str | None, data: Any) -> 
         decoded = _decode_data(raw_data)
     except PermanentError as e:
         # Keep what the publisher sent: the attributes, and the data field's text as the data.
-        kept = PubsubMessage(printable_id(message_id), _text_of(raw_data), attributes, None)
+        kept = PubsubMessage(
+            message_id=printable_id(message_id),
+            data=_text_of(raw_data),
+            attributes=attributes,
+            publish_time=None,
+        )
         raise UnreadableMessage(e.reason, e.detail, kept=kept) from e
     problem = _id_problem(message_id)
     if problem is not None or not isinstance(message_id, str):
-        kept = PubsubMessage(printable_id(message_id), decoded, attributes, publish_time)
+        kept = PubsubMessage(
+            message_id=printable_id(message_id),
+            data=decoded,
+            attributes=attributes,
+            publish_time=publish_time,
+        )
         raise UnreadableMessage(Reason.BAD_EVENT, problem or "no messageId", kept=kept)
     return PubsubMessage(
         message_id=message_id, data=decoded, attributes=attributes, publish_time=publish_time

@@ -142,7 +142,7 @@ def _translate(error: core_exceptions.GoogleAPIError, spec: TaskSpec) -> CreateR
     if status in _INFRASTRUCTURE:
         message = f"check the queue and IAM: {message}"
     code = status or _unclassified(error)  # no status (a timeout, a bare HTTP error): retry
-    raise TransientError(code, message) from error
+    raise TransientError(code=code, detail=message) from error
 
 
 def status_of(error: core_exceptions.GoogleAPIError) -> str | None:

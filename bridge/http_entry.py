@@ -16,18 +16,16 @@ from typing import Any
 
 import flask
 
+from bridge.clock import utc_now
 from bridge.config import Settings
 from bridge.envelope import parse_envelope
 from bridge.errors import PermanentError, Reason, TransientError
 from bridge.gateway import TaskGateway
+from bridge.limits import MAX_REQUEST_BYTES, RETRY_AFTER_S
 from bridge.logs import Outcome, duplicate_note, fingerprint, log_outcome
 from bridge.naming import KeyKind
 from bridge.plan import DedupeKey, plan_task
-from bridge.pubsub_entry import utc_now
 from bridge.trace import TRACEPARENT, log_fields, parse_traceparent
-
-MAX_REQUEST_BYTES = 10 * 1024 * 1024  # Pub/Sub's message limit: no larger envelope can exist
-RETRY_AFTER_S = 5
 
 
 class HttpBridge:

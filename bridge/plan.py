@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bridge.config import Route, Settings
-from bridge.envelope import MAX_DELAY_S, Envelope
+from bridge.envelope import Envelope
 from bridge.errors import PermanentError, Reason
+from bridge.limits import MAX_CLOCK_SKEW_S, MAX_DELAY_S
 from bridge.naming import KeyKind, task_id_for, task_name_for
 from bridge.trace import TRACEPARENT, parse_traceparent
 
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 MESSAGE_ID_HEADER = "X-Pubsub-Message-Id"
 # A publish time further ahead than this is not a clock skew but a lie (or a hand-made push).
-MAX_CLOCK_SKEW = timedelta(minutes=5)
-MAX_SCHEDULE_AHEAD = timedelta(seconds=MAX_DELAY_S)  # Cloud Tasks schedules at most 30 days ahead
+MAX_CLOCK_SKEW = timedelta(seconds=MAX_CLOCK_SKEW_S)
+MAX_SCHEDULE_AHEAD = timedelta(seconds=MAX_DELAY_S)
 
 
 @dataclass(frozen=True, slots=True)

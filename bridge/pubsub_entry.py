@@ -1,5 +1,8 @@
 """The Pub/Sub entry: one CloudEvent in, one task (or one rejection) out.
 
+What the message becomes is decided by the core (``bridge.message``, ``bridge.plan``); this
+module decides only what happens next.
+
 Ack or retry is decided here and nowhere else: returning acks the message (2xx); raising
 ``TransientError`` makes the function answer 5xx, so Pub/Sub redelivers it.
 """
@@ -7,103 +10,22 @@ Ack or retry is decided here and nowhere else: returning acks the message (2xx);
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from time import perf_counter
 from typing import Any
 
+from bridge.clock import utc_now
 from bridge.config import Settings
-from bridge.envelope import Envelope, parse_attribute_envelope, parse_envelope
-from bridge.errors import PermanentError, Reason, TransientError
+from bridge.envelope import Envelope
+from bridge.errors import PermanentError, TransientError
 from bridge.event import PubsubMessage, UnreadableMessage, decode_event, printable_id
 from bridge.gateway import TaskGateway
 from bridge.logs import Outcome, duplicate_note, fingerprint, log_outcome
-from bridge.naming import KeyKind
-from bridge.plan import DedupeKey, TaskSpec, plan_task
-from bridge.rejections import WRAPPED_ATTRIBUTE, RejectionSink, rejection_for, unwrap
+from bridge.message import SERVICE_ATTRIBUTE, envelope_of, plan_envelope, unwrapped
+from bridge.plan import TaskSpec
+from bridge.rejections import RejectionSink, rejection_for
 from bridge.trace import log_fields, trace_of
-
-SERVICE_ATTRIBUTE = "service"  # its presence selects attribute mode
-ORIGIN_ATTRIBUTE = "bridge_origin_message_id"  # set by `bridge replay`: name as the original
-# Only a Pub/Sub message id (decimal digits), never free text: it names the task and travels in
-# the X-Idempotency-Key header.
-ORIGIN_FORMAT = re.compile(r"[0-9]{1,64}")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def envelope_of(message: PubsubMessage) -> Envelope:
-    if SERVICE_ATTRIBUTE in message.attributes:
-        return parse_attribute_envelope(message.data, message.attributes)
-    return parse_envelope(message.data)
-
-
-def dedupe_key_of(envelope: Envelope, message: PubsubMessage) -> DedupeKey:
-    """Raised if ``bridge_origin_message_id`` is not a message id: ``PermanentError``."""
-    origin = message.attributes.get(ORIGIN_ATTRIBUTE)
-    if origin is not None and not ORIGIN_FORMAT.fullmatch(origin):
-        raise PermanentError(
-            Reason.BAD_EVENT,
-            f"attribute {ORIGIN_ATTRIBUTE}: not a Pub/Sub message id (decimal digits): "
-            f"{printable_id(origin)[:80]!r}",
-            field=ORIGIN_ATTRIBUTE,
-        )
-    if envelope.idempotency_key:
-        return DedupeKey(KeyKind.IDEMPOTENCY_KEY, envelope.idempotency_key)
-    return DedupeKey(KeyKind.MESSAGE_ID, origin or message.message_id)
-
-
-def unwrapped(message: PubsubMessage) -> PubsubMessage:
-    """The message a ``bridge_wrapped`` one carries (a replay whose attributes did not fit
-    beside ``bridge_origin_message_id``); any other as is. Raised if the wrapped form is not
-    one: ``UnreadableMessage`` (``bad_event``)."""
-    if message.attributes.get(WRAPPED_ATTRIBUTE) != "true":
-        return message
-    try:
-        data, attributes = unwrap(message.data)
-    except ValueError as e:
-        raise UnreadableMessage(
-            Reason.BAD_EVENT,
-            f"{WRAPPED_ATTRIBUTE}=true but the data is not {{'data', 'attributes'}}: {e}",
-            kept=message,
-        ) from e
-    return PubsubMessage(message.message_id, data, attributes, message.publish_time)
-
-
-def plan_message(message: PubsubMessage, *, settings: Settings, now: datetime) -> TaskSpec:
-    """The task a Pub/Sub message becomes; raised if it cannot: ``PermanentError``."""
-    message = unwrapped(message)
-    return plan_envelope(envelope_of(message), message, settings=settings, now=now)
-
-
-def plan_envelope(
-    envelope: Envelope, message: PubsubMessage, *, settings: Settings, now: datetime
-) -> TaskSpec:
-    return plan_task(
-        envelope,
-        settings=settings,
-        dedupe=dedupe_key_of(envelope, message),
-        message_id=message.message_id,
-        # Counting the delay from the publish time keeps a redelivered message on schedule.
-        not_before=message.publish_time or now,
-        now=now,
-        traceparent=traceparent_of(message),
-        exact_payload=exact_payload_of(message),
-    )
-
-
-def traceparent_of(message: PubsubMessage) -> str | None:
-    """The publisher's ``traceparent`` (or Pub/Sub's OpenTelemetry one), if valid."""
-    context = trace_of(message.attributes)
-    return context.traceparent if context else None
-
-
-def exact_payload_of(message: PubsubMessage) -> bytes | None:
-    """Attribute mode: the data is the payload, forwarded byte for byte; envelope mode: None."""
-    return message.data if SERVICE_ATTRIBUTE in message.attributes else None
 
 
 class PubsubBridge:
@@ -128,7 +50,10 @@ class PubsubBridge:
         except UnreadableMessage as e:
             # Keep what could be read of the message; without even that, the whole event body.
             unreadable = e.kept or PubsubMessage(
-                printable_id(event_id), _event_bytes(data), {}, None
+                message_id=printable_id(event_id),
+                data=_event_bytes(data),
+                attributes={},
+                publish_time=None,
             )
             return self._reject(unreadable, e, started=started)
         envelope: Envelope | None = None

@@ -24,7 +24,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from google.api_core import exceptions as core_exceptions
+from google.auth import exceptions as auth_exceptions
+
 from bridge.errors import PermanentError, TransientError
+from bridge.limits import (
+    MAX_ATTRIBUTE_KEY_BYTES,
+    MAX_ATTRIBUTE_VALUE_BYTES,
+    MAX_ATTRIBUTES,
+    MAX_MESSAGE_BYTES,
+    SHORT_ERROR_BYTES,
+)
 
 REASON_ATTRIBUTE = "bridge_reason"
 ERROR_ATTRIBUTE = "bridge_error"
@@ -32,13 +42,6 @@ MESSAGE_ID_ATTRIBUTE = "bridge_message_id"
 WRAPPED_ATTRIBUTE = "bridge_wrapped"
 DATA_BYTES_ATTRIBUTE = "bridge_data_bytes"  # set only when the data was cut
 DATA_SHA256_ATTRIBUTE = "bridge_data_sha256"
-MAX_ATTRIBUTES = 100  # Pub/Sub's limits on one message
-MAX_KEY_BYTES = 256
-MAX_VALUE_BYTES = 1024
-MAX_REQUEST_BYTES = 10_000_000  # "10 MB"; counted as the serialized request, decimal to be safe
-# A rejection must fit one publish request beside its topic path (at most ~300 bytes).
-MAX_REJECTION_BYTES = MAX_REQUEST_BYTES - 400
-_SHORT_ERROR_BYTES = 200  # what is left of bridge_error when the message is near the limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +61,18 @@ def rejection_for(
     """The rejection of a message: always one Pub/Sub accepts, whatever arrived."""
     ours = {
         REASON_ATTRIBUTE: error.reason.value,
-        ERROR_ATTRIBUTE: truncate_utf8(error.detail, MAX_VALUE_BYTES),
-        MESSAGE_ID_ATTRIBUTE: truncate_utf8(message_id, MAX_VALUE_BYTES),
+        ERROR_ATTRIBUTE: truncate_utf8(error.detail, MAX_ATTRIBUTE_VALUE_BYTES),
+        MESSAGE_ID_ATTRIBUTE: truncate_utf8(message_id, MAX_ATTRIBUTE_VALUE_BYTES),
     }
     # A stale bridge_* attribute (a message rejected before) must not shadow the new reason.
     stale = {*ours, WRAPPED_ATTRIBUTE, *_CUT_ATTRIBUTES}
     kept = {k: v for k, v in attributes.items() if k not in stale}
     rejection = _assemble(data, kept, attributes, ours)
-    if message_size(rejection) <= MAX_REJECTION_BYTES:
+    if message_size(rejection) <= MAX_MESSAGE_BYTES:
         return rejection
-    ours[ERROR_ATTRIBUTE] = truncate_utf8(error.detail, _SHORT_ERROR_BYTES)
+    ours[ERROR_ATTRIBUTE] = truncate_utf8(error.detail, SHORT_ERROR_BYTES)
     rejection = _assemble(data, kept, attributes, ours)
-    if message_size(rejection) <= MAX_REJECTION_BYTES:
+    if message_size(rejection) <= MAX_MESSAGE_BYTES:
         return rejection
     return _cut(data, kept, attributes, ours, error=error)
 
@@ -99,13 +102,13 @@ def _cut(
     ours[DATA_BYTES_ATTRIBUTE] = str(len(data))
     ours[DATA_SHA256_ATTRIBUTE] = hashlib.sha256(data).hexdigest()
     note = f" [data cut: {len(data)} bytes, over one Pub/Sub request; see {DATA_SHA256_ATTRIBUTE}]"
-    ours[ERROR_ATTRIBUTE] = truncate_utf8(error.detail, _SHORT_ERROR_BYTES) + note
+    ours[ERROR_ATTRIBUTE] = truncate_utf8(error.detail, SHORT_ERROR_BYTES) + note
     shell = _assemble(b"", kept, original, ours)
     empty, wrapped = message_size(shell), WRAPPED_ATTRIBUTE in shell.attributes
-    room = MAX_REJECTION_BYTES - empty - 16  # the data field's tag and lengths
+    room = MAX_MESSAGE_BYTES - empty - 16  # the data field's tag and lengths
     keep = max(0, room * 3 // 4 - 4 if wrapped else room)
-    if empty > MAX_REJECTION_BYTES:  # the attributes alone are too large: only ours remain
-        return OutgoingMessage(data=data[: MAX_REJECTION_BYTES // 2], attributes=ours)
+    if empty > MAX_MESSAGE_BYTES:  # the attributes alone are too large: only ours remain
+        return OutgoingMessage(data=data[: MAX_MESSAGE_BYTES // 2], attributes=ours)
     return _assemble(data[:keep], kept, original, ours)
 
 
@@ -174,10 +177,10 @@ def pubsub_problem(message: OutgoingMessage) -> str | None:
             key_bytes, value_bytes = len(key.encode()), len(value.encode())
         except UnicodeEncodeError:
             return f"attribute {key[:40]!r}: not valid UTF-8 (a lone surrogate)"
-        if not key or key_bytes > MAX_KEY_BYTES:
-            return f"attribute name {key[:40]!r} is empty or over {MAX_KEY_BYTES} bytes"
-        if value_bytes > MAX_VALUE_BYTES:
-            return f"attribute {key[:40]!r} is over {MAX_VALUE_BYTES} bytes"
+        if not key or key_bytes > MAX_ATTRIBUTE_KEY_BYTES:
+            return f"attribute name {key[:40]!r} is empty or over {MAX_ATTRIBUTE_KEY_BYTES} bytes"
+        if value_bytes > MAX_ATTRIBUTE_VALUE_BYTES:
+            return f"attribute {key[:40]!r} is over {MAX_ATTRIBUTE_VALUE_BYTES} bytes"
     return None
 
 
@@ -187,13 +190,23 @@ def _fits(attributes: Mapping[str, str], *, room: int) -> bool:
         return False
     for key, value in attributes.items():
         try:
-            if not key or len(key.encode()) > MAX_KEY_BYTES:
+            if not key or len(key.encode()) > MAX_ATTRIBUTE_KEY_BYTES:
                 return False
-            if len(value.encode()) > MAX_VALUE_BYTES:
+            if len(value.encode()) > MAX_ATTRIBUTE_VALUE_BYTES:
                 return False
         except UnicodeEncodeError:
             return False
     return True
+
+
+# What the client raises when a publish fails: Pub/Sub's and the transport's errors (a timeout is
+# an OSError), credentials that cannot be had. Anything else is a bug: it is not dressed as a
+# retry, it propagates with its traceback.
+PUBLISH_FAILURES = (
+    core_exceptions.GoogleAPIError,
+    auth_exceptions.GoogleAuthError,
+    OSError,
+)
 
 
 class PubsubRejectionSink:
@@ -211,12 +224,13 @@ class PubsubRejectionSink:
                 self._topic_path, message.data, **message.attributes
             )
             future.result(timeout=self._timeout_s)
-        except Exception as e:  # whatever went wrong, the rejection is not stored: retry
+        except PUBLISH_FAILURES as e:  # the rejection is not stored: retry
             raise TransientError(
-                type(e).__name__, f"publishing to {self._topic_path}: {self._describe(e)}"
+                code=type(e).__name__,
+                detail=f"publishing to {self._topic_path}: {self._describe(e)}",
             ) from e
 
-    def _describe(self, error: Exception) -> str:
+    def _describe(self, error: BaseException) -> str:
         """The cause in words: a timeout's own message is empty."""
         text = str(error).strip()
         if isinstance(error, TimeoutError):

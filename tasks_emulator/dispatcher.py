@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
-from tasks_emulator import api, ratelimit, retry
+from tasks_emulator import api, overrides, ratelimit, retry
 from tasks_emulator.attempt import AttemptContext, AttemptOutcome, Sender, worker_headers
 from tasks_emulator.oidc import TokenIssuer
 from tasks_emulator.store import Store, Taken
@@ -225,7 +225,12 @@ class Dispatcher:
         recorded = False
         try:
             task = taken.task
-            request = task.http_request
+            http_target = self._store.http_target_of(taken.queue)
+            request = (
+                task.http_request
+                if http_target is None
+                else overrides.apply(task.http_request, http_target)
+            )
             dispatch_s = self._now_s()
             context = AttemptContext(
                 queue_id=taken.queue.rsplit("/", 1)[1],

@@ -2,7 +2,7 @@
 
 A queue is ``projects/P/locations/L/queues/Q`` and a task ``<queue>/tasks/T``. Every failure is
 INVALID_ARGUMENT with a sentence naming the field, in production's words where they are known
-(../shared/reference/cloud-tasks-dispatch.md, "Names and dedupe").
+(Cloud Tasks' answers as documented and observed; see README.md, "Fidelity").
 """
 
 from __future__ import annotations

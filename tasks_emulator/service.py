@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
+import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 from google.protobuf import field_mask_pb2
@@ -28,6 +30,10 @@ QUEUE_NOT_FOUND = (
 QUEUE_EXISTS = "Queue already exists"
 QUEUE_RECENTLY_DELETED = (
     "The queue cannot be created because a queue with this name existed too recently."
+)
+QUEUE_DELETED = (
+    "The queue was deleted recently: tasks cannot be created in it, and its name cannot be used "
+    "again for 7 days."
 )
 TASK_EXISTS = "Requested entity already exists"
 TASK_GONE = (
@@ -65,6 +71,18 @@ class NoDispatch:
 
     def run_now(self, taken: Taken) -> None:
         return None
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _one_queue_change_at_a_time(method: _F) -> _F:
+    @functools.wraps(method)
+    def locked(self: CloudTasksService, request: Any) -> Any:
+        with self._queue_lock:
+            return method(self, request)
+
+    return cast(_F, locked)
 
 
 def _error(code: grpc.StatusCode, message: str) -> ApiError:
@@ -107,6 +125,8 @@ class CloudTasksService:
         self._store = store
         self._now_s = now_s
         self._dispatch: Dispatch = dispatch or NoDispatch()
+        # Queue changes read, change and write the queue: one at a time, so none is lost.
+        self._queue_lock = threading.RLock()
 
     def attach(self, dispatch: Dispatch) -> None:
         """Set the dispatcher once it exists (it needs the store, the service needs it)."""
@@ -126,6 +146,7 @@ class CloudTasksService:
         if self._store.queue_name_reserved(name, now_s=self._now_s()):
             raise _error(grpc.StatusCode.FAILED_PRECONDITION, QUEUE_RECENTLY_DELETED)
 
+    @_one_queue_change_at_a_time
     def create_queue(self, request: Any) -> Any:
         parent = names.parse_location(request.parent, field="parent")
         queue = _copy(request.queue)
@@ -171,6 +192,7 @@ class CloudTasksService:
             response.next_page_token = _encode_token(queues[size - 1].name)
         return response
 
+    @_one_queue_change_at_a_time
     def update_queue(self, request: Any) -> Any:
         name = names.parse_queue_name(request.queue.name, field="queue.name").path
         existing = self._store.get_queue(name)
@@ -205,12 +227,14 @@ class CloudTasksService:
         self._dispatch.wake(due_s=0.0)  # new limits may let tasks go sooner
         return queue
 
+    @_one_queue_change_at_a_time
     def delete_queue(self, request: Any) -> Any:
         path = names.parse_queue_name(request.name, field="name").path
         if not self._store.delete_queue(path, now_s=self._now_s()):
             raise _error(grpc.StatusCode.NOT_FOUND, QUEUE_NOT_FOUND)
         return api.Empty()
 
+    @_one_queue_change_at_a_time
     def purge_queue(self, request: Any) -> Any:
         queue = self._queue(request.name, field="name")
         now_s = self._now_s()
@@ -225,9 +249,11 @@ class CloudTasksService:
         self._store.put_queue(queue)
         return queue
 
+    @_one_queue_change_at_a_time
     def pause_queue(self, request: Any) -> Any:
         return self._set_state(request.name, _STATE_PAUSED)
 
+    @_one_queue_change_at_a_time
     def resume_queue(self, request: Any) -> Any:
         queue = self._set_state(request.name, _STATE_RUNNING)
         self._dispatch.wake(due_s=0.0)
@@ -238,6 +264,9 @@ class CloudTasksService:
         parent = names.parse_queue_name(request.parent, field="parent")
         state = self._store.queue_state(parent.path)
         if state is None:
+            # gcp-facts.md: CreateTask into a recently deleted queue is FAILED_PRECONDITION.
+            if self._store.queue_name_reserved(parent.path, now_s=self._now_s()):
+                raise _error(grpc.StatusCode.FAILED_PRECONDITION, QUEUE_DELETED)
             raise _error(grpc.StatusCode.NOT_FOUND, QUEUE_NOT_FOUND)
         task = request.task  # the call's own message, completed in place and then stored
         if task.name:
@@ -245,7 +274,12 @@ class CloudTasksService:
         else:
             name = names.TaskName(queue=parent, task_id=names.generated_task_id()).path
         now_s = self._now_s()
-        validation.check_new_task(task, now_s=now_s)
+        target = self._store.http_target_of(parent.path)
+        validation.check_new_task(
+            task,
+            now_s=now_s,
+            queue_sets_host=target is not None and target.uri_override.HasField("host"),
+        )
         task.name = name
         # task.proto: create_time is truncated to the second, schedule_time to the microsecond.
         task.create_time.seconds = int(now_s)

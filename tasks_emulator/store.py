@@ -29,6 +29,8 @@ from tasks_emulator import api
 from tasks_emulator.validation import seconds, set_seconds
 
 DB_FILE = "tasks_emulator.sqlite3"
+# Expired name reservations are deleted from SQLite this many at a time.
+EXPIRED_ROWS_PER_DELETE = 1000
 # cloud-tasks-dispatch.md: a deleted queue's name cannot be used again for 7 days.
 QUEUE_NAME_RESERVE_S = 7 * 24 * 3600
 _SCHEMA = """
@@ -39,6 +41,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     first_attempt_s REAL NOT NULL, execution_count INTEGER NOT NULL, previous_response INTEGER
 );
 CREATE TABLE IF NOT EXISTS reserved_tasks (name TEXT PRIMARY KEY, expiry_s REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS reserved_tasks_by_expiry ON reserved_tasks (expiry_s);
 CREATE TABLE IF NOT EXISTS reserved_queues (name TEXT PRIMARY KEY, expiry_s REAL NOT NULL);
 """
 
@@ -120,6 +123,7 @@ class Store:
         self._reserved: dict[str, float] = {}  # task name -> expiry_s
         self._reserved_order: collections.deque[tuple[float, str]] = collections.deque()
         self._reserved_queues: dict[str, float] = {}
+        self._expired_in_db = 0  # expired reservations whose rows are still in SQLite
         self._generations = itertools.count(1)
         self._db: sqlite3.Connection | None = None
         self._db_lock = threading.Lock()  # the connection, and commits in order
@@ -233,6 +237,14 @@ class Store:
             queue = self._queues.get(name)
             return None if queue is None else int(queue.state)
 
+    def http_target_of(self, name: str) -> Any | None:
+        """A copy of the queue's ``http_target`` if it has one (the dispatcher applies it)."""
+        with self._lock:
+            queue = self._queues.get(name)
+            if queue is None or not queue.HasField("http_target"):
+                return None
+            return _copy(queue.http_target)
+
     def list_queues(self, parent: str) -> list[Any]:
         prefix = parent + "/queues/"
         with self._lock:
@@ -297,9 +309,10 @@ class Store:
             return len(names)
 
     def queue_limits(self) -> list[tuple[str, Any]]:
-        """(name, the queue message itself) for every queue; the caller only reads them."""
+        """(name, the queue message itself) for every queue that may have a task to dispatch
+        (its heap is not empty); the caller only reads the messages."""
         with self._lock:
-            return list(self._queues.items())
+            return [(name, queue) for name, queue in self._queues.items() if self._heaps.get(name)]
 
     # --- tasks -------------------------------------------------------------------------------
     @_durable
@@ -381,14 +394,16 @@ class Store:
             )
 
     def _expire_reserved(self, db: _Batch | None, *, now_s: float) -> None:
-        expired = 0
         while self._reserved_order and self._reserved_order[0][0] <= now_s:
             expiry_s, name = self._reserved_order.popleft()
             if self._reserved.get(name) == expiry_s:
                 del self._reserved[name]
-                expired += 1
-        if db is not None and expired:
+                self._expired_in_db += 1
+        # Expired rows left in SQLite are harmless (loaded, they are expired still): they are
+        # deleted in batches, not one statement per name.
+        if db is not None and self._expired_in_db >= EXPIRED_ROWS_PER_DELETE:
             db.execute("DELETE FROM reserved_tasks WHERE expiry_s <= ?", (now_s,))
+            self._expired_in_db = 0
 
     # --- dispatch ----------------------------------------------------------------------------
     def next_due_s(self, queue: str) -> float | None:

@@ -2,7 +2,7 @@
 
 Pure functions on raw protobuf messages: they raise ``ApiError`` with a sentence naming the field,
 or return the message with production's defaults filled in. Each limit is defined once, with its
-source (facts in ../shared/reference/cloud-tasks-dispatch.md and gcp-facts.md).
+source (googleapis' cloudtasks/queue/task/target.proto and Cloud Tasks' quotas page).
 """
 
 from __future__ import annotations
@@ -80,10 +80,12 @@ def method_name(http_method: int) -> str:
 
 
 # --- Tasks -------------------------------------------------------------------------------------
-def check_new_task(task: Any, *, now_s: float) -> None:
+def check_new_task(task: Any, *, now_s: float, queue_sets_host: bool = False) -> None:
     """Validate a CreateTask's ``task`` in place and fill production's defaults.
 
     The name is checked by the caller (``names.task_in_queue``); output-only fields are cleared.
+    ``queue_sets_host``: the queue's ``http_target.uri_override`` names a host, so a task may
+    leave its URL out (the override makes it at dispatch).
     """
     if task.HasField("app_engine_http_request"):
         raise _unimplemented(
@@ -92,7 +94,7 @@ def check_new_task(task: Any, *, now_s: float) -> None:
         )
     if not task.HasField("http_request"):
         raise _invalid("task.http_request is required: this emulator dispatches HTTP targets.")
-    _check_http_request(task.http_request)
+    _check_http_request(task.http_request, url_optional=queue_sets_host)
     _check_schedule_time(task, now_s=now_s)
     _check_dispatch_deadline(task)
     for output_only in ("create_time", "first_attempt", "last_attempt", "view"):
@@ -111,8 +113,9 @@ def check_new_task(task: Any, *, now_s: float) -> None:
             )
 
 
-def _check_http_request(request: Any) -> None:
-    _check_url(request.url)
+def _check_http_request(request: Any, *, url_optional: bool) -> None:
+    if request.url or not url_optional:
+        _check_url(request.url)
     if request.http_method == 0:
         request.http_method = _METHOD_POST
     if request.http_method not in _METHOD_NAMES:
@@ -144,6 +147,7 @@ def _check_url(url: str) -> None:
     try:
         parsed = urllib.parse.urlsplit(url)
         hostname = parsed.hostname
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a port
     except ValueError as e:
         raise _invalid(f"task.http_request.url is not a valid URL: {e}.") from e
     if parsed.scheme not in ("http", "https") or not hostname:
@@ -153,23 +157,21 @@ def _check_url(url: str) -> None:
         )
 
 
-def _check_headers(headers: Any) -> None:
+def _check_headers(headers: Any, *, field: str = "task.http_request.headers") -> None:
     size = 0
     for key, value in headers.items():
         size += len(key.encode()) + len(value.encode())
         if not key or any(c in key for c in " \t\r\n:"):
-            raise _invalid(f"task.http_request.headers: {key!r} is not a valid header name.")
+            raise _invalid(f"{field}: {key!r} is not a valid header name.")
         if "\r" in value or "\n" in value:
-            raise _invalid(f"task.http_request.headers: the value of {key!r} contains a newline.")
+            raise _invalid(f"{field}: the value of {key!r} contains a newline.")
         if key.lower().startswith(RESERVED_HEADER_PREFIXES):
             raise _invalid(
-                f"task.http_request.headers: {key!r} is reserved (X-Google-*, X-AppEngine-* and "
+                f"{field}: {key!r} is reserved (X-Google-*, X-AppEngine-* and "
                 "X-CloudTasks-* headers are set by Cloud Tasks)."
             )
     if size >= MAX_HEADERS_BYTES:
-        raise _invalid(
-            f"task.http_request.headers total {size} bytes; they must be under {MAX_HEADERS_BYTES}."
-        )
+        raise _invalid(f"{field} total {size} bytes; they must be under {MAX_HEADERS_BYTES}.")
 
 
 def _check_schedule_time(task: Any, *, now_s: float) -> None:
@@ -209,14 +211,41 @@ def check_queue_config(queue: Any) -> None:
             "emulator, which dispatches HTTP targets only."
         )
     if queue.HasField("http_target"):
-        raise _unimplemented(
-            "queue.http_target: queue-level HTTP target overrides are out of scope of this "
-            "emulator; set the URL and the token on each task."
-        )
+        _check_http_target(queue.http_target)
     _check_rate_limits(queue.rate_limits)
     _check_retry_config(queue.retry_config)
     if queue.state == 0:
         queue.state = _STATE_RUNNING
+
+
+def _check_http_target(target: Any) -> None:
+    """queue.proto HttpTarget: the overrides must make sense on their own."""
+    field = "queue.http_target"
+    uri = target.uri_override
+    if target.HasField("uri_override"):
+        if uri.HasField("host") and not uri.host:
+            raise _invalid(f"{field}.uri_override.host cannot be an empty string.")
+        if uri.HasField("port") and not 0 <= uri.port <= 65535:
+            raise _invalid(f"{field}.uri_override.port must be between 0 and 65535.")
+        if uri.HasField("scheme") and uri.scheme not in (1, 2):
+            raise _invalid(f"{field}.uri_override.scheme must be HTTP or HTTPS.")
+    if target.http_method and target.http_method not in _METHOD_NAMES:
+        raise _invalid(f"{field}.http_method {target.http_method} is not a method.")
+    headers = {o.header.key: o.header.value for o in target.header_overrides}
+    _check_headers(headers, field=f"{field}.header_overrides")
+    # HttpTarget: both the account and the audience (or scope) MUST be set at the queue level.
+    if target.HasField("oidc_token") and not (
+        target.oidc_token.service_account_email and target.oidc_token.audience
+    ):
+        raise _invalid(
+            f"{field}.oidc_token needs both service_account_email and audience at the queue level."
+        )
+    if target.HasField("oauth_token") and not (
+        target.oauth_token.service_account_email and target.oauth_token.scope
+    ):
+        raise _invalid(
+            f"{field}.oauth_token needs both service_account_email and scope at the queue level."
+        )
 
 
 def _check_rate_limits(rate_limits: Any) -> None:

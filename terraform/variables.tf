@@ -338,7 +338,7 @@ variable "enable_apis" {
 }
 
 variable "source_dir" {
-  description = "Directory zipped as the functions' source (main.py, bridge/, requirements.txt). null: the repository root above this module."
+  description = "Directory whose main.py, requirements.txt and bridge/*.py (no subpackage, no bridge/__main__.py) become the functions' source. null: the repository root above this module."
   type        = string
   default     = null
 }

@@ -7,13 +7,16 @@ import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bridge.config import Settings, load_settings
 from bridge.pubsub_entry import PubsubBridge
-from bridge.testing import FakeGateway, RecordingSink
+from tests.doubles import FakeGateway, RecordingSink
+
+if TYPE_CHECKING:
+    from bridge.stack.runner import Stack
 
 PROJECT = "demo-project"
 CALLER_SA = f"enqueuer-api@{PROJECT}.iam.gserviceaccount.com"
@@ -27,7 +30,7 @@ def old_enqueuer_env() -> dict[str, str]:
         "PROJECT_ID": PROJECT,
         "TASKS_REGION": "us-central1",
         "CALLER_SA": CALLER_SA,
-        "REJECTED_TOPIC": "enqueue-rejected",
+        "REJECTED_TOPIC": "enqueue-requests-rejected",
         "QUEUE_BRAIN": "queue-brain",
         "QUEUE_TESTI": "queue-testimonios",
         "QUEUE_TRANS": "queue-transcripciones",
@@ -54,6 +57,15 @@ def _restore_environ() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """The one local stack of a run (tests/e2e/conftest.py says how it is set up), shared by the
+    end-to-end and the publishers' end-to-end tests; started on first use only."""
+    from tests.e2e.conftest import running_stack  # the stack's modules load only when needed
+
+    yield from running_stack()
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@ from __future__ import annotations
 import pytest
 
 from bridge.config import (
-    DEFAULT_DEADLINE_S,
     load_settings,
     parse_services,
     require_rejection_sink,
     variables_read,
 )
 from bridge.errors import ConfigError
+from bridge.limits import DEFAULT_DEADLINE_S
 from tests.conftest import CALLER_SA, old_enqueuer_env
 
 
@@ -25,7 +25,7 @@ def test_the_old_enqueuer_environment_works_unchanged() -> None:
     assert regresos.deadline_s == 1800
     assert settings.routes["testimonios"].deadline_s == 390
     assert settings.caller_sa == CALLER_SA
-    assert settings.rejected_topic == "projects/demo-project/topics/enqueue-rejected"
+    assert settings.rejected_topic == "projects/demo-project/topics/enqueue-requests-rejected"
 
 
 def test_audience_defaults_to_the_url_origin_and_deadline_to_900() -> None:
@@ -101,6 +101,8 @@ def test_loopback_workers_may_use_plain_http() -> None:
         ("MAX_BODY_BYTES", "-1", "whole number"),
         ("TASKS_TIMEOUT_S", "soon", "number"),
         ("TASKS_TIMEOUT_S", "0.1", "outside"),
+        ("PUBLISH_TIMEOUT_S", "soon", "number"),
+        ("PUBLISH_TIMEOUT_S", "301", "outside"),
     ],
 )
 def test_a_bad_variable_fails_the_start_naming_it(variable: str, value: str, problem: str) -> None:
@@ -236,3 +238,10 @@ CLOUD_RUN_ENV = {
 def test_a_typical_cloud_run_environment_is_accepted() -> None:
     settings = load_settings(old_enqueuer_env() | CLOUD_RUN_ENV)
     assert settings.service_names == ["brain", "regresos", "testimonios", "transcripciones"]
+
+
+def test_rejections_have_their_own_timeout() -> None:
+    default = load_settings(old_enqueuer_env())
+    assert (default.tasks_timeout_s, default.publish_timeout_s) == (10.0, 10.0)
+    both = load_settings(old_enqueuer_env() | {"TASKS_TIMEOUT_S": "7", "PUBLISH_TIMEOUT_S": "25"})
+    assert (both.tasks_timeout_s, both.publish_timeout_s) == (7.0, 25.0)

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from bridge.envelope import MAX_DELAY_S, parse_attribute_envelope, parse_envelope
+from bridge.envelope import parse_attribute_envelope, parse_envelope
 from bridge.errors import PermanentError, Reason
+from bridge.limits import MAX_DELAY_S
 
 VALID = {"service": "regresos", "payload": {"row": 359, "texto": "año ñandú 🚀"}}
 

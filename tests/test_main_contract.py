@@ -21,6 +21,7 @@ from google.pubsub_v1 import types as pubsub_types
 
 from bridge.config import load_settings
 from bridge.errors import ConfigError
+from bridge.limits import MAX_REQUEST_BYTES
 from tests.conftest import b64, old_enqueuer_env, push_body
 
 MAIN = str(Path(__file__).parent.parent / "main.py")
@@ -55,13 +56,21 @@ class FakePublisher:
 
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes, dict[str, str]]] = []
+        self.timeouts_s: list[float] = []
 
     def publish(self, topic: str, data: bytes, **attributes: str) -> Any:
         pubsub_types.PubsubMessage.serialize(
             pubsub_types.PubsubMessage(data=data, attributes=attributes)
         )
         self.published.append((topic, data, attributes))
-        return type("Done", (), {"result": lambda self, timeout: "id"})()
+        waits = self.timeouts_s
+
+        class Done:
+            def result(self, timeout: float) -> str:
+                waits.append(timeout)
+                return "id"
+
+        return Done()
 
 
 @pytest.fixture
@@ -150,6 +159,15 @@ def test_raw_push_attribute_only_message_with_empty_data(
     assert attributes["bridge_reason"] == "missing_payload"
 
 
+def test_a_rejection_waits_publish_timeout_s_not_the_createtask_timeout(
+    tasks: FakeTasksClient, publisher: FakePublisher
+) -> None:
+    function = serve("enqueue", "cloudevent", TASKS_TIMEOUT_S="7", PUBLISH_TIMEOUT_S="25")
+    body = push_body("", attributes={"service": "brain"})
+    assert function.post("/", json=body).status_code == 200
+    assert publisher.timeouts_s == [25.0]
+
+
 def test_raw_push_without_data_is_refused_by_functions_framework(function: FlaskClient) -> None:
     # Documented limitation: functions-framework answers 400 before the bridge runs, so such a
     # message can only end in the dead-letter topic. Our publishers always send data.
@@ -166,7 +184,7 @@ def test_google_cloudevents_samples_are_rejected_with_their_data(
     response = function.post("/", headers=ce_headers(), json=sample)
     assert response.status_code == 200
     (topic, data, attributes) = publisher.published[0]
-    assert topic == "projects/demo-project/topics/enqueue-rejected"
+    assert topic == "projects/demo-project/topics/enqueue-requests-rejected"
     assert data == base64.b64decode(sample["message"]["data"])
     assert attributes["bridge_reason"] == "bad_json"
     assert attributes["bridge_message_id"] == "message-id"
@@ -391,10 +409,11 @@ def test_http_payload_over_the_limit_is_413(tasks: FakeTasksClient) -> None:
     assert tasks.requests == []
 
 
-def test_http_request_over_10_mib_is_413_without_reading_it(http: FlaskClient) -> None:
-    body = b'{"service": "brain", "payload": {"x": "' + b"y" * (10 * 1024 * 1024) + b'"}}'
+def test_http_request_over_10_mb_is_413(http: FlaskClient) -> None:
+    body = b'{"service": "brain", "payload": {"x": "' + b"y" * MAX_REQUEST_BYTES + b'"}}'
     response = http.post("/enqueue", data=body, content_type="application/json")
     assert response.status_code == 413
+    assert response.get_json() == {"detail": f"request body over {MAX_REQUEST_BYTES} bytes"}
 
 
 def test_http_transient_failure_is_503_with_retry_after(
@@ -505,7 +524,7 @@ def test_http_trace_header_is_forwarded_and_logged(
 def test_the_python_publishers_trace_reaches_the_worker_and_the_log(
     function: FlaskClient, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bridge.publisher import build_envelope, envelope_message, traced_message
+    from bridge.cli.publisher import build_envelope, envelope_message, traced_message
 
     message = traced_message(envelope_message(build_envelope("brain", {"row": 1})), None)
     trace_id = message.attributes["traceparent"].split("-")[1]

@@ -2,9 +2,39 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bridge.naming import KeyKind, task_id_for, task_name_for
 
 TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,500}")
+
+
+# Pinned once by hand (hashlib.sha256 of the JSON array ["v1", service, kind, value] in a shell),
+# never computed with task_id_for: a change to naming.py that renames tasks fails here. A renamed
+# task is a task created twice across a deploy, so any change needs a new _VERSION and a note.
+GOLDEN = [
+    ("brain", KeyKind.IDEMPOTENCY_KEY, "CASE-001",
+     "0582e7648a2c0366b8d7c43963b1b5821eae92f948cbf00588bb6956975a0757"),
+    ("brain", KeyKind.MESSAGE_ID, "1234567890",
+     "5b6dd20b5eacccb315127cf326e20106d0d80379cc9f143ec799fed7eeda8c66"),
+    # A replay is named by its original's id (bridge_origin_message_id), as a message id.
+    ("regresos", KeyKind.MESSAGE_ID, "17000000000001",
+     "666b7f2ba1c0871f4483dbae998e4253d18e5815e488b796b730de5d38263509"),
+    # Non-ASCII: the envelope refuses such keys, but the formula is defined for any string.
+    ("testimonios", KeyKind.IDEMPOTENCY_KEY, "declaraci\u00f3n-\u00f1and\u00fa-\u2713",
+     "e2e058b3ea096484d2b8951d630b09f6744c17c95e412831a4d02639650f6354"),
+    ("brain", KeyKind.IDEMPOTENCY_KEY, "a/b/c",
+     "66e077d9aaf137ca646df7118c42564183ceaa49894152d7f972490787934277"),
+    ("brain", KeyKind.IDEMPOTENCY_KEY, 'a"b',
+     "61ec23af0839e6848db622229316c2b87862f34eaef5484450ea4a0a780d45ba"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("service", "kind", "value", "task_id"), GOLDEN)
+def test_task_ids_are_the_pinned_sha256_values(
+    service: str, kind: KeyKind, value: str, task_id: str
+) -> None:
+    assert task_id_for(service=service, kind=kind, value=value) == task_id
 
 
 def test_the_same_key_gives_the_same_id() -> None:

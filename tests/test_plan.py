@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bridge.config import Settings
-from bridge.envelope import MAX_DELAY_S, Envelope
+from bridge.envelope import Envelope
 from bridge.errors import PermanentError, Reason
+from bridge.limits import MAX_DELAY_S
 from bridge.naming import KeyKind, task_id_for
 from bridge.plan import DedupeKey, TaskSpec, encode_body, plan_task, route_for, schedule_for
 from tests.conftest import CALLER_SA, NOW, PUBLISHED_AT

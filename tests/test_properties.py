@@ -25,17 +25,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.config import Settings, load_settings
-from bridge.envelope import MAX_DELAY_S
 from bridge.errors import PermanentError, Reason
 from bridge.event import decode_event
 from bridge.http_entry import HttpBridge
+from bridge.limits import MAX_DELAY_S
 from bridge.logs import Outcome
 from bridge.pubsub_entry import PubsubBridge
-from bridge.testing import FakeGateway, RecordingSink
 from tests.conftest import NOW, old_enqueuer_env, push_body
+from tests.doubles import FakeGateway, RecordingSink
 
 SETTINGS = load_settings(old_enqueuer_env())
-# `make fuzz` multiplies every example count (FUZZ_SCALE=100); `make test` runs the short version.
+# `make fuzz` multiplies every example count by FUZZ_SCALE (20 unless set: see the Makefile);
+# without it (`make test`) the scale is 1.
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 SERVICES = sorted(SETTINGS.routes)
 TASK_NAME = re.compile(

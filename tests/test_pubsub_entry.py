@@ -9,11 +9,12 @@ import pytest
 from bridge.config import Settings, load_settings
 from bridge.errors import PermanentError, Reason, TransientError
 from bridge.logs import Outcome
+from bridge.message import ORIGIN_ATTRIBUTE
 from bridge.naming import KeyKind, task_id_for
-from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, PubsubBridge
+from bridge.pubsub_entry import PubsubBridge
 from bridge.rejections import DroppingRejectionSink, wrap
-from bridge.testing import FakeGateway, RecordingSink
 from tests.conftest import NOW, PUBLISHED_AT, b64, old_enqueuer_env, push_body
+from tests.doubles import FakeGateway, RecordingSink
 
 ENVELOPE = {"service": "brain", "payload": {"texto": "ñandú"}, "idempotency_key": "CASE-001"}
 
@@ -131,7 +132,7 @@ def test_task_rejected_by_cloud_tasks_is_rejected(
 def test_a_transient_failure_raises_so_pubsub_redelivers(
     pubsub_bridge: PubsubBridge, gateway: FakeGateway, sink: RecordingSink
 ) -> None:
-    gateway.errors.append(TransientError("UNAVAILABLE", "down"))
+    gateway.errors.append(TransientError(code="UNAVAILABLE", detail="down"))
     with pytest.raises(TransientError):
         handle(pubsub_bridge, push_body(ENVELOPE))
     assert sink.rejected == []

@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from google.api_core import exceptions as core_exceptions
+from google.auth import exceptions as auth_exceptions
 
 from bridge.errors import PermanentError, Reason, TransientError
+from bridge.limits import MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES, MAX_MESSAGE_BYTES
 from bridge.rejections import (
-    MAX_ATTRIBUTES,
-    MAX_REJECTION_BYTES,
-    MAX_VALUE_BYTES,
     OutgoingMessage,
     PubsubRejectionSink,
     message_size,
@@ -44,7 +44,7 @@ def test_a_stale_reason_is_replaced() -> None:
 def test_the_error_sentence_fits_an_attribute() -> None:
     long_error = PermanentError(Reason.BAD_JSON, "ñ" * 2000)
     out = rejection_for(data=b"", attributes={}, message_id="1", error=long_error)
-    assert len(out.attributes["bridge_error"].encode()) <= MAX_VALUE_BYTES
+    assert len(out.attributes["bridge_error"].encode()) <= MAX_ATTRIBUTE_VALUE_BYTES
 
 
 def test_truncate_utf8_never_splits_a_character() -> None:
@@ -146,7 +146,7 @@ LONG_ERROR = PermanentError(Reason.BAD_JSON, "e" * 5000)
 def test_a_message_too_large_for_one_request_is_cut_and_says_so() -> None:
     data = bytes(range(256)) * 39_063  # 10,000,128 bytes
     out = rejection_for(data=data, attributes={"a": "b"}, message_id="9", error=LONG_ERROR)
-    assert message_size(out) <= MAX_REJECTION_BYTES
+    assert message_size(out) <= MAX_MESSAGE_BYTES
     assert pubsub_problem(out) is None
     assert data.startswith(out.data)
     assert len(out.data) > 9_990_000  # as much as fits
@@ -161,7 +161,7 @@ def test_a_message_near_the_limit_keeps_its_data_and_shortens_the_error() -> Non
     data = b"y" * 9_998_900  # published fine; our three attributes at full length do not fit
     out = rejection_for(data=data, attributes={}, message_id="9", error=LONG_ERROR)
     assert out.data == data
-    assert message_size(out) <= MAX_REJECTION_BYTES
+    assert message_size(out) <= MAX_MESSAGE_BYTES
     assert "bridge_data_bytes" not in out.attributes
     assert 0 < len(out.attributes["bridge_error"]) <= 200
 
@@ -169,7 +169,7 @@ def test_a_message_near_the_limit_keeps_its_data_and_shortens_the_error() -> Non
 def test_a_cut_message_with_wrapped_attributes_fits_too() -> None:
     attributes = {f"k{i}": "v" * 1000 for i in range(100)}
     out = rejection_for(data=b"z" * 10_000_000, attributes=attributes, message_id="9", error=ERROR)
-    assert message_size(out) <= MAX_REJECTION_BYTES
+    assert message_size(out) <= MAX_MESSAGE_BYTES
     assert out.attributes["bridge_wrapped"] == "true"
     wrapped = json.loads(out.data)
     assert wrapped["attributes"] == attributes
@@ -181,3 +181,29 @@ def test_attributes_that_are_not_utf8_move_into_the_data() -> None:
     assert pubsub_problem(out) is None
     assert out.attributes["bridge_wrapped"] == "true"
     assert json.loads(out.data)["attributes"] == {"a": "\ud800"}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        core_exceptions.ServiceUnavailable("down"),
+        core_exceptions.RetryError("gave up", cause=None),
+        auth_exceptions.RefreshError("expired"),
+        ConnectionResetError("reset"),
+    ],
+)
+def test_pubsub_network_and_credential_failures_are_transient(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    monkeypatch.setattr("bridge.rejections.make_publisher", lambda: FakePublisher(error))
+    sink = PubsubRejectionSink(topic_path="projects/p/topics/rejected", timeout_s=5)
+    with pytest.raises(TransientError):
+        sink.reject(OutgoingMessage(data=b"x", attributes={}))
+
+
+@pytest.mark.parametrize("error", [TypeError("bad attribute"), KeyError("x"), AttributeError()])
+def test_a_bug_is_not_dressed_as_a_retry(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    monkeypatch.setattr("bridge.rejections.make_publisher", lambda: FakePublisher(error))
+    sink = PubsubRejectionSink(topic_path="projects/p/topics/rejected", timeout_s=5)
+    with pytest.raises(type(error)):
+        sink.reject(OutgoingMessage(data=b"x", attributes={}))

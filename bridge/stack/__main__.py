@@ -15,6 +15,7 @@ from bridge.stack.runner import (
     CALLER_SA,
     DEAD_LETTER_SUBSCRIPTION,
     PROJECT_ID,
+    PUSH_SUBSCRIPTION,
     REJECTED_SUBSCRIPTION,
     SERVICES,
     TOPIC,
@@ -78,7 +79,7 @@ The local stack is up. Ctrl-C stops every process it started.
 
   Pub/Sub emulator       {s.pubsub_host}  project {PROJECT_ID}, topic {TOPIC}
   Cloud Tasks emulator   {s.tasks_host}  queues {", ".join(x.queue_id for x in SERVICES)}
-  function (main.py)     {s.function_url}  (push subscription enqueue-requests-bridge)
+  function (main.py)     {s.function_url}  (push subscription {PUSH_SUBSCRIPTION})
   recording worker       {s.worker.url("/")}  (every request it gets is printed below)
   OIDC discovery         {s.oidc_discovery_url}
   the same keys as PEM   {s.pem_certs_url}  (google-auth's certs_url, no PyJWT needed)

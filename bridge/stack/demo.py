@@ -13,6 +13,7 @@ The demo exits 1 if any message was lost (neither delivered nor rejected) or del
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -20,8 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.stack.poll import TimedOut, poll_until
 from bridge.stack.procs import MissingPrerequisite, StackError
-from bridge.stack.runner import REJECTED_SUBSCRIPTION, TOPIC, Stack, pull_until
+from bridge.stack.pubsub_rest import PulledMessage
+from bridge.stack.runner import REJECTED_SUBSCRIPTION, REJECTED_TOPIC, TOPIC, Stack
 from bridge.stack.worker import Received
 
 DELAY_S = 5
@@ -179,13 +182,11 @@ def run(out: Any = sys.stdout) -> int:
     return 1 if failures else 0
 
 
-def _wait(check: Callable[[], bool], *, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
-    return True
+def _wait(check: Callable[[], bool], *, timeout_s: float, what: str) -> None:
+    """Wait for ``check``; at the deadline carry on on purpose: the report then names every
+    message that fell short (lost, never logged, no rejection), which is the demo's answer."""
+    with contextlib.suppress(TimedOut):
+        poll_until(check, timeout_s=timeout_s, what=what, interval_s=0.1)
 
 
 def _exercise(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -> None:
@@ -201,7 +202,7 @@ def _exercise(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -> Non
             item.log = by_id.get(item.message_id, {})
         return all(item.log for item in sent)
 
-    _wait(logged, timeout_s=30)
+    _wait(logged, timeout_s=30, what="the function's log line of every message")
     by_task: dict[str, list[Received]] = {}
 
     def delivered() -> bool:
@@ -213,13 +214,20 @@ def _exercise(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -> Non
 
     retry_wait_s = stack.queue_policy.backoff_s(1)
     say(f"· waiting for the worker (the retry comes {retry_wait_s:g} s after the first attempt)")
-    _wait(delivered, timeout_s=DELAY_S + retry_wait_s + 30)
+    _wait(delivered, timeout_s=DELAY_S + retry_wait_s + 30, what="every task at the worker")
     time.sleep(SETTLE_S)  # a second delivery of any task would arrive in this window
     delivered()
     for item in sent:
         if item.outcome == "created":
             item.attempts = by_task.get(item.task_id, [])
-    for message in pull_until(stack, REJECTED_SUBSCRIPTION, count=1, timeout_s=10):
+    rejections: list[PulledMessage] = []
+
+    def rejected() -> bool:
+        rejections.extend(stack.pubsub.pull(REJECTED_SUBSCRIPTION))
+        return bool(rejections)
+
+    _wait(rejected, timeout_s=10, what="the rejection")
+    for message in rejections:
         for item in sent:
             if message.attributes.get("bridge_message_id") == item.message_id:
                 item.rejection = message
@@ -289,7 +297,7 @@ def _report(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -> None:
             _say_attempt(item, attempt, say)
         if item.rejection is not None:
             attrs = item.rejection.attributes
-            say(f"    rejected    to enqueue-rejected, reason {attrs.get('bridge_reason')}")
+            say(f"    rejected    to {REJECTED_TOPIC}, reason {attrs.get('bridge_reason')}")
             say(f"                bridge_error {_short(attrs.get('bridge_error', ''), 80)}")
             original = item.rejection.data.decode("utf-8", "replace")
             say(f"                original data {_short(original)}")

@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bridge.stack.poll import TimedOut, poll_until
+
 
 class StackError(RuntimeError):
     """Raised if a process of the stack did not start, did not become ready, or died."""
@@ -138,22 +140,23 @@ def wait_until(
     watch: Sequence[Proc] = (),
     interval_s: float = 0.05,
 ) -> None:
-    """Poll ``check`` until it is true; raise ``StackError`` at the deadline or if a watched
-    process dies first (with the tail of its log)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+    """Poll ``check`` until it is true (``poll_until``); raise ``StackError`` at the deadline or
+    if a watched process dies first (with the tail of its log)."""
+
+    def ready() -> bool:
         for proc in watch:
             if not proc.alive():
                 raise StackError(
                     f"{proc.name} exited with code {proc.popen.returncode} while waiting for "
                     f"{what}; last lines of {proc.log_path}:\n{proc.tail()}"
                 )
-        if check():
-            return
-        if time.monotonic() >= deadline:
-            tails = "".join(f"\n--- {p.name} ({p.log_path}):\n{p.tail()}" for p in watch)
-            raise StackError(f"timed out after {timeout_s:.0f} s waiting for {what}{tails}")
-        time.sleep(interval_s)
+        return check()
+
+    try:
+        poll_until(ready, timeout_s=timeout_s, what=what, interval_s=interval_s)
+    except TimedOut as e:
+        tails = "".join(f"\n--- {p.name} ({p.log_path}):\n{p.tail()}" for p in watch)
+        raise StackError(f"{e}{tails}") from e
 
 
 def http_answers(url: str, *, timeout_s: float = 1.0) -> bool:

@@ -1,4 +1,12 @@
-"""The Pub/Sub emulator's REST API (v1), with urllib: topics, subscriptions, publish, pull."""
+"""The Pub/Sub emulator's REST API (v1), with urllib: topics, subscriptions, publish, pull.
+
+Why not google-cloud-pubsub, which we already depend on: it finds the emulator through the
+process-wide ``PUBSUB_EMULATOR_HOST``, and one test process talks to two emulators at once (the
+stack's and the publishers' tests' own), while the bridge under test reads that same variable.
+This client is bound to one explicit ``host:port`` and has no credentials, so the stack can
+never reach a real project by mistake. The code under test (``bridge publish``, ``bridge
+replay``, the rejection sink) does use google-cloud-pubsub, against the same emulators.
+"""
 
 from __future__ import annotations
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from bridge.stack import procs
 from bridge.stack.caller_check import CallerCheck
+from bridge.stack.poll import poll_until
 from bridge.stack.procs import MissingPrerequisite, Proc, StackError
 from bridge.stack.pubsub_rest import PubSubRest, PulledMessage
 from bridge.stack.queue_policy import QueuePolicy, terraform_defaults
@@ -52,11 +53,13 @@ PROJECT_ID = "local-bridge"
 REGION = "us-central1"
 CALLER_SA = "enqueuer-api@local-bridge.iam.gserviceaccount.com"
 TOPIC = "enqueue-requests"
-PUSH_SUBSCRIPTION = "enqueue-requests-bridge"
-REJECTED_TOPIC = "enqueue-rejected"
-REJECTED_SUBSCRIPTION = "enqueue-rejected-pull"
-DEAD_LETTER_TOPIC = "enqueue-dead-letter"
-DEAD_LETTER_SUBSCRIPTION = "enqueue-dead-letter-pull"
+# Terraform's names (terraform/pubsub.tf with its defaults), so every command reads the same
+# locally and deployed: `bridge replay --subscription enqueue-requests-rejected-operator`.
+PUSH_SUBSCRIPTION = "enqueue-requests-push"
+REJECTED_TOPIC = "enqueue-requests-rejected"
+REJECTED_SUBSCRIPTION = "enqueue-requests-rejected-operator"
+DEAD_LETTER_TOPIC = "enqueue-requests-dead-letter"
+DEAD_LETTER_SUBSCRIPTION = "enqueue-requests-dead-letter-operator"
 MAX_DELIVERY_ATTEMPTS = 5  # Pub/Sub's minimum
 ACK_DEADLINE_S = 30  # push request timeout; TASKS_TIMEOUT_S (10 s) stays well under it
 READY_TIMEOUT_S = 60.0
@@ -519,12 +522,18 @@ class Stack:
 def pull_until(
     stack: Stack, subscription_id: str, *, count: int = 1, timeout_s: float = 20.0
 ) -> list[PulledMessage]:
-    """Pull (and ack) from ``subscription_id`` until ``count`` messages arrived or the deadline."""
+    """Pull (and ack) from ``subscription_id`` until ``count`` messages arrived; raised if they
+    did not within ``timeout_s``: ``TimedOut`` (never a partial list)."""
     received: list[PulledMessage] = []
-    deadline = time.monotonic() + timeout_s
-    while len(received) < count and time.monotonic() < deadline:
-        got = stack.pubsub.pull(subscription_id)
-        received.extend(got)
-        if not got:
-            time.sleep(0.1)
+
+    def enough() -> bool:
+        received.extend(stack.pubsub.pull(subscription_id))
+        return len(received) >= count
+
+    poll_until(
+        enough,
+        timeout_s=timeout_s,
+        what=f"{count} message(s) on {subscription_id}",
+        interval_s=0.1,
+    )
     return received

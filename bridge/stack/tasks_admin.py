@@ -53,10 +53,6 @@ class TasksAdmin:
         )
         return list(self._client.list_tasks(request=request, timeout=self._timeout_s))
 
-    def list_queues(self, location_path: str) -> list[str]:
-        queues = self._client.list_queues(parent=location_path, timeout=self._timeout_s)
-        return [queue.name for queue in queues]
-
     def pause(self, queue_path: str) -> None:
         self._client.pause_queue(name=queue_path, timeout=self._timeout_s)
 

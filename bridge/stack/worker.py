@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bridge.stack.caller_check import CallerCheck, Verdict
+from bridge.stack.poll import TimedOut, poll_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,19 +139,20 @@ class RecordingWorker:
     def wait_for(
         self, predicate: Callable[[Received], bool], *, count: int = 1, timeout_s: float = 20.0
     ) -> list[Received]:
-        """At least ``count`` records matching ``predicate``; AssertionError at the deadline."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            matching = [r for r in self.records() if predicate(r)]
-            if len(matching) >= count or time.monotonic() >= deadline:
-                break
-            time.sleep(0.05)
-        if len(matching) < count:
-            raise AssertionError(
-                f"worker received {len(matching)} matching request(s), wanted {count}, "
-                f"within {timeout_s:.0f} s; all it received: "
+        """At least ``count`` records matching ``predicate``; ``TimedOut`` at the deadline."""
+        matching: list[Received] = []
+
+        def enough() -> bool:
+            matching[:] = [r for r in self.records() if predicate(r)]
+            return len(matching) >= count
+
+        try:
+            poll_until(enough, timeout_s=timeout_s, what=f"{count} matching request(s)")
+        except TimedOut as e:
+            raise TimedOut(
+                f"{e}: the worker received {len(matching)}; all it received: "
                 f"{[(r.path, r.status) for r in self.records()]}"
-            )
+            ) from e
         return matching
 
     def _decide(self, received: Received) -> tuple[Verdict, float]:

@@ -179,6 +179,11 @@ function buildEnvelope_(service, payload, options, where) {
       fail('options.idempotency_key must be 1 to 500 printable ASCII characters (no accents, ' +
         'no line breaks), got ' + describe_(key));
     }
+    // As the bridge (bad_idempotency_key): HTTP strips the spaces, so "K " and "K" would be two
+    // tasks that the worker sees with one key.
+    if (/^ | $/.test(key)) {
+      fail('options.idempotency_key must not start or end with a space, got ' + describe_(key));
+    }
     envelope.idempotency_key = key;
   }
   if (options.deadline_s !== undefined) {

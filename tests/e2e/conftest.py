@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from bridge.config import DEFAULT_SERVICES
+from bridge.stack.poll import poll_until
 from bridge.stack.procs import MissingPrerequisite
 from bridge.stack.pubsub_rest import PulledMessage
 from bridge.stack.queue_policy import terraform_defaults
@@ -43,8 +44,12 @@ def queue_path(queue_id: str) -> str:
     return f"projects/{PROJECT_ID}/locations/{REGION}/queues/{queue_id}"
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def running_stack() -> Iterator[Stack]:
+    """The local stack as the end-to-end tests configure it, started, and stopped after.
+
+    Served once per run by the session fixture ``stack`` in tests/conftest.py, which the e2e and
+    the publishers' end-to-end tests share: one stack per run, never a second one.
+    """
     extra_env = {
         "BRIDGE_SERVICES": f"{DEFAULT_SERVICES},limbo:LIMBO,wrongaud:WRONGAUD,slow:SLOW",
         "QUEUE_LIMBO": LIMBO_QUEUE,
@@ -81,15 +86,6 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def wait_for(check: Callable[[], bool], *, what: str, timeout_s: float) -> None:
-    """Poll ``check`` until true; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.1)
-
-
 SETTLE_S = 2.0  # a second delivery, if any, arrives within this window (dispatch is immediate)
 
 
@@ -119,5 +115,5 @@ def pull_matching(
         found.extend(m for m in stack.pubsub.pull(subscription_id) if match(m))
         return bool(found)
 
-    wait_for(poll, what=f"a matching message on {subscription_id}", timeout_s=timeout_s)
+    poll_until(poll, what=f"a matching message on {subscription_id}", timeout_s=timeout_s)
     return found

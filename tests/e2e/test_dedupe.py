@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from bridge.stack.poll import poll_until
 from bridge.stack.runner import Stack
-from tests.e2e.conftest import delivered_once, wait_for
+from tests.e2e.conftest import delivered_once
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +28,7 @@ def test_same_idempotency_key_published_twice_reaches_the_worker_once(
 
     request = delivered_once(stack, lambda r: r.header("X-Idempotency-Key") == key)
 
-    wait_for(
+    poll_until(
         lambda: bool(stack.outcomes(first)) and bool(stack.outcomes(second)),
         what="the bridge to log both messages",
         timeout_s=20,
@@ -52,7 +53,7 @@ def test_same_message_delivered_twice_reaches_the_worker_once(stack: Stack, uniq
         message_id = stack.publish_envelope(
             {"service": "brain", "payload": {"n": unique}}, topic_id=topic
         )
-        wait_for(
+        poll_until(
             lambda: len(stack.outcomes(message_id)) >= 2,
             what="two deliveries of the same message",
             timeout_s=20,

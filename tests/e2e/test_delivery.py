@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from bridge.stack import procs
+from bridge.stack.poll import poll_until
 from bridge.stack.runner import CALLER_SA, SERVICE_BY_NAME, SERVICES, Stack
 from bridge.stack.worker import Received
-from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +65,7 @@ def test_envelope_mode_reaches_the_right_worker(stack: Stack, unique: str, servi
     assert_task_request(request, path=target.path, payload=payload, key=key, message_id=message_id)
     assert request.header("X-CloudTasks-QueueName") == target.queue_id  # the short id
     # the worker may get the task before the function has written its log line
-    wait_for(lambda: bool(stack.outcomes(message_id)), what="the log line", timeout_s=10)
+    poll_until(lambda: bool(stack.outcomes(message_id)), what="the log line", timeout_s=10)
     [entry] = [e for e in stack.function_log() if e.get("message_id") == message_id]
     assert entry["outcome"] == "created"
     assert entry["queue"] == target.queue_id

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from bridge.stack.poll import poll_until
 from bridge.stack.runner import SERVICE_BY_NAME, Stack
-from tests.e2e.conftest import SETTLE_S, pull_matching, wait_for
+from tests.e2e.conftest import SETTLE_S, pull_matching
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +50,7 @@ def test_outage_loses_no_message(stack: Stack, own_topic: str, unique: str) -> N
                 for n in range(5)
             ]
             # every message was tried, failed, and is being redelivered
-            wait_for(
+            poll_until(
                 lambda: all(stack.outcomes(m).count("retry") >= 2 for m in message_ids),
                 what="two failed deliveries of each message during the outage",
                 timeout_s=30,
@@ -58,7 +59,7 @@ def test_outage_loses_no_message(stack: Stack, own_topic: str, unique: str) -> N
         finally:
             stack.start_tasks_emulator()
 
-        wait_for(
+        poll_until(
             lambda: all("created" in stack.outcomes(m) for m in message_ids),
             what="every message to become a task after the emulator came back",
             timeout_s=90,
@@ -98,7 +99,7 @@ def test_a_restart_of_cloud_tasks_loses_no_task_and_delivers_none_twice(
     stack.worker.wait_for(
         lambda r: r.ok and r.header("X-Pubsub-Message-Id") in early, count=3, timeout_s=20
     )
-    wait_for(
+    poll_until(
         lambda: all("created" in stack.outcomes(m) for m in late),
         what="the delayed tasks to be created",
         timeout_s=20,

@@ -21,8 +21,9 @@ import pytest
 
 from bridge.envelope import Envelope
 from bridge.event import PubsubMessage, decode_event
-from bridge.pubsub_entry import envelope_of
+from bridge.message import envelope_of
 from bridge.stack import procs
+from bridge.stack.poll import poll_until
 from bridge.stack.procs import MissingPrerequisite
 from bridge.stack.pubsub_rest import PubSubRest, PulledMessage
 from bridge.stack.runner import find_pubsub_emulator
@@ -89,6 +90,9 @@ def pubsub_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     return emulator
 
 
+NOTHING_WINDOW_S = 2.0  # how long "nothing arrived" is watched for: the emulator delivers in ms
+
+
 @dataclass(frozen=True)
 class Topic:
     """A fresh topic with one pull subscription."""
@@ -101,22 +105,29 @@ class Topic:
     def path(self) -> str:
         return self.rest.topic_path(self.id)
 
+    def pull_for(self, window_s: float = NOTHING_WINDOW_S) -> list[PulledMessage]:
+        """Everything that arrives within ``window_s`` (acked): a check that nothing was sent
+        waits this bounded window, not one immediate pull that a late message would miss."""
+        found: list[PulledMessage] = []
+        deadline = time.monotonic() + window_s
+        while time.monotonic() < deadline:
+            found.extend(self.rest.pull(self.subscription, max_messages=1000))
+            time.sleep(0.1)
+        return found
+
     def pull_all(
         self, *, expect: int | None = None, timeout_s: float = 20.0
     ) -> list[PulledMessage]:
-        """Everything on the subscription (acked); waits for ``expect`` messages if given."""
+        """``expect`` messages from the subscription (acked); raised if fewer arrived within
+        ``timeout_s``: ``TimedOut``. Without ``expect``: what one pull returns now."""
         found: list[PulledMessage] = []
-        deadline = time.monotonic() + timeout_s
-        while True:
-            got = self.rest.pull(self.subscription, max_messages=1000)
-            found.extend(got)
-            if expect is None and not got:
-                return found
-            if expect is not None and len(found) >= expect:
-                return found
-            if time.monotonic() >= deadline:
-                return found
-            time.sleep(0.05)
+
+        def enough() -> bool:
+            found.extend(self.rest.pull(self.subscription, max_messages=1000))
+            return expect is None or len(found) >= expect
+
+        poll_until(enough, timeout_s=timeout_s, what=f"{expect} message(s) on {self.subscription}")
+        return found
 
 
 def new_topic(rest: PubSubRest, prefix: str = "t") -> Topic:

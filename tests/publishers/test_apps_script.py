@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bridge.envelope import Envelope
-from bridge.pubsub_entry import traceparent_of
+from bridge.message import traceparent_of
 from bridge.trace import parse_traceparent
 from tests.publishers.conftest import PROJECT, Emulator, Topic, as_bridge_sees_it, decoded_envelope
 
@@ -175,6 +175,8 @@ def test_the_string_only_base64_overload_refuses_non_ascii(node: str, tmp_path: 
         ("enqueue('brain', {}, {idempotency_key: 'fila ñ'})", "printable ASCII"),
         ("enqueue('brain', {}, {idempotency_key: 'a\\nb'})", "printable ASCII"),
         ("enqueue('brain', {}, {idempotency_key: ''})", "printable ASCII"),
+        ("enqueue('brain', {}, {idempotency_key: ' K'})", "start or end with a space"),
+        ("enqueue('brain', {}, {idempotency_key: 'K '})", "start or end with a space"),
         ("enqueueBatch([{service: 'brain', payload: {}}, {service: 'brain'}])", "item 1: payload"),
         ("enqueueBatch({})", "pass an array"),
     ],
@@ -193,7 +195,7 @@ def test_mistakes_are_refused_before_anything_is_sent(
     assert words in step["error"]
     assert step["error"].startswith("enqueue")
     assert result["fetches"] == []
-    assert topic.pull_all() == []
+    assert topic.pull_for() == []
 
 
 @pytest.mark.parametrize(
@@ -419,7 +421,7 @@ def test_a_bad_row_is_named_and_nothing_is_sent(
     [alert] = result["alerts"]
     assert alert.startswith("Nothing more was enqueued: enqueue: row 3: options.delay_s must be")
     assert result["fetches"] == []
-    assert topic.pull_all() == []
+    assert topic.pull_for() == []
 
 
 # -- traces ----------------------------------------------------------------------------------

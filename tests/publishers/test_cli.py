@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from bridge import cli
+from bridge.cli import exits, publish
+from bridge.cli.publisher import PublishFailed
 from bridge.envelope import Envelope
-from bridge.publisher import PublishFailed
 from bridge.rejections import OutgoingMessage
 from tests.publishers.conftest import PROJECT, Emulator, Topic, decoded_envelope
 
@@ -128,7 +129,7 @@ def test_invalid_lines_are_all_reported_and_nothing_is_sent(
         ],
     )
     code, out, err = run(["publish", "--file", str(path), "--topic", topic.id], capsys)
-    assert code == cli.EXIT_INVALID
+    assert code == exits.EXIT_INVALID
     assert out == ""
     assert "line 2:" in err
     assert "[bad_json]" in err
@@ -140,7 +141,7 @@ def test_invalid_lines_are_all_reported_and_nothing_is_sent(
     assert "[bad_idempotency_key]" in err
     assert "nothing was published" in err
     assert "Traceback" not in err
-    assert topic.pull_all() == []
+    assert topic.pull_for() == []
 
 
 def test_dry_run_prints_and_sends_nothing(
@@ -154,7 +155,7 @@ def test_dry_run_prints_and_sends_nothing(
     assert records[0]["topic"] == topic.path
     assert records[0]["data"] == {"service": "brain", "payload": SPANISH, "delay_s": 3}
     assert "nothing was sent" in err
-    assert topic.pull_all() == []
+    assert topic.pull_for() == []
 
 
 def test_skip_resumes_after_the_rows_already_sent(
@@ -181,12 +182,12 @@ class OutageAfterOneRequest:
 def test_a_partial_failure_says_how_to_resume(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "PubsubTransport", OutageAfterOneRequest)
+    monkeypatch.setattr(publish, "PubsubTransport", OutageAfterOneRequest)
     path = rows_file(tmp_path, [{"service": "brain", "payload": {"i": i}} for i in range(1500)])
     code, _, err = run(
         ["publish", "--file", str(path), "--topic", "projects/p/topics/t", "--skip", "10"], capsys
     )
-    assert code == cli.EXIT_FAILED
+    assert code == exits.EXIT_FAILED
     assert "published 1000 of 1490 envelopes (through line 1010)" in err
     assert "--skip 1010" in err
 
@@ -194,40 +195,40 @@ def test_a_partial_failure_says_how_to_resume(
 @pytest.mark.parametrize(
     ("argv", "code", "words"),
     [
-        (["publish", "--service", "brain"], cli.EXIT_USAGE, "go together"),
-        (["publish", "--payload", "{}"], cli.EXIT_USAGE, "go together"),
-        (["publish"], cli.EXIT_USAGE, "either --service"),
+        (["publish", "--service", "brain"], exits.EXIT_USAGE, "go together"),
+        (["publish", "--payload", "{}"], exits.EXIT_USAGE, "go together"),
+        (["publish"], exits.EXIT_USAGE, "either --service"),
         (
             ["publish", "--service", "b", "--payload", "{}", "--file", "x"],
-            cli.EXIT_USAGE,
+            exits.EXIT_USAGE,
             "not both",
         ),
-        (["publish", "--file", "x.jsonl", "--key", "k"], cli.EXIT_USAGE, "each line"),
+        (["publish", "--file", "x.jsonl", "--key", "k"], exits.EXIT_USAGE, "each line"),
         (
             ["publish", "--service", "brain", "--payload", "{'a': 1}"],
-            cli.EXIT_INVALID,
+            exits.EXIT_INVALID,
             "not valid JSON",
         ),
         (
             ["publish", "--service", "brain", "--payload", "[]"],
-            cli.EXIT_INVALID,
+            exits.EXIT_INVALID,
             "payload_not_object",
         ),
-        (["publish", "--service", "", "--payload", "{}"], cli.EXIT_INVALID, "out_of_range"),
+        (["publish", "--service", "", "--payload", "{}"], exits.EXIT_INVALID, "out_of_range"),
         (
             ["publish", "--service", "b", "--payload", "@/nonexistent.json"],
-            cli.EXIT_INVALID,
+            exits.EXIT_INVALID,
             "cannot read",
         ),
-        (["publish", "--file", "/nonexistent.jsonl"], cli.EXIT_INVALID, "cannot read"),
+        (["publish", "--file", "/nonexistent.jsonl"], exits.EXIT_INVALID, "cannot read"),
         (
             ["publish", "--service", "b", "--payload", "{}", "--topic", "a/b"],
-            cli.EXIT_NOT_FOUND,
+            exits.EXIT_NOT_FOUND,
             "topic",
         ),
         (
             ["replay", "--subscription", "s", "--all", "--reason", "bad_json"],
-            cli.EXIT_USAGE,
+            exits.EXIT_USAGE,
             "--all",
         ),
     ],
@@ -244,7 +245,7 @@ def test_user_mistakes_get_a_sentence_and_an_exit_code(
 
 def test_unknown_flags_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["publish", "--servcie", "brain"], capsys)
-    assert code == cli.EXIT_USAGE
+    assert code == exits.EXIT_USAGE
     assert "unrecognized arguments: --servcie" in err
 
 
@@ -263,7 +264,7 @@ def test_a_missing_topic_exits_4(pubsub_env: Emulator, capsys: pytest.CaptureFix
     code, _, err = run(
         ["publish", "--service", "brain", "--payload", "{}", "--topic", "nowhere-topic"], capsys
     )
-    assert code == cli.EXIT_NOT_FOUND
+    assert code == exits.EXIT_NOT_FOUND
     assert f"projects/{PROJECT}/topics/nowhere-topic does not exist" in err
 
 
@@ -278,7 +279,7 @@ def clean_env() -> dict[str, str]:
 
 def test_no_project_exits_4_without_a_traceback() -> None:
     done = run_process(["publish", "--service", "brain", "--payload", "{}"], clean_env())
-    assert done.returncode == cli.EXIT_NOT_FOUND
+    assert done.returncode == exits.EXIT_NOT_FOUND
     assert "no project for topic 'enqueue-requests'" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -286,7 +287,7 @@ def test_no_project_exits_4_without_a_traceback() -> None:
 def test_no_credentials_exits_5_without_a_traceback() -> None:
     env = {**clean_env(), "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/key.json"}
     done = run_process(["publish", "--service", "b", "--payload", "{}", "--project", "p"], env)
-    assert done.returncode == cli.EXIT_DENIED
+    assert done.returncode == exits.EXIT_DENIED
     assert "no Google credentials" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -297,7 +298,7 @@ def test_pubsub_unavailable_exits_6_without_a_traceback() -> None:
     env = {**clean_env(), "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{free_port()}"}
     argv = ["publish", "--service", "b", "--payload", "{}", "--project", "p", "--timeout-s", "2"]
     done = run_process(argv, env)
-    assert done.returncode == cli.EXIT_FAILED
+    assert done.returncode == exits.EXIT_FAILED
     assert "failed" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -312,7 +313,7 @@ def test_stdin_rows_through_the_module_entry_point(emulator: Emulator, topic: To
 
 def test_empty_stdin_is_an_input_error(emulator: Emulator, topic: Topic) -> None:
     done = run_process(["publish", "--file", "-", "--topic", topic.id], emulator.env())
-    assert done.returncode == cli.EXIT_INVALID
+    assert done.returncode == exits.EXIT_INVALID
     assert "no envelopes" in done.stderr
 
 
@@ -344,7 +345,7 @@ class Terminal(io.StringIO):
 
 def test_the_progress_bar_shows_on_a_terminal_for_long_runs_only() -> None:
     terminal = Terminal()
-    bar = cli.Progress(total=2500, stream=terminal, enabled=True)
+    bar = publish.Progress(total=2500, stream=terminal, enabled=True)
     for count in (1000, 1000, 500):
         bar.advance(count)
     bar.close()
@@ -352,7 +353,7 @@ def test_the_progress_bar_shows_on_a_terminal_for_long_runs_only() -> None:
     assert terminal.getvalue().endswith("] 2500/2500 published\n")
     short, piped = Terminal(), io.StringIO()
     for stream, total in ((short, 1000), (piped, 5000)):
-        quiet = cli.Progress(total=total, stream=stream, enabled=True)
+        quiet = publish.Progress(total=total, stream=stream, enabled=True)
         quiet.advance(total)
         quiet.close()
         assert stream.getvalue() == ""
@@ -381,7 +382,7 @@ def test_an_unknown_service_is_refused_when_the_services_are_given(
 ) -> None:
     argv = ["publish", "--service", "brian", "--payload", "{}", "--project", "p"]
     code, out, err = run([*argv, "--services", services, "--dry-run"], capsys)
-    assert code == cli.EXIT_INVALID
+    assert code == exits.EXIT_INVALID
     assert "unknown service 'brian'; known services: brain, regresos [unknown_service]" in err
     assert "nothing was published" in err
     assert out == ""
@@ -397,7 +398,7 @@ def test_bridge_services_is_read_like_the_function_reads_it(
         '{"service": "regreso", "payload": {}}\n'
     )
     code, out, err = run(["publish", "--file", str(rows), "--project", "p", "--dry-run"], capsys)
-    assert code == cli.EXIT_INVALID
+    assert code == exits.EXIT_INVALID
     assert "line 2: service: unknown service 'brian'" in err
     assert "line 3: service: unknown service 'regreso'" in err
     assert out == ""
@@ -418,5 +419,16 @@ def test_without_the_services_a_note_says_they_were_not_checked(
 def test_a_malformed_services_list_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["publish", "--service", "b", "--payload", "{}", "--project", "p", "--dry-run"]
     code, _, err = run([*argv, "--services", "Brain,,x"], capsys)
-    assert code == cli.EXIT_USAGE
+    assert code == exits.EXIT_USAGE
     assert "is not a service name" in err
+
+
+def test_the_documented_exit_codes_are_the_codes() -> None:
+    readme = (REPO / "publishers" / "README.md").read_text(encoding="utf-8")
+    table = readme.split("Exit codes (also in", 1)[1].split("\n\n", 2)[1]
+    documented = [
+        int(row.split("|")[1])
+        for row in table.splitlines()
+        if row.startswith("| ") and row.split("|")[1].strip().isdigit()
+    ]
+    assert documented == list(exits.EXIT_CODES)

@@ -15,10 +15,7 @@ from google.pubsub_v1.types import PublishRequest, PubsubMessage
 
 import bridge
 from bridge import publish as publish_from_package
-from bridge.envelope import Envelope, parse_envelope
-from bridge.errors import Reason
-from bridge.publisher import (
-    MAX_REQUEST_BYTES,
+from bridge.cli.publisher import (
     AccessDenied,
     InvalidEnvelope,
     MissingTopic,
@@ -35,7 +32,10 @@ from bridge.publisher import (
     traced_message,
     translate_error,
 )
-from bridge.pubsub_entry import traceparent_of
+from bridge.envelope import Envelope, parse_envelope
+from bridge.errors import Reason
+from bridge.limits import MAX_REQUEST_BYTES
+from bridge.message import traceparent_of
 from bridge.rejections import OutgoingMessage
 from bridge.trace import parse_traceparent
 from tests.publishers.conftest import (
@@ -205,6 +205,13 @@ class FailingClient:
         raise self.error
 
 
+def test_a_bug_in_the_client_call_is_not_translated() -> None:
+    # A TypeError is our mistake, not Pub/Sub's: it must not read as "Pub/Sub failed" (exit 6).
+    transport = PubsubTransport(client=FailingClient(TypeError("unexpected keyword")))
+    with pytest.raises(TypeError):
+        transport.send("projects/p/topics/t", [OutgoingMessage(b"{}", {})])
+
+
 def test_the_transport_translates_permission_denied() -> None:
     transport = PubsubTransport(client=FailingClient(api.PermissionDenied("denied")))
     with pytest.raises(AccessDenied):
@@ -339,4 +346,4 @@ def test_invalid_envelopes_send_nothing(pubsub_env: Emulator) -> None:
     fresh = new_topic(pubsub_env.rest)
     with pytest.raises(InvalidEnvelope):
         publish("brain", {"k": 1}, deadline_s=5, topic=fresh.id)
-    assert fresh.pull_all() == []
+    assert fresh.pull_for() == []

@@ -1,6 +1,6 @@
 """Publishers end to end: what the CLI and the Apps Script publish travels through the real
 local stack (``bridge.stack``: Pub/Sub emulator -> main.py -> Cloud Tasks emulator -> worker)
-and reaches the worker as the intended task. Reuses the e2e suite's ``stack`` fixture."""
+and reaches the worker as the intended task. Uses the run's one ``stack`` (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ import pytest
 
 from bridge import cli
 from bridge.stack.runner import PROJECT_ID, SERVICE_BY_NAME, TOPIC, Stack
-from tests.e2e.conftest import stack  # noqa: F401 - the e2e suite's session fixture
 from tests.publishers.test_apps_script import TEXTS, node, run_apps_script  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
 
 def test_apps_script_rows_become_tasks(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     node: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
@@ -44,7 +43,7 @@ def test_apps_script_rows_become_tasks(
 
 
 def test_cli_rows_become_tasks(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

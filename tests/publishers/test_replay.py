@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -14,19 +13,23 @@ import pytest
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from bridge import cli
+from bridge.cli import exits
+from bridge.cli.publisher import PublishFailed
+from bridge.cli.replay import DEAD_LETTERED, LEASE_S, candidate_for, replay
+from bridge.cli.subscription import Pulled
 from bridge.config import Settings
 from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage
-from bridge.publisher import MAX_REQUEST_BYTES, PublishFailed
-from bridge.pubsub_entry import ORIGIN_ATTRIBUTE, plan_message
+from bridge.limits import MAX_MESSAGE_BYTES
+from bridge.message import ORIGIN_ATTRIBUTE, plan_message
 from bridge.rejections import OutgoingMessage, message_size, rejection_for, unwrap
-from bridge.replay import DEAD_LETTERED, LEASE_S, Pulled, candidate_for, replay
+from bridge.stack.poll import poll_until
 from tests.publishers.conftest import Emulator, Topic, as_bridge_sees_it, new_topic
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ENVELOPE = {"service": "brain", "payload": {"nota": "Señora Núñez 🧾"}}
 DEAD_LETTER_ATTRIBUTES = {
-    "CloudPubSubDeadLetterSourceSubscription": "enqueue-requests-bridge",
+    "CloudPubSubDeadLetterSourceSubscription": "enqueue-requests-push",
     "CloudPubSubDeadLetterSourceDeliveryCount": "5",
     "CloudPubSubDeadLetterSourceTopicPublishTime": "2026-11-28T12:00:00.000Z",
     "CloudPubSubDeadLetterSourceSubscriptionProject": "p",
@@ -119,8 +122,13 @@ def test_a_rejection_with_100_attributes_replays_wrapped_as_its_original(
     assert dict(candidate.replay.attributes) == {"bridge_wrapped": "true"}
     assert unwrap(candidate.replay.data) == (data, attributes | {ORIGIN_ATTRIBUTE: "4343"})
     # The bridge unwraps it on arrival: the task the original would have become.
-    republished = PubsubMessage("9999", candidate.replay.data, candidate.replay.attributes, NOW)
-    original = PubsubMessage("4343", data, attributes, NOW)
+    republished = PubsubMessage(
+        message_id="9999",
+        data=candidate.replay.data,
+        attributes=candidate.replay.attributes,
+        publish_time=NOW,
+    )
+    original = PubsubMessage(message_id="4343", data=data, attributes=attributes, publish_time=NOW)
     assert (
         plan_message(republished, settings=settings, now=NOW).task_name
         == plan_message(original, settings=settings, now=NOW).task_name
@@ -135,7 +143,7 @@ def test_a_rejection_near_10_mb_replays_as_is() -> None:
     assert candidate.problem is None, candidate.problem
     assert candidate.replay is not None
     assert candidate.replay.data == data
-    assert message_size(candidate.replay) <= MAX_REQUEST_BYTES - 400
+    assert message_size(candidate.replay) <= MAX_MESSAGE_BYTES
 
 
 def test_a_rejection_whose_data_was_cut_cannot_be_republished() -> None:
@@ -190,11 +198,13 @@ def test_unwrap_refuses_garbage() -> None:
 
 def test_the_replay_names_the_same_task_as_the_original(settings: Settings) -> None:
     data = json.dumps({"service": "brain", "payload": {"a": 1}}).encode()
-    original = PubsubMessage("4242", data, {}, NOW)
+    original = PubsubMessage(message_id="4242", data=data, attributes={}, publish_time=NOW)
     pulled = rejected(data, {}, original_id="4242", reason=Reason.UNKNOWN_SERVICE)
     replay = candidate_for(pulled).replay
     assert replay is not None
-    republished = PubsubMessage("9999", replay.data, replay.attributes, NOW)
+    republished = PubsubMessage(
+        message_id="9999", data=replay.data, attributes=replay.attributes, publish_time=NOW
+    )
     assert (
         plan_message(republished, settings=settings, now=NOW).task_name
         == plan_message(original, settings=settings, now=NOW).task_name
@@ -260,7 +270,7 @@ def test_list_then_replay_by_reason_acks_only_the_republished(
     assert code == 0, err
     assert "-> would republish" in out
     assert "would republish 1" in err
-    assert topic.pull_all() == []
+    assert topic.pull_for() == []
 
     # 3. The replay: the unknown_service one goes, as its original.
     code, out, err = replay_cli(
@@ -272,7 +282,9 @@ def test_list_then_replay_by_reason_acks_only_the_republished(
     assert sent.data == good
     assert sent.attributes == {"origen": "hoja", ORIGIN_ATTRIBUTE: "5001"}
     assert f"-> republished as {sent.message_id}" in out
-    original = PubsubMessage("5001", good, {"origen": "hoja"}, NOW)
+    original = PubsubMessage(
+        message_id="5001", data=good, attributes={"origen": "hoja"}, publish_time=NOW
+    )
     assert (
         plan_message(as_bridge_sees_it(sent), settings=settings, now=NOW).task_name
         == plan_message(original, settings=settings, now=NOW).task_name
@@ -284,26 +296,35 @@ def test_list_then_replay_by_reason_acks_only_the_republished(
 
 
 def test_choosing_what_would_be_rejected_again_needs_force(
-    pubsub_env: Emulator, topic: Topic, rejected_topic: Topic, capsys: pytest.CaptureFixture[str]
+    pubsub_env: Emulator,
+    topic: Topic,
+    rejected_topic: Topic,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Replay holds what it pulled for LEASE_S: shortened, a message it failed to acknowledge
+    # would come back within the window below, so "gone" proves the emulator took the ack.
+    monkeypatch.setattr("bridge.cli.replay.LEASE_S", 2)
     bad = publish_rejection(
         pubsub_env, rejected_topic, b"[1]", original_id="6001", reason=Reason.NOT_AN_OBJECT
     )
     code, out, err = replay_cli(capsys, rejected_topic.subscription, topic, "--all")
-    assert code == cli.EXIT_PARTIAL
+    assert code == exits.EXIT_PARTIAL
     assert "-> not republished: would be rejected again: not_an_object" in out
     assert "--force" in err
-    assert topic.pull_all() == []
+    assert topic.pull_for() == []
 
-    code, _, err = replay_cli(
+    code, out, err = replay_cli(
         capsys, rejected_topic.subscription, topic, "--message-id", "6001", "--force"
     )
     assert code == 0, err
     [sent] = topic.pull_all(expect=1)
     assert sent.data == b"[1]"
     assert sent.attributes[ORIGIN_ATTRIBUTE] == "6001"
-    assert rejected_topic.pull_all() == []  # acknowledged
-    assert bad
+    # The first run released it untouched: the second read the same message and replayed it.
+    assert f"{bad}  not_an_object" in out
+    assert f"-> republished as {sent.message_id}" in out
+    assert rejected_topic.pull_for(window_s=6) == []  # acknowledged: not back after the lease
 
 
 def test_replay_by_message_id_leaves_the_others(
@@ -339,9 +360,10 @@ def test_a_really_dead_lettered_message_is_replayed(
     path = pubsub_env.rest.subscription_path(failing)
     deliveries = 0
     code, out, err = 0, "", ""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "republished as" not in out:
+
+    def nacked_then_replayed() -> bool:
         # Nack every delivery: after 5, the emulator moves it on its next delivery attempt.
+        nonlocal deliveries, code, out, err
         request = {"subscription": path, "max_messages": 10, "return_immediately": True}
         pulled = subscriber.pull(request=request).received_messages
         if pulled:
@@ -350,8 +372,9 @@ def test_a_really_dead_lettered_message_is_replayed(
             subscriber.modify_ack_deadline(request={**nack, "ack_deadline_seconds": 0})
         elif deliveries >= 5:
             code, out, err = replay_cli(capsys, dead.subscription, topic, "--reason", DEAD_LETTERED)
-        else:
-            time.sleep(0.1)
+        return "republished as" in out
+
+    poll_until(nacked_then_replayed, timeout_s=30, what="the dead-lettered copy to be replayed")
     assert deliveries == 5
     assert code == 0, err
     assert "dead_lettered" in out
@@ -476,7 +499,7 @@ def test_a_pubsub_that_does_not_answer_is_an_error_not_an_empty_subscription(
     argv = ["replay", "--subscription", "s", "--project", "p", "--wait-s", wait_s]
     code = cli.main([*argv, "--timeout-s", "1"])
     captured = capsys.readouterr()
-    assert code == cli.EXIT_FAILED
+    assert code == exits.EXIT_FAILED
     assert "Pub/Sub did not answer" in captured.err
     assert "pulling from projects/p/subscriptions/s" in captured.err
     assert "message(s) read" not in captured.err
@@ -491,7 +514,7 @@ def test_a_failed_pull_is_reported_as_a_pull(
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{free_port()}")  # nobody listens
     code = cli.main(["replay", "--subscription", "s", "--project", "p", "--timeout-s", "2"])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_FAILED
+    assert code == exits.EXIT_FAILED
     assert "pulling from projects/p/subscriptions/s failed" in err
     assert "publishing" not in err
 
@@ -552,7 +575,7 @@ def test_bad_options_are_usage_errors(
 ) -> None:
     code = cli.main(["replay", "--subscription", "s", "--project", "p", *extra])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_USAGE
+    assert code == exits.EXIT_USAGE
     assert words in err
     if "--reason" in extra:
         assert "unknown_service" in err  # the valid codes are listed

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tasks_emulator import names
 from tasks_emulator.errors import ApiError
@@ -72,3 +74,20 @@ def test_generated_ids_are_valid_and_distinct() -> None:
     assert len(ids) == 1000
     for task_id in ids:
         names.check_task_id(task_id)
+
+
+@given(st.text(max_size=700))
+def test_any_text_is_a_task_name_or_invalid_argument(name: str) -> None:
+    try:
+        assert names.parse_task_name(name, field="name").path == name
+    except ApiError as e:
+        error = e
+    else:
+        return
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "name" in error.message or "Task ID" in error.message or "Queue ID" in error.message
+
+
+@given(st.from_regex(r"[A-Za-z0-9_-]{1,500}", fullmatch=True))
+def test_every_valid_task_id_parses(task_id: str) -> None:
+    assert names.parse_task_name(f"{QUEUE}/tasks/{task_id}", field="name").task_id == task_id

@@ -1,6 +1,6 @@
 """Every RPC through the official google-cloud-tasks client, over each transport.
 
-Production's codes and messages are in ../shared/reference/cloud-tasks-dispatch.md. Over REST the
+Production's codes and messages are those of the Cloud Tasks docs and protos. Over REST the
 client raises by HTTP status (409 Conflict, 400 BadRequest); over gRPC by code (AlreadyExists is a
 Conflict, FailedPrecondition and InvalidArgument are BadRequests), so each check names the class
 both share and the exact message.
@@ -77,6 +77,8 @@ def test_a_deleted_queue_name_cannot_be_used_again(client: Any, queue_name: str)
         client.get_queue(name=queue_name)
     with fails(exceptions.BadRequest, service.QUEUE_RECENTLY_DELETED):
         client.create_queue(parent=PARENT, queue={"name": queue_name})
+    with fails(exceptions.BadRequest, service.QUEUE_DELETED):  # FAILED_PRECONDITION
+        client.create_task(parent=queue_name, task=_task(queue_name))
 
 
 @pytest.mark.parametrize("rpc", ["get_queue", "pause_queue", "resume_queue", "purge_queue"])

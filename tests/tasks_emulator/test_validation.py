@@ -6,6 +6,8 @@ from typing import Any
 
 import grpc
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tasks_emulator import api, validation
 from tasks_emulator.errors import ApiError
@@ -161,9 +163,60 @@ def test_bad_queue_configs(field: str, value: Any, message: str) -> None:
     assert f"queue.{field.split('.seconds')[0]}" in caught.value.message or "min_backoff" in field
 
 
-def test_queue_level_http_target_is_unimplemented() -> None:
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda t: setattr(t.uri_override, "host", ""), "uri_override.host cannot be an empty"),
+        (lambda t: setattr(t.uri_override, "port", 70000), "uri_override.port must be between"),
+        (
+            lambda t: setattr(t.oidc_token, "service_account_email", "sa@p.iam"),
+            "oidc_token needs both service_account_email and audience",
+        ),
+        (
+            lambda t: t.header_overrides.add(header={"key": "X-CloudTasks-A", "value": "1"}),
+            "queue.http_target.header_overrides: 'X-CloudTasks-A' is reserved",
+        ),
+    ],
+)
+def test_bad_queue_level_http_targets(setup: Any, message: str) -> None:
     queue = api.Queue(name="projects/p/locations/l/queues/q")
-    queue.http_target.http_method = 1
-    with pytest.raises(ApiError, match="out of scope") as caught:
+    setup(queue.http_target)
+    with pytest.raises(ApiError, match=message) as caught:
         validation.check_queue_config(queue)
-    assert caught.value.code == grpc.StatusCode.UNIMPLEMENTED
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_queue_level_http_target_is_kept() -> None:
+    queue = api.Queue(name="projects/p/locations/l/queues/q")
+    queue.http_target.uri_override.host = "worker.example"
+    queue.http_target.oidc_token.service_account_email = "sa@p.iam.gserviceaccount.com"
+    queue.http_target.oidc_token.audience = "https://worker.example"
+    validation.check_queue_config(queue)
+    assert queue.http_target.uri_override.host == "worker.example"
+
+
+@given(
+    url=st.text(max_size=3000),
+    headers=st.dictionaries(st.text(max_size=40), st.text(max_size=200), max_size=5),
+    body=st.binary(max_size=100),
+    method=st.integers(min_value=0, max_value=9),
+)
+def test_any_http_request_is_accepted_or_invalid_argument(
+    url: str, headers: dict[str, str], body: bytes, method: int
+) -> None:
+    task = _task(url=url, body=body, headers=headers, http_method=method)
+    try:
+        validation.check_new_task(task, now_s=NOW_S)
+    except ApiError as e:
+        error = e
+    else:
+        assert task.http_request.url.startswith(("http://", "https://"))
+        assert task.dispatch_deadline.seconds == 600
+        return
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "task" in error.message
+
+
+def test_a_task_may_leave_its_url_to_a_queue_that_sets_the_host() -> None:
+    validation.check_new_task(_task(url=""), now_s=NOW_S, queue_sets_host=True)
+    _fails(_task(url=""), "task.http_request.url is required")

@@ -154,10 +154,34 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
 
 @pytest.fixture(scope="session")
 def module_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of terraform/ (so init and test leave nothing in the work tree)."""
-    target = tmp_path_factory.mktemp("module") / "terraform"
+    """A copy of terraform/ (so init and test leave nothing in the work tree), beside a copy of
+    the rest of the repository: the function's source archive is read from ``..``."""
+    root = tmp_path_factory.mktemp("module")
+    target = root / "terraform"
     shutil.copytree(TERRAFORM_DIR, target, ignore=_ignore)
+    for relative in _repository_files():
+        if relative.split("/")[0] != "terraform":
+            (root / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / relative, root / relative)
     return target
+
+
+def _repository_files() -> list[str]:
+    """Tracked and untracked-but-not-ignored files, as a clean clone (plus work in progress)."""
+    done = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:  # not a git work tree: at least what the function needs
+        return [
+            "main.py",
+            "requirements.txt",
+            *(f"bridge/{p.name}" for p in REPO.glob("bridge/*.py")),
+        ]
+    return [path for path in done.stdout.splitlines() if (REPO / path).is_file()]
 
 
 @pytest.fixture(scope="session")

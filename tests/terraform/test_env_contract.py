@@ -61,7 +61,7 @@ def test_terraform_sets_what_the_bridge_requires(
         queue, url, _aud, _deadline = service_variables(suffix)
         assert {queue, url} <= set(env), suffix
     optional = set(GLOBAL_VARIABLES) - ALWAYS_SET - NEVER_SET
-    assert optional >= {"MAX_BODY_BYTES", "TASKS_TIMEOUT_S"}
+    assert optional >= {"MAX_BODY_BYTES", "TASKS_TIMEOUT_S", "PUBLISH_TIMEOUT_S"}
 
 
 def test_bridge_services_is_the_services_map(

@@ -27,8 +27,8 @@ from bridge.errors import TransientError
 from bridge.http_entry import HttpBridge
 from bridge.logs import Outcome, TaskState
 from bridge.pubsub_entry import PubsubBridge
-from bridge.testing import FakeGateway, RecordingSink
 from tests.conftest import NOW, old_enqueuer_env, push_body
+from tests.doubles import FakeGateway, RecordingSink
 from tests.terraform.conftest import EXAMPLE_TFVARS, TF_VENV, resources
 
 GOOGLE = json.loads((Path(__file__).parent / "data" / "google-metrics.json").read_text())
@@ -339,7 +339,7 @@ def logged_lines() -> list[dict[str, Any]]:
             event_id="3", event_time=None, data=push_body({"service": "nope", "payload": {}})
         )
         pubsub.handle(event_id="4", event_time=None, data=push_body("not json"))
-        gateway.errors.append(TransientError("UNAVAILABLE", "test"))
+        gateway.errors.append(TransientError(code="UNAVAILABLE", detail="test"))
         with pytest.raises(TransientError):
             pubsub.handle(
                 event_id="5", event_time=None, data=push_body({**envelope, "idempotency_key": "K2"})

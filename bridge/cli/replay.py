@@ -8,29 +8,25 @@ key). The original id is, in order, the first that is a message id (decimal digi
 bridge requires): an existing ``bridge_origin_message_id`` (a replay of a replay),
 ``bridge_message_id`` (rejections), else the message's own id: Pub/Sub gives a dead-lettered
 message a new id and keeps no attribute with the old one. A replay whose attributes cannot all
-be published (the original had 100) goes out wrapped; the bridge unwraps it. Two rejections of
-one delivery (same ``bridge_message_id``) are replayed once.
+be published (the original had as many as Pub/Sub allows) goes out wrapped; the bridge unwraps
+it. Two rejections of one delivery (same ``bridge_message_id``) are replayed once.
 
 Nothing is acknowledged but what was republished; everything else is released (nacked) at once.
+The subscription itself is read by ``bridge.cli.subscription``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
-from bridge.config import DEFAULT_MAX_BODY_BYTES
-from bridge.errors import PermanentError, Reason
-from bridge.event import PubsubMessage
-from bridge.plan import encode_body, exact_body
-from bridge.publisher import (
-    DEFAULT_TIMEOUT_S,
+from bridge.cli.exits import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UserError
+from bridge.cli.options import add_where, exit_codes_text, non_negative_float, wrap
+from bridge.cli.publisher import (
     DEFAULT_TOPIC,
-    MAX_REQUEST_BYTES,
     PublishError,
     PublishFailed,
     PubsubTransport,
@@ -38,21 +34,30 @@ from bridge.publisher import (
     batches,
     resource_path,
     topic_path_for,
-    transient_retry,
-    translate_error,
 )
-from bridge.pubsub_entry import (
+from bridge.cli.subscription import DEFAULT_WAIT_S, PubsubSubscription, Pulled, Subscription
+from bridge.errors import PermanentError, Reason
+from bridge.event import PubsubMessage
+from bridge.limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    MAX_ACK_DEADLINE_S,
+    MAX_MESSAGE_BYTES,
+    MAX_REQUEST_BYTES,
+    REPLAY_MAX_MESSAGES,
+    REPLAY_PULL_MESSAGES,
+)
+from bridge.message import (
     ORIGIN_ATTRIBUTE,
     ORIGIN_FORMAT,
     SERVICE_ATTRIBUTE,
     envelope_of,
     exact_payload_of,
 )
+from bridge.plan import encode_body, exact_body
 from bridge.rejections import (
     DATA_BYTES_ATTRIBUTE,
     DATA_SHA256_ATTRIBUTE,
     ERROR_ATTRIBUTE,
-    MAX_REJECTION_BYTES,
     MESSAGE_ID_ATTRIBUTE,
     REASON_ATTRIBUTE,
     WRAPPED_ATTRIBUTE,
@@ -60,25 +65,19 @@ from bridge.rejections import (
     message_size,
     pubsub_problem,
     unwrap,
-    wrap,
+)
+from bridge.rejections import (
+    wrap as wrap_message,
 )
 
 BRIDGE_PREFIX = "bridge_"
 DEAD_LETTER_PREFIX = "CloudPubSubDeadLetterSource"
 DEAD_LETTERED = "dead_lettered"  # the reason shown for dead-lettered messages
-LEASE_S = 600  # Pub/Sub's maximum ack deadline: held while we list and republish
-DEFAULT_MAX_MESSAGES = 1000
-DEFAULT_WAIT_S = 5.0
+LEASE_S = MAX_ACK_DEADLINE_S  # held while we list and republish
+DEFAULT_MAX_MESSAGES = REPLAY_MAX_MESSAGES
+REJECTED = "enqueue-requests-rejected-operator"  # the operator subscriptions terraform/ creates
+DEAD_LETTER = "enqueue-requests-dead-letter-operator"
 REASONS = (*(reason.value for reason in Reason), DEAD_LETTERED)  # what --reason accepts
-
-
-@dataclass(frozen=True, slots=True)
-class Pulled:
-    ack_id: str
-    message_id: str
-    data: bytes
-    attributes: Mapping[str, str]
-    publish_time: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,18 +164,18 @@ def candidate_for(pulled: Pulled, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTE
 
 def replay_message(message: OutgoingMessage) -> OutgoingMessage:
     """``message`` as it can be published: as is, or, when its attributes cannot all be
-    attributes (100 already, or too long), wrapped in the data with ``bridge_wrapped=true``,
-    which the bridge unwraps on arrival."""
+    attributes (``MAX_ATTRIBUTES`` already, or too long), wrapped in the data with
+    ``bridge_wrapped=true``, which the bridge unwraps on arrival."""
     if pubsub_problem(message) is None:
         return message
     return OutgoingMessage(
-        data=wrap(message.data, message.attributes), attributes={WRAPPED_ATTRIBUTE: "true"}
+        data=wrap_message(message.data, message.attributes), attributes={WRAPPED_ATTRIBUTE: "true"}
     )
 
 
 def _does_not_fit(message: OutgoingMessage) -> str | None:
     size = message_size(message)
-    if size > MAX_REJECTION_BYTES:
+    if size > MAX_MESSAGE_BYTES:
         return (
             f"cannot republish: {size} bytes with its attributes, over one Pub/Sub request "
             f"({MAX_REQUEST_BYTES} bytes with the topic)"
@@ -186,7 +185,9 @@ def _does_not_fit(message: OutgoingMessage) -> str | None:
 
 def _rejected_again(message: OutgoingMessage, origin: str, max_body_bytes: int) -> str | None:
     """The bridge's own check, as the function will run it (service names excepted)."""
-    as_received = PubsubMessage(origin, message.data, message.attributes, None)
+    as_received = PubsubMessage(
+        message_id=origin, data=message.data, attributes=message.attributes, publish_time=None
+    )
     try:
         envelope = envelope_of(as_received)
         if (exact := exact_payload_of(as_received)) is not None:
@@ -207,135 +208,6 @@ def _service_of(message: OutgoingMessage) -> str | None:
         return None
     service = body.get("service") if isinstance(body, dict) else None
     return service if isinstance(service, str) else None
-
-
-# -- the subscription ---------------------------------------------------------------------
-
-
-class Subscription(Protocol):
-    def pull(self, max_messages: int) -> list[Pulled]:
-        """What is there now (waiting a little when empty); leased to us until released.
-
-        Empty only when Pub/Sub answered that there is nothing. Raised if it did not answer, or
-        failed: ``PublishError``.
-        """
-
-    def extend(self, ack_ids: Sequence[str], seconds: int) -> None: ...
-
-    def ack(self, ack_ids: Sequence[str]) -> None: ...
-
-    def release(self, ack_ids: Sequence[str]) -> None:
-        """Nack: let Pub/Sub deliver these again at once, untouched."""
-
-
-class PubsubSubscription:
-    """A pull subscription through google-cloud-pubsub (honours ``PUBSUB_EMULATOR_HOST``)."""
-
-    def __init__(
-        self, path: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, wait_s: float = DEFAULT_WAIT_S
-    ) -> None:
-        self.path = path
-        self.timeout_s = timeout_s
-        self.wait_s = wait_s
-        self._client: Any = None
-
-    def _api(self) -> Any:
-        if self._client is None:
-            try:
-                from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # heavy
-
-                self._client = pubsub_v1.SubscriberClient()
-            except Exception as e:
-                raise translate_error(e, topic_path=self.path, doing="pulling from") from e
-        return self._client
-
-    def pull(self, max_messages: int) -> list[Pulled]:
-        from google.api_core import exceptions as api
-
-        request = {"subscription": self.path, "max_messages": max_messages}
-        response: Any = None
-        if self.wait_s > 0:
-            try:  # wait up to wait_s for messages to arrive
-                response = self._api().pull(request=request, timeout=self.wait_s, retry=None)
-            except (api.DeadlineExceeded, api.RetryError):
-                response = None  # nothing within wait_s, or no answer at all: ask again
-            except Exception as e:
-                raise translate_error(e, topic_path=self.path, doing="pulling from") from e
-        if response is None:
-            response = self._pull_now(request)
-        return [
-            Pulled(
-                ack_id=item.ack_id,
-                message_id=item.message.message_id,
-                data=bytes(item.message.data),
-                attributes=dict(item.message.attributes),
-                publish_time=_rfc3339(item.message.publish_time),
-            )
-            for item in response.received_messages
-        ]
-
-    def _pull_now(self, request: dict[str, Any]) -> Any:
-        """A pull answered at once, empty or not: only an answer tells "empty" from "no answer"."""
-        from google.api_core import exceptions as api
-
-        try:
-            with warnings.catch_warnings():  # the flag is deprecated, and the only way to ask this
-                warnings.simplefilter("ignore", DeprecationWarning)
-                return self._api().pull(
-                    request={**request, "return_immediately": True},
-                    timeout=self.timeout_s,
-                    retry=None,
-                )
-        except (api.DeadlineExceeded, api.RetryError) as e:
-            raise PublishFailed(
-                f"pulling from {self.path}: Pub/Sub did not answer within {self.timeout_s:g} s "
-                "(--timeout-s): nothing was read, and the subscription may well hold messages"
-            ) from e
-        except Exception as e:
-            raise translate_error(e, topic_path=self.path, doing="pulling from") from e
-
-    def extend(self, ack_ids: Sequence[str], seconds: int) -> None:
-        self._modify(ack_ids, seconds)
-
-    def release(self, ack_ids: Sequence[str]) -> None:
-        self._modify(ack_ids, 0)
-
-    def ack(self, ack_ids: Sequence[str]) -> None:
-        for start in range(0, len(ack_ids), 1000):
-            chunk = list(ack_ids[start : start + 1000])
-            try:
-                self._api().acknowledge(
-                    request={"subscription": self.path, "ack_ids": chunk},
-                    timeout=self.timeout_s,
-                    retry=transient_retry(self.timeout_s),
-                )
-            except Exception as e:
-                raise translate_error(e, topic_path=self.path, doing="acknowledging on") from e
-
-    def _modify(self, ack_ids: Sequence[str], seconds: int) -> None:
-        for start in range(0, len(ack_ids), 1000):
-            chunk = list(ack_ids[start : start + 1000])
-            try:
-                self._api().modify_ack_deadline(
-                    request={
-                        "subscription": self.path,
-                        "ack_ids": chunk,
-                        "ack_deadline_seconds": seconds,
-                    },
-                    timeout=self.timeout_s,
-                    retry=transient_retry(self.timeout_s),
-                )
-            except Exception as e:
-                raise translate_error(
-                    e, topic_path=self.path, doing="changing ack deadlines on"
-                ) from e
-
-
-def _rfc3339(value: Any) -> str:
-    try:
-        return str(value.isoformat())
-    except AttributeError:
-        return str(value or "")
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -363,7 +235,7 @@ def collect(subscription: Subscription, *, max_messages: int) -> list[Candidate]
     extra_ack_ids: list[str] = []  # duplicate deliveries of a message already held
     try:
         while len(seen) < max_messages:
-            pulled = subscription.pull(min(100, max_messages - len(seen)))
+            pulled = subscription.pull(min(REPLAY_PULL_MESSAGES, max_messages - len(seen)))
             if not pulled:
                 break
             held += [p.ack_id for p in pulled]
@@ -490,6 +362,31 @@ def _batches_of(candidates: Sequence[Candidate], *, topic_path: str) -> list[lis
 # -- the command ----------------------------------------------------------------------------
 
 
+def add_parser(commands: Any) -> None:
+    """The ``replay`` subcommand."""
+    parser = commands.add_parser(
+        "replay",
+        help="list rejected / dead-lettered messages, republish chosen ones",
+        description=wrap(
+            "Read a rejected-messages or dead-letter subscription and show each "
+            "message with its reason. With --all, --reason or --message-id, republish the "
+            "chosen ones to enqueue-requests (as the original: same task name) and acknowledge "
+            "exactly those; everything else is released untouched."
+        ),
+        epilog="examples:\n"
+        f"  bridge replay --subscription {REJECTED}    # list only\n"
+        f"  bridge replay --subscription {REJECTED} --reason unknown_service --dry-run\n"
+        f"  bridge replay --subscription {REJECTED} --reason unknown_service\n"
+        f"  bridge replay --subscription {DEAD_LETTER} --message-id 1234567\n"
+        f"  bridge replay --subscription {DEAD_LETTER} --all\n"
+        "(the same names in the local stack, project local-bridge)\n\n" + exit_codes_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    add_where(parser)
+    parser.set_defaults(run=run_replay)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--subscription",
@@ -543,19 +440,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < float("inf"):  # also NaN
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds, 0 or more")
-    return value
-
-
 def run_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    from bridge.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UserError
-
     if args.all and (args.reason or args.message_id):
         raise UserError("--all chooses everything: leave out --reason / --message-id", EXIT_USAGE)
     if args.max < 1:

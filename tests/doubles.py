@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 from bridge.errors import BridgeError, TransientError
 from bridge.gateway import CreateResult
+from bridge.limits import MAX_MESSAGE_BYTES
 from bridge.logs import TaskState
 from bridge.plan import TaskSpec
-from bridge.rejections import MAX_REJECTION_BYTES, OutgoingMessage, message_size, pubsub_problem
+from bridge.rejections import OutgoingMessage, message_size, pubsub_problem
 
 
 @dataclass
@@ -52,10 +53,12 @@ class RecordingSink:
     def reject(self, message: OutgoingMessage) -> None:
         if self.fail_next:
             self.fail_next -= 1
-            raise TransientError("UNAVAILABLE", "rejected topic unavailable (test)")
+            raise TransientError(code="UNAVAILABLE", detail="rejected topic unavailable (test)")
         problem = pubsub_problem(message)
-        if message_size(message) > MAX_REJECTION_BYTES:
+        if message_size(message) > MAX_MESSAGE_BYTES:
             problem = f"{message_size(message)} bytes, over one publish request"
         if problem:
-            raise TransientError("INVALID_ARGUMENT", f"Pub/Sub would refuse it: {problem}")
+            raise TransientError(
+                code="INVALID_ARGUMENT", detail=f"Pub/Sub would refuse it: {problem}"
+            )
         self.rejected.append(message)

@@ -1,7 +1,6 @@
-"""The ``bridge`` command: ``bridge publish`` and ``bridge replay``. See ``bridge --help``.
+"""``bridge publish``: one envelope, or many from a JSON Lines file, checked before any is sent.
 
-User mistakes end with one line on stderr and a distinct exit code (``EXIT_CODES``), never a
-traceback. Results go to stdout (message ids, JSON lines); progress and summaries to stderr.
+Results go to stdout (message ids, JSON lines); progress and summaries to stderr.
 """
 
 from __future__ import annotations
@@ -10,21 +9,16 @@ import argparse
 import json
 import os
 import sys
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from bridge.config import SERVICE_NAME
-from bridge.publisher import (
-    DEFAULT_TIMEOUT_S,
+from bridge.cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, UserError
+from bridge.cli.options import add_where, exit_codes_text, wrap
+from bridge.cli.publisher import (
     DEFAULT_TOPIC,
-    MAX_REQUEST_MESSAGES,
-    AccessDenied,
     InvalidEnvelope,
-    MissingTopic,
     Publisher,
-    PublishError,
     PublishFailed,
     PubsubTransport,
     batches,
@@ -33,102 +27,18 @@ from bridge.publisher import (
     parse_row,
     topic_path_for,
 )
+from bridge.config import SERVICE_NAME
+from bridge.limits import MAX_DEADLINE_S, MAX_REQUEST_MESSAGES, MIN_DEADLINE_S
 
-EXIT_OK = 0
-EXIT_USAGE = 2  # unknown flag, missing or conflicting options (argparse's own code)
-EXIT_INVALID = 3  # bad JSON, an envelope the bridge would reject, unreadable file: nothing sent
-EXIT_NOT_FOUND = 4  # no project, the topic or subscription does not exist
-EXIT_DENIED = 5  # no credentials, or permission denied
-EXIT_FAILED = 6  # Pub/Sub failed (unavailable, timeout); the message says what was sent
-EXIT_PARTIAL = 7  # replay: some chosen messages were not republished (left unacknowledged)
-EXIT_INTERRUPTED = 130
-EXIT_CODES = {
-    EXIT_OK: "success (also: a replay listing, or nothing to replay)",
-    EXIT_USAGE: "usage: unknown flag, missing or conflicting options",
-    EXIT_INVALID: "invalid input: bad JSON, an envelope the bridge would reject; nothing was sent",
-    EXIT_NOT_FOUND: "no project given, or the topic / subscription does not exist",
-    EXIT_DENIED: "no credentials, or permission denied on the topic / subscription",
-    EXIT_FAILED: "Pub/Sub failed (unavailable, timeout); stderr says what was already sent",
-    EXIT_PARTIAL: "replay: some chosen messages could not be republished (left unacknowledged)",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
-}
 MAX_ERRORS_SHOWN = 20
-REJECTED = "enqueue-requests-rejected-operator"  # the operator subscriptions terraform/ creates
-DEAD_LETTER = "enqueue-requests-dead-letter-operator"
 
 
-class UserError(Exception):
-    """Raised for a mistake the user fixes; ``exit_code`` is one of ``EXIT_CODES``."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-def exit_code_for(error: PublishError) -> int:
-    if isinstance(error, InvalidEnvelope):
-        return EXIT_INVALID
-    if isinstance(error, MissingTopic):
-        return EXIT_NOT_FOUND
-    if isinstance(error, AccessDenied):
-        return EXIT_DENIED
-    return EXIT_FAILED
-
-
-def _wrap(text: str) -> str:
-    return textwrap.fill(text, width=88, break_on_hyphens=False)
-
-
-def _exit_codes_text() -> str:
-    return "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES.items())
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bridge",
-        description=_wrap(
-            "Publish envelopes to the enqueue-bridge topic, and replay rejected or "
-            "dead-lettered messages. Honours PUBSUB_EMULATOR_HOST (the local emulator)."
-        ),
-        epilog=_exit_codes_text(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _add_publish(commands)
-    _add_replay(commands)
-    return parser
-
-
-def _add_where(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--project",
-        help="Google Cloud project (default: $GOOGLE_CLOUD_PROJECT or $CLOUDSDK_CORE_PROJECT)",
-    )
-    parser.add_argument(
-        "--timeout-s",
-        type=positive_float,
-        default=DEFAULT_TIMEOUT_S,
-        metavar="S",
-        help=f"give up on one Pub/Sub request after S seconds (default {DEFAULT_TIMEOUT_S:.0f})",
-    )
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number of seconds above 0 (``inf`` and ``nan`` refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds above 0")
-    return value
-
-
-def _add_publish(commands: Any) -> None:
+def add_parser(commands: Any) -> None:
+    """The ``publish`` subcommand."""
     parser = commands.add_parser(
         "publish",
         help="publish one envelope, or many from a JSON Lines file",
-        description=_wrap(
+        description=wrap(
             "Publish to enqueue-requests. Every envelope is checked with the bridge's "
             "own model first: if any is invalid, nothing is sent."
         ),
@@ -139,7 +49,7 @@ def _add_publish(commands: Any) -> None:
         '      {"service": "brain", "payload": {...}, "idempotency_key": "...", "delay_s": 0}\n'
         "  bridge publish --file rows.jsonl --dry-run\n\n"
         "stdout: the message id (one envelope), or one JSON line per row\n"
-        '  {"line": N, "message_id": "..."} (--file).\n\n' + _exit_codes_text(),
+        '  {"line": N, "message_id": "..."} (--file).\n\n' + exit_codes_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     one = parser.add_argument_group("one envelope")
@@ -159,7 +69,10 @@ def _add_publish(commands: Any) -> None:
     one.add_argument("--delay-s", type=int, metavar="N", default=0, help="run in N seconds")
     one.add_argument("--key", metavar="K", help="idempotency key: the same key is one task")
     one.add_argument(
-        "--deadline-s", type=int, metavar="N", help="the worker's deadline, 15..1800 s"
+        "--deadline-s",
+        type=int,
+        metavar="N",
+        help=f"the worker's deadline, {MIN_DEADLINE_S}..{MAX_DEADLINE_S} s",
     )
     many = parser.add_argument_group("many envelopes")
     many.add_argument(
@@ -179,7 +92,7 @@ def _add_publish(commands: Any) -> None:
         default=DEFAULT_TOPIC,
         help=f"topic id or projects/P/topics/T (default {DEFAULT_TOPIC})",
     )
-    _add_where(parser)
+    add_where(parser)
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -187,36 +100,6 @@ def _add_publish(commands: Any) -> None:
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
     parser.set_defaults(run=run_publish)
-
-
-def _add_replay(commands: Any) -> None:
-    from bridge.replay import add_arguments, run_replay
-
-    parser = commands.add_parser(
-        "replay",
-        help="list rejected / dead-lettered messages, republish chosen ones",
-        description=_wrap(
-            "Read a rejected-messages or dead-letter subscription and show each "
-            "message with its reason. With --all, --reason or --message-id, republish the "
-            "chosen ones to enqueue-requests (as the original: same task name) and acknowledge "
-            "exactly those; everything else is released untouched."
-        ),
-        epilog="examples:\n"
-        f"  bridge replay --subscription {REJECTED}    # list only\n"
-        f"  bridge replay --subscription {REJECTED} --reason unknown_service --dry-run\n"
-        f"  bridge replay --subscription {REJECTED} --reason unknown_service\n"
-        f"  bridge replay --subscription {DEAD_LETTER} --message-id 1234567\n"
-        f"  bridge replay --subscription {DEAD_LETTER} --all\n"
-        "(the local stack's: enqueue-rejected-pull, enqueue-dead-letter-pull, "
-        "project local-bridge)\n\n" + _exit_codes_text(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
-    _add_where(parser)
-    parser.set_defaults(run=run_replay)
-
-
-# -- publish ----------------------------------------------------------------------------------
 
 
 def run_publish(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
@@ -425,33 +308,3 @@ def _isatty(stream: IO[str]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-# -- entry point ------------------------------------------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``bridge``; the exit code (``EXIT_CODES``)."""
-    out, err = sys.stdout, sys.stderr
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help (0) or a usage error (2): argparse already printed why
-        return e.code if isinstance(e.code, int) else EXIT_USAGE
-    try:
-        code: int = args.run(args, out, err)
-        return code
-    except UserError as e:
-        print(f"bridge {args.command}: {e}", file=err)
-        return e.exit_code
-    except InvalidEnvelope as e:
-        print(f"bridge {args.command}: {e} [{e.reason.value}]; nothing was sent", file=err)
-        return EXIT_INVALID
-    except PublishError as e:
-        print(f"bridge {args.command}: {e}", file=err)
-        return exit_code_for(e)
-    except KeyboardInterrupt:
-        print(f"bridge {args.command}: interrupted", file=err)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_OK  # `bridge ... | head`: the reader has what it wanted

@@ -2,7 +2,7 @@
 batched within Pub/Sub's request limits. The library behind ``bridge publish``; ``main.py``
 never imports it.
 
-    from bridge.publisher import publish, publish_traced
+    from bridge.cli.publisher import publish, publish_traced  # or: bridge.publish(...)
     message_id = publish("brain", {"case_id": "C-1"}, idempotency_key="case-C-1")
     sent = publish_traced("brain", {"case_id": "C-2"})  # sent.traceparent: a new W3C trace
 
@@ -26,19 +26,31 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bridge.config import DEFAULT_MAX_BODY_BYTES
+from google.api_core import exceptions as api_exceptions
+from google.auth import exceptions as auth_exceptions
+
 from bridge.envelope import Envelope, parse_envelope
 from bridge.errors import PermanentError, Reason
+from bridge.limits import (
+    CLI_TIMEOUT_S,
+    DEFAULT_MAX_BODY_BYTES,
+    MAX_MESSAGE_BYTES,
+    MAX_REQUEST_BYTES,
+    MAX_REQUEST_MESSAGES,
+)
 from bridge.plan import encode_body
-from bridge.rejections import MAX_REQUEST_BYTES as MAX_REQUEST_BYTES
 from bridge.rejections import OutgoingMessage, field_size
 from bridge.rejections import message_size as message_size
 from bridge.trace import TRACEPARENT, new_traceparent, parse_traceparent
 
 DEFAULT_TOPIC = "enqueue-requests"
-MAX_REQUEST_MESSAGES = 1000  # Pub/Sub's limits on one publish request
-DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_TIMEOUT_S = CLI_TIMEOUT_S
 PROJECT_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "GCLOUD_PROJECT")
+
+
+# What the client library raises when Pub/Sub, the network or the credentials fail; each becomes
+# a PublishError (``translate_error``). Anything else is a bug and propagates as it is.
+CLIENT_ERRORS = (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError, OSError)
 
 
 class PublishError(Exception):
@@ -126,8 +138,10 @@ def envelope_message(envelope: Envelope) -> OutgoingMessage:
         raise PermanentError(Reason.BAD_JSON, f"payload: not valid JSON: {e}") from e
     if parse_envelope(encoded) != envelope:  # what the bridge will read back is what was meant
         raise PermanentError(Reason.WRONG_TYPE, "payload: does not survive a JSON round trip")
-    if message_size(OutgoingMessage(encoded, {})) > MAX_REQUEST_BYTES - 1000:
-        raise PermanentError(Reason.TOO_LARGE, "envelope: over Pub/Sub's 10 MB message limit")
+    if message_size(OutgoingMessage(encoded, {})) > MAX_MESSAGE_BYTES:
+        raise PermanentError(
+            Reason.TOO_LARGE, f"envelope: over {MAX_MESSAGE_BYTES} bytes, Pub/Sub's message limit"
+        )
     return OutgoingMessage(data=encoded, attributes={})
 
 
@@ -153,14 +167,17 @@ def traced_message(message: OutgoingMessage, traceparent: str | None) -> Outgoin
 def batches(
     messages: Iterable[OutgoingMessage], *, topic_path: str
 ) -> Iterator[list[OutgoingMessage]]:
-    """Split into publish requests of at most 1,000 messages and 10 MB each, order kept."""
+    """Split into publish requests within Pub/Sub's limits (``MAX_REQUEST_MESSAGES`` messages,
+    ``MAX_REQUEST_BYTES``), order kept."""
     budget = MAX_REQUEST_BYTES - field_size(len(topic_path.encode("utf-8")))
     batch: list[OutgoingMessage] = []
     used = 0
     for message in messages:
         size = message_size(message)
         if size > budget:
-            raise InvalidEnvelope(Reason.TOO_LARGE, f"a message of {size} bytes exceeds 10 MB")
+            raise InvalidEnvelope(
+                Reason.TOO_LARGE, f"a message of {size} bytes exceeds one request ({budget} bytes)"
+            )
         if batch and (len(batch) == MAX_REQUEST_MESSAGES or used + size > budget):
             yield batch
             batch, used = [], 0
@@ -229,7 +246,7 @@ class PubsubTransport:
             response = self.client().publish(
                 request=request, timeout=self.timeout_s, retry=transient_retry(self.timeout_s)
             )
-        except Exception as e:
+        except CLIENT_ERRORS as e:
             raise translate_error(e, topic_path=topic_path) from e
         return list(response.message_ids)
 
@@ -248,7 +265,7 @@ class PubsubTransport:
                     self._client = types.SimpleNamespace(
                         publish=functools.partial(Gapic.publish, wrapper)
                     )
-                except Exception as e:
+                except CLIENT_ERRORS as e:
                     raise translate_error(e, topic_path=None) from e
             return self._client
 
@@ -285,9 +302,7 @@ def translate_error(
 
     ``doing`` says what failed, for the sentence (``"pulling from"`` a subscription, ...).
     """
-    from google.api_core import exceptions as api  # already loaded by the client
-    from google.auth import exceptions as auth
-
+    api, auth = api_exceptions, auth_exceptions
     where = topic_path or "Pub/Sub"
     publishing = doing.startswith("publishing")
     if isinstance(error, PublishError):

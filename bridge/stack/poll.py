@@ -1,0 +1,28 @@
+"""One way to wait for something: poll a predicate until it holds, or raise naming what.
+
+The stack, the tests and the benchmarks all wait with this: never a blind sleep, and never a
+silent partial result at the deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class TimedOut(AssertionError):
+    """Raised if the predicate still did not hold at the deadline; the message names ``what``.
+
+    An ``AssertionError``, so a test that waits fails as a failed assertion, not as an error.
+    """
+
+
+def poll_until(
+    predicate: Callable[[], bool], *, timeout_s: float, what: str, interval_s: float = 0.05
+) -> None:
+    """Call ``predicate`` until it returns true. Raised at ``timeout_s``: ``TimedOut``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise TimedOut(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(interval_s)
