@@ -34,6 +34,7 @@ DEPLOYED = [
     "bridge/pubsub_entry.py",
     "bridge/rejections.py",
     "bridge/task.py",
+    "bridge/trace.py",
     "main.py",
     "requirements.txt",
 ]
