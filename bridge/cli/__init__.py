@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bridge.cli import publish, replay
+from bridge.cli import publish, queues, replay, status
 from bridge.cli.exits import (
     EXIT_DENIED,
     EXIT_FAILED,
@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     publish.add_parser(commands)
     replay.add_parser(commands)
+    status.add_parser(commands)
+    queues.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,101 @@
+"""``bridge queues``: per configured service, its queue's state, rate and retry settings, and how
+many tasks it holds (a bounded ListTasks scan that says when it stopped counting)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import IO, Any
+
+from google.api_core import exceptions as api
+
+from bridge.cli.exits import EXIT_OK, EXIT_USAGE, UserError
+from bridge.cli.options import add_where, wrap
+from bridge.cli.status import settings_from_environment, tasks_failure
+from bridge.cli.tasks_view import describe_queue
+from bridge.gateway import make_client
+
+DEFAULT_MAX_COUNT = 10_000
+PAGE_SIZE = 1000  # ListTasks' largest page
+
+
+def count_tasks(client: Any, queue: str, *, max_count: int, timeout_s: float) -> tuple[int, bool]:
+    """(tasks counted, whether the scan stopped at ``max_count`` before the end)."""
+    counted = 0
+    token = ""
+    while True:
+        page = client.list_tasks(
+            request={
+                "parent": queue,
+                "page_size": min(PAGE_SIZE, max_count),
+                "page_token": token,
+            },
+            timeout=timeout_s,
+        )
+        counted += len(page.tasks)
+        token = page.next_page_token
+        if not token:
+            return counted, False
+        if counted >= max_count:
+            return counted, True
+
+
+def queue_report(client: Any, queue: str, *, max_count: int, timeout_s: float) -> dict[str, Any]:
+    try:
+        report = describe_queue(client.get_queue(name=queue, timeout=timeout_s))
+        count, stopped = count_tasks(client, queue, max_count=max_count, timeout_s=timeout_s)
+    except api.GoogleAPIError as e:
+        raise tasks_failure(e, doing=f"reading {queue}") from e
+    report.update(tasks=count, counting_stopped=stopped)
+    return report
+
+
+def run_queues(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    if args.max_count < 1:
+        raise UserError("--max-count must be 1 or more", EXIT_USAGE)
+    settings = settings_from_environment()
+    client = make_client(settings.tasks_emulator_host)
+    reports = {
+        service: queue_report(
+            client, route.queue_path, max_count=args.max_count, timeout_s=args.timeout_s
+        )
+        for service, route in settings.routes.items()
+    }
+    if args.json:
+        print(json.dumps(reports, ensure_ascii=False, indent=2), file=out)
+        return EXIT_OK
+    for service, report in reports.items():
+        count = f"{report['tasks']}"
+        if report["counting_stopped"]:
+            count = f"at least {count} (stopped counting at --max-count {args.max_count})"
+        print(
+            f"{service}  {report['queue']}  {report['state']}  tasks={count}  "
+            f"rate={report['max_dispatches_per_second']:g}/s burst={report['max_burst_size']} "
+            f"concurrent={report['max_concurrent_dispatches']}  "
+            f"attempts={report['max_attempts']} backoff={report['min_backoff_s']:g}-"
+            f"{report['max_backoff_s']:g} s doublings={report['max_doublings']}",
+            file=out,
+        )
+    return EXIT_OK
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "queues",
+        help="each service's queue: state, rate and retry settings, tasks held",
+        description=wrap(
+            "For every service the function's variables configure (QUEUE_<S>, ...): the "
+            "queue's state, rate limits, retry policy and how many tasks it holds (a bounded "
+            "scan). Honours CLOUD_TASKS_EMULATOR_HOST."
+        ),
+    )
+    parser.add_argument(
+        "--max-count",
+        type=int,
+        default=DEFAULT_MAX_COUNT,
+        metavar="N",
+        help=f"stop counting a queue's tasks after N (default {DEFAULT_MAX_COUNT})",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    add_where(parser)
+    parser.set_defaults(run=run_queues)

@@ -1,0 +1,358 @@
+"""``bridge status``: where is the request for this key? One GetTask (named by the bridge's own
+naming code), and on request a look through the operator subscriptions, without consuming.
+
+Exit codes (the command's own, for scripts): 0 the task is pending or recently done, 3 Cloud
+Tasks has no record of it, 4 it is in the rejected or dead-letter subscription; the CLI's table
+for the rest (2 usage, 5 permission denied, 6 Cloud Tasks or Pub/Sub failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from google.api_core import exceptions as api
+
+from bridge.cli.exits import EXIT_DENIED, EXIT_FAILED, EXIT_USAGE, UserError
+from bridge.cli.options import add_where, positive_float, wrap
+from bridge.cli.publisher import PublishError, resource_path
+from bridge.cli.replay import DEAD_LETTER, REJECTED, Candidate, collect
+from bridge.cli.subscription import PubsubSubscription, Subscription
+from bridge.cli.tasks_view import (
+    NEVER,
+    NEVER_MEANING,
+    RECENT_MEANING,
+    describe_task,
+    not_found_kind,
+)
+from bridge.config import Settings, load_settings
+from bridge.errors import ConfigError, PermanentError
+from bridge.gateway import make_client, status_of
+from bridge.naming import KeyKind, task_id_for, task_name_for
+from bridge.plan import route_for
+from bridge.rejections import WRAPPED_ATTRIBUTE, unwrap
+
+EXIT_FOUND = 0  # pending, or done recently
+EXIT_NO_RECORD = 3  # Cloud Tasks never saw it (or forgot it)
+EXIT_REJECTED = 4  # found in the rejected or dead-letter subscription
+STATUS_EXIT_CODES = {
+    EXIT_FOUND: "found: the task is pending, or completed / deleted recently",
+    EXIT_NO_RECORD: "not found: Cloud Tasks has no record of the name",
+    EXIT_REJECTED: "rejected or dead-lettered: found in an operator subscription",
+}
+PLACES = {"rejected": REJECTED, "dead-letter": DEAD_LETTER}
+DEFAULT_MAX_SCAN = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A message of an operator subscription that carries the key or message id asked about."""
+
+    place: str
+    message_id: str
+    reason: str
+    error: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "in": self.place,
+            "message_id": self.message_id,
+            "reason": self.reason,
+            "error": self.error,
+        }
+
+
+def task_name_of(
+    settings: Settings, *, service: str, key: str | None, message_id: str | None
+) -> str:
+    """The task the bridge names for (service, key) or (service, message id): its own code."""
+    route = route_for(settings, service)
+    kind, value = (
+        (KeyKind.IDEMPOTENCY_KEY, key) if key is not None else (KeyKind.MESSAGE_ID, message_id)
+    )
+    assert value is not None  # argparse requires one of them
+    task_id = task_id_for(service=route.service, kind=kind, value=value)
+    return task_name_for(queue_path=route.queue_path, task_id=task_id)
+
+
+def carries(
+    candidate: Candidate, *, service: str | None, key: str | None, ids: Sequence[str]
+) -> bool:
+    """Whether a pulled message is the one asked about: by message id, else by (service, key)."""
+    if ids and candidate.matches(reasons=(), message_ids=ids):
+        return True
+    if key is None:
+        return False
+    pulled = candidate.pulled
+    data, attributes = pulled.data, dict(pulled.attributes)
+    if attributes.get(WRAPPED_ATTRIBUTE) == "true":
+        try:
+            data, attributes = unwrap(data)
+        except ValueError:
+            return False
+    found_key, found_service = _key_and_service(data, attributes)
+    return found_key == key and (service is None or found_service == service)
+
+
+def _key_and_service(data: bytes, attributes: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """Read leniently: a rejected message is, by definition, not always a valid envelope."""
+    if "service" in attributes:
+        return attributes.get("idempotency_key"), attributes["service"]
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    key, service = body.get("idempotency_key"), body.get("service")
+    return (key if isinstance(key, str) else None), (service if isinstance(service, str) else None)
+
+
+def look_in(
+    subscriptions: Mapping[str, Subscription],
+    *,
+    service: str | None,
+    key: str | None,
+    ids: Sequence[str],
+    max_messages: int,
+) -> tuple[list[Found], list[str]]:
+    """The matching messages of each subscription, and notes (a scan that stopped at the cap).
+
+    Every message pulled is released at once (modifyAckDeadline 0): nothing is consumed, so
+    ``bridge replay`` finds them all afterwards.
+    """
+    found: list[Found] = []
+    notes: list[str] = []
+    for place, subscription in subscriptions.items():
+        candidates = collect(subscription, max_messages=max_messages)
+        try:
+            found += [
+                Found(place, c.pulled.message_id, c.reason, c.error)
+                for c in candidates
+                if carries(c, service=service, key=key, ids=ids)
+            ]
+        finally:
+            if candidates:
+                subscription.release([c.pulled.ack_id for c in candidates])
+        if len(candidates) >= max_messages:
+            notes.append(f"{place}: stopped after {max_messages} messages (--max-scan)")
+    return found, notes
+
+
+def get_task(client: Any, name: str, *, full: bool, timeout_s: float) -> tuple[Any, str | None]:
+    """(the task, None), or (None, ``recently`` | ``never``) when NOT_FOUND. Raised if Cloud
+    Tasks fails otherwise: ``UserError`` (5 denied, 6 failed)."""
+    from google.cloud import tasks_v2
+
+    view = tasks_v2.Task.View.FULL if full else tasks_v2.Task.View.BASIC
+    try:
+        return client.get_task(
+            request={"name": name, "response_view": view}, timeout=timeout_s
+        ), None
+    except api.GoogleAPIError as e:
+        status = status_of(e)
+        message = getattr(e, "message", None) or str(e)
+        if status == "NOT_FOUND" and "Queue does not exist" not in message:
+            return None, not_found_kind(message)
+        raise tasks_failure(e, doing=f"GetTask {name}") from e
+
+
+def queue_state(client: Any, queue: str, *, timeout_s: float) -> str | None:
+    """The queue's state (RUNNING, PAUSED, ...); None when it cannot be read (then unsaid)."""
+    try:
+        return str(client.get_queue(name=queue, timeout=timeout_s).state.name)
+    except api.GoogleAPIError:
+        return None
+
+
+def tasks_failure(error: api.GoogleAPIError, *, doing: str) -> UserError:
+    """A Cloud Tasks error as the CLI's: 5 permission denied, else 6."""
+    status = status_of(error)
+    message = getattr(error, "message", None) or str(error)
+    if status in {"PERMISSION_DENIED", "UNAUTHENTICATED"}:
+        return UserError(
+            f"{doing}: permission denied (GetTask needs cloudtasks.tasks.get, ListTasks "
+            f"cloudtasks.tasks.list: roles/cloudtasks.viewer): {message}",
+            EXIT_DENIED,
+        )
+    cause = status or type(error).__name__
+    return UserError(f"{doing}: Cloud Tasks failed ({cause}): {message}", EXIT_FAILED)
+
+
+def settings_from_environment() -> Settings:
+    try:
+        return load_settings(os.environ)
+    except ConfigError as e:
+        raise UserError(
+            f"the function's variables are needed to name tasks (PROJECT_ID, TASKS_REGION, "
+            f"QUEUE_<S>, ...): {e}",
+            EXIT_USAGE,
+        ) from e
+
+
+def run_status(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    if args.task is None and args.service is None:
+        raise UserError("--service is needed with --key or --message-id", EXIT_USAGE)
+    if args.task is None and (args.key is None) == (args.message_id is None):
+        raise UserError("give one of --key and --message-id (or --task NAME)", EXIT_USAGE)
+    settings = settings_from_environment()
+    if args.task is not None:
+        name = args.task
+    else:
+        try:
+            name = task_name_of(
+                settings, service=args.service, key=args.key, message_id=args.message_id
+            )
+        except PermanentError as e:
+            raise UserError(e.detail, EXIT_USAGE) from e
+    client = make_client(settings.tasks_emulator_host)
+    task, gone = get_task(client, name, full=args.show_body, timeout_s=args.timeout_s)
+    report: dict[str, Any] = {"task": name}
+    if task is not None:
+        paused = queue_state(client, name.split("/tasks/")[0], timeout_s=args.timeout_s)
+        view = describe_task(task, queue_state=paused, now=datetime.now(UTC))
+        report.update(view.fields, found=True)
+        if args.show_body:
+            report["body"] = bytes(task.http_request.body).decode("utf-8", "replace")
+    else:
+        report.update(
+            found=False,
+            not_found=gone,
+            detail=NEVER_MEANING if gone == NEVER else RECENT_MEANING,
+        )
+    code = EXIT_NO_RECORD if gone == NEVER else EXIT_FOUND
+    if args.look_in:
+        names = {
+            "rejected": args.rejected_subscription,
+            "dead-letter": args.dead_letter_subscription,
+        }
+        project = args.project or settings.project_id
+        subscriptions: dict[str, Subscription] = {
+            place: PubsubSubscription(
+                resource_path(names[place], project, kind="subscriptions"),
+                timeout_s=args.timeout_s,
+                wait_s=args.wait_s,
+            )
+            for place in args.look_in
+        }
+        ids = [args.message_id] if args.message_id else []
+        try:
+            found, notes = look_in(
+                subscriptions,
+                service=args.service,
+                key=args.key,
+                ids=ids,
+                max_messages=args.max_scan,
+            )
+        except PublishError as e:
+            raise UserError(str(e), EXIT_FAILED) from e
+        report["look_in"] = {
+            "searched": list(args.look_in),
+            "found": [f.as_json() for f in found],
+            "notes": notes,
+        }
+        if found:
+            code = EXIT_REJECTED
+    report["exit_code"] = code
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2), file=out)
+    else:
+        _print_table(report, out)
+    return code
+
+
+def _print_table(report: Mapping[str, Any], out: IO[str]) -> None:
+    rows = [("task", report["task"])]
+    if report.get("found"):
+        rows += [
+            ("queue", report["queue"]),
+            ("state", report["detail"]),
+            ("worker", report["url"]),
+            ("audience", report["audience"]),
+            ("identity", report["identity"] or "-"),
+            ("deadline", f"{report['deadline_s']} s" if report["deadline_s"] else "-"),
+        ]
+        if "body" in report:
+            rows.append(("body", report["body"]))
+    else:
+        kind = "existed recently" if report["not_found"] != NEVER else "never seen"
+        rows += [("state", f"not found ({kind})"), ("meaning", report["detail"])]
+    searched = report.get("look_in")
+    if searched:
+        for found in searched["found"]:
+            rows.append((found["in"], f"{found['message_id']} {found['reason']}: {found['error']}"))
+        if not searched["found"]:
+            rows.append(("look-in", f"nothing in {', '.join(searched['searched'])}"))
+        rows += [("note", note) for note in searched["notes"]]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}", file=out)
+
+
+def look_in_places(text: str) -> list[str]:
+    """argparse type: ``rejected``, ``dead-letter`` or both, comma-separated."""
+    places = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [p for p in places if p not in PLACES]
+    if unknown or not places:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(PLACES)}")
+    return places
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "status",
+        help="where is the request for a key: its task, or why there is none",
+        description=wrap(
+            "Derive the task name the bridge gives a key (or an unkeyed message's id) and ask "
+            "Cloud Tasks about it: queue, state, last response, worker, identity, deadline. "
+            "Needs the function's variables (PROJECT_ID, TASKS_REGION, QUEUE_<S>, ...) and "
+            "honours CLOUD_TASKS_EMULATOR_HOST and PUBSUB_EMULATOR_HOST."
+        ),
+        epilog="exit codes:\n"
+        + "\n".join(f"  {c:<4} {t}" for c, t in STATUS_EXIT_CODES.items())
+        + "\n  other: as in `bridge --help`",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--service", help="the service the message was for (brain, ...)")
+    parser.add_argument("--key", help="the message's idempotency key")
+    parser.add_argument("--message-id", help="the Pub/Sub message id of an unkeyed message")
+    parser.add_argument("--task", help="a full task name instead (projects/.../tasks/ID)")
+    parser.add_argument(
+        "--show-body",
+        action="store_true",
+        help="also print the task's body (FULL view: payloads carry personal data)",
+    )
+    parser.add_argument(
+        "--look-in",
+        type=look_in_places,
+        default=[],
+        metavar="rejected,dead-letter",
+        help="also search these operator subscriptions (pulled and released at once: nothing "
+        "is consumed)",
+    )
+    parser.add_argument("--rejected-subscription", default=REJECTED, help=f"default {REJECTED}")
+    parser.add_argument(
+        "--dead-letter-subscription", default=DEAD_LETTER, help=f"default {DEAD_LETTER}"
+    )
+    parser.add_argument(
+        "--max-scan",
+        type=int,
+        default=DEFAULT_MAX_SCAN,
+        metavar="N",
+        help=f"read at most N messages per subscription (default {DEFAULT_MAX_SCAN})",
+    )
+    parser.add_argument(
+        "--wait-s",
+        type=positive_float,
+        default=1.0,
+        metavar="S",
+        help="stop reading a subscription after S seconds without a message",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    add_where(parser)
+    parser.set_defaults(run=run_status)
