@@ -1,4 +1,4 @@
-"""The ``bridge`` command: ``bridge publish`` and ``bridge replay``. See ``bridge --help``.
+"""The ``bridge`` command: ``publish``, ``replay``, ``status``, ``queues`` (``bridge --help``).
 
 User mistakes end with one line on stderr and a distinct exit code (``bridge.cli.exits``), never a
 traceback. The function never imports this package: it is an operator's tool.
@@ -39,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bridge",
         description=wrap(
-            "Publish envelopes to the enqueue-bridge topic, and replay rejected or "
-            "dead-lettered messages. Honours PUBSUB_EMULATOR_HOST (the local emulator)."
+            "Publish envelopes to the enqueue-bridge topic, replay rejected or dead-lettered "
+            "messages, and find where a request is (status, queues). Honours "
+            "PUBSUB_EMULATOR_HOST and CLOUD_TASKS_EMULATOR_HOST (the local emulators)."
         ),
         epilog=exit_codes_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
