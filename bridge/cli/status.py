@@ -200,6 +200,10 @@ def run_status(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         raise UserError("--service is needed with --key or --message-id", EXIT_USAGE)
     if args.task is None and (args.key is None) == (args.message_id is None):
         raise UserError("give one of --key and --message-id (or --task NAME)", EXIT_USAGE)
+    if args.look_in and args.key is None and args.message_id is None:
+        raise UserError("--look-in searches by --key or --message-id: give one", EXIT_USAGE)
+    if args.max_scan < 1:
+        raise UserError("--max-scan must be 1 or more", EXIT_USAGE)
     settings = settings_from_environment()
     if args.task is not None:
         name = args.task

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from bridge.cli import main
+from bridge.cli.status import look_in
+from bridge.cli.subscription import Pulled
 from bridge.config import Settings, load_settings
 from bridge.envelope import Envelope
 from bridge.errors import PermanentError, Reason
@@ -244,3 +246,81 @@ def test_a_dead_lettered_message_is_found_by_key(
     assert (found["in"], found["reason"]) == ("dead-letter", "dead_lettered")
     assert "5 deliveries" in found["error"]
     assert len(dead.pull_all(expect=1)) == 1  # still there
+
+
+class FakeSubscription:
+    """Holds messages; records what was released and acknowledged (nothing should be)."""
+
+    def __init__(self, messages: list[Pulled]) -> None:
+        self.waiting = list(messages)
+        self.released: list[str] = []
+        self.acked: list[str] = []
+
+    def pull(self, max_messages: int) -> list[Pulled]:
+        taken, self.waiting = self.waiting[:max_messages], self.waiting[max_messages:]
+        return taken
+
+    def extend(self, ack_ids: Sequence[str], seconds: int) -> None:
+        return None
+
+    def ack(self, ack_ids: Sequence[str]) -> None:
+        self.acked += ack_ids
+
+    def release(self, ack_ids: Sequence[str]) -> None:
+        self.released += ack_ids
+
+
+def pulled(message_id: str, envelope: dict[str, Any], **attributes: str) -> Pulled:
+    return Pulled(
+        ack_id=f"ack-{message_id}",
+        message_id=message_id,
+        data=json.dumps(envelope).encode(),
+        attributes=attributes,
+        publish_time="2026-11-28T12:00:00Z",
+    )
+
+
+def test_look_in_releases_everything_it_pulled_and_acks_nothing() -> None:
+    messages = [
+        pulled("1", {"service": "brain", "idempotency_key": "K"}, bridge_reason="bad_json"),
+        pulled("2", {"service": "regresos", "idempotency_key": "K"}, bridge_reason="bad_json"),
+        pulled("3", {"service": "brain", "idempotency_key": "other"}, bridge_reason="bad_json"),
+    ]
+    subscription = FakeSubscription(messages)
+    found, notes = look_in(
+        {"rejected": subscription}, service="brain", key="K", ids=[], max_messages=2
+    )
+    assert [f.message_id for f in found] == ["1"]  # same key, other service: not this request
+    assert sorted(subscription.released) == ["ack-1", "ack-2"]
+    assert subscription.acked == []
+    assert notes == ["rejected: stopped after 2 messages (--max-scan)"]
+
+
+def test_look_in_by_message_id_matches_a_rejections_original_id() -> None:
+    rejection = pulled("9", {"service": "brain"}, bridge_reason="bad_json", bridge_message_id="77")
+    subscription = FakeSubscription([rejection])
+    found, notes = look_in(
+        {"rejected": subscription}, service="brain", key=None, ids=["77"], max_messages=10
+    )
+    assert [(f.message_id, f.reason) for f in found] == [("9", "bad_json")]
+    assert (subscription.released, notes) == (["ack-9"], [])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--key", "K"], "--service is needed"),
+        (["--service", "brain"], "give one of --key and --message-id"),
+        (["--service", "brain", "--key", "K", "--message-id", "1"], "give one of"),
+        (
+            ["--task", "projects/p/locations/l/queues/q/tasks/t", "--look-in", "rejected"],
+            "--look-in",
+        ),
+        (["--service", "brain", "--key", "K", "--max-scan", "0"], "--max-scan"),
+    ],
+)
+def test_usage_errors_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", *args]) == 2
+    assert message in capsys.readouterr().err
