@@ -26,6 +26,7 @@ MAX_DELAY_S = 30 * 24 * 3600  # schedule_time at most 30 days ahead
 MAX_TASK_BYTES = 1_000_000  # task size, 1 MB (the CreateTask proto comment still says 100 KB)
 MAX_URL_CHARS = 2083  # HTTP target URL
 MAX_QUEUE_ID_CHARS = 100  # queue id: [A-Za-z0-9-]{1,100}
+MAX_LIST_TASKS_PAGE = 1000  # ListTasks page_size, at most
 
 # -- Our own defaults and bounds ----------------------------------------------------------------
 DEFAULT_DEADLINE_S = 900  # what the old enqueuer used when a service named none
@@ -51,3 +52,5 @@ REPLAY_MAX_MESSAGES = 1000  # --max
 REPLAY_WAIT_S = 5.0  # --wait-s
 REPLAY_PULL_MESSAGES = 100  # messages asked for in one pull
 ACK_IDS_PER_REQUEST = 1000  # ack ids in one acknowledge / modifyAckDeadline request
+STATUS_MAX_SCAN = 1000  # bridge status --max-scan: messages read per operator subscription
+QUEUES_MAX_COUNT = 10_000  # bridge queues --max-count: tasks counted per queue

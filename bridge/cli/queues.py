@@ -14,9 +14,10 @@ from bridge.cli.options import add_where, wrap
 from bridge.cli.status import settings_from_environment, tasks_failure
 from bridge.cli.tasks_view import describe_queue
 from bridge.gateway import make_client
+from bridge.limits import MAX_LIST_TASKS_PAGE, QUEUES_MAX_COUNT
 
-DEFAULT_MAX_COUNT = 10_000
-PAGE_SIZE = 1000  # ListTasks' largest page
+DEFAULT_MAX_COUNT = QUEUES_MAX_COUNT
+PAGE_SIZE = MAX_LIST_TASKS_PAGE
 
 
 def count_tasks(client: Any, queue: str, *, max_count: int, timeout_s: float) -> tuple[int, bool]:

@@ -33,6 +33,8 @@ from bridge.cli.tasks_view import (
 from bridge.config import Settings, load_settings
 from bridge.errors import ConfigError, PermanentError
 from bridge.gateway import make_client, status_of
+from bridge.limits import STATUS_MAX_SCAN
+from bridge.message import SERVICE_ATTRIBUTE
 from bridge.naming import KeyKind, task_id_for, task_name_for
 from bridge.plan import route_for
 from bridge.rejections import WRAPPED_ATTRIBUTE, unwrap
@@ -46,7 +48,7 @@ STATUS_EXIT_CODES = {
     EXIT_REJECTED: "rejected or dead-lettered: found in an operator subscription",
 }
 PLACES = {"rejected": REJECTED, "dead-letter": DEAD_LETTER}
-DEFAULT_MAX_SCAN = 1000
+DEFAULT_MAX_SCAN = STATUS_MAX_SCAN
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,8 @@ def task_name_of(
     kind, value = (
         (KeyKind.IDEMPOTENCY_KEY, key) if key is not None else (KeyKind.MESSAGE_ID, message_id)
     )
-    assert value is not None  # argparse requires one of them
+    if value is None:
+        raise ValueError("task_name_of: give key or message_id")
     task_id = task_id_for(service=route.service, kind=kind, value=value)
     return task_name_for(queue_path=route.queue_path, task_id=task_id)
 
@@ -101,8 +104,8 @@ def carries(
 
 def _key_and_service(data: bytes, attributes: Mapping[str, str]) -> tuple[str | None, str | None]:
     """Read leniently: a rejected message is, by definition, not always a valid envelope."""
-    if "service" in attributes:
-        return attributes.get("idempotency_key"), attributes["service"]
+    if SERVICE_ATTRIBUTE in attributes:
+        return attributes.get("idempotency_key"), attributes[SERVICE_ATTRIBUTE]
     try:
         body = json.loads(data)
     except ValueError:
