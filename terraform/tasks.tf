@@ -64,6 +64,28 @@ resource "google_cloud_tasks_queue_iam_member" "http_enqueuer" {
   member   = local.http_runtime_member
 }
 
+# On ALREADY_EXISTS the bridge makes one GetTask to tell a pending task from a reserved name
+# (`task_state`); enqueuer grants create, not get. Viewer on the same queues only.
+resource "google_cloud_tasks_queue_iam_member" "task_reader" {
+  for_each = local.queue_ids
+
+  project  = var.project_id
+  location = local.tasks_region
+  name     = each.value
+  role     = "roles/cloudtasks.viewer"
+  member   = local.runtime_member
+}
+
+resource "google_cloud_tasks_queue_iam_member" "http_task_reader" {
+  for_each = var.enable_http_function ? local.queue_ids : {}
+
+  project  = var.project_id
+  location = local.tasks_region
+  name     = each.value
+  role     = "roles/cloudtasks.viewer"
+  member   = local.http_runtime_member
+}
+
 # Workers that are not public accept CALLER_SA's token.
 resource "google_cloud_run_v2_service_iam_member" "worker_invoker" {
   for_each = { for name, s in local.services : name => s if s.worker_run_service != null }

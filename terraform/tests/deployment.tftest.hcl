@@ -76,6 +76,10 @@ run "deployment" {
     error_message = "The runtime identity must be enqueuer on each queue, and only there."
   }
   assert {
+    condition     = length(google_cloud_tasks_queue_iam_member.task_reader) == 4 && alltrue([for k, b in google_cloud_tasks_queue_iam_member.task_reader : b.role == "roles/cloudtasks.viewer" && b.member == "serviceAccount:${google_service_account.runtime[0].email}" && b.name == google_cloud_tasks_queue.service[k].name])
+    error_message = "The runtime identity must be viewer (GetTask, for task_state) on each queue, and only there."
+  }
+  assert {
     condition     = google_service_account_iam_member.caller_act_as.role == "roles/iam.serviceAccountUser" && google_service_account_iam_member.caller_act_as.member == "serviceAccount:${google_service_account.runtime[0].email}" && google_service_account_iam_member.caller_act_as.service_account_id == "projects/bridge-test-project/serviceAccounts/${google_service_account.caller[0].email}"
     error_message = "The runtime identity must hold actAs on CALLER_SA."
   }
@@ -163,6 +167,10 @@ run "deployment" {
   assert {
     condition     = length(google_cloud_tasks_queue_iam_member.http_enqueuer) == 4 && alltrue([for k, b in google_cloud_tasks_queue_iam_member.http_enqueuer : b.role == "roles/cloudtasks.enqueuer" && b.member == "serviceAccount:${google_service_account.http_runtime[0].email}" && b.name == google_cloud_tasks_queue.service[k].name])
     error_message = "The HTTP function's identity must be enqueuer on each queue, and only there."
+  }
+  assert {
+    condition     = length(google_cloud_tasks_queue_iam_member.http_task_reader) == 4 && alltrue([for k, b in google_cloud_tasks_queue_iam_member.http_task_reader : b.role == "roles/cloudtasks.viewer" && b.member == "serviceAccount:${google_service_account.http_runtime[0].email}" && b.name == google_cloud_tasks_queue.service[k].name])
+    error_message = "The HTTP function's identity must be viewer (GetTask, for task_state) on each queue, and only there."
   }
   assert {
     condition     = google_service_account_iam_member.http_caller_act_as[0].role == "roles/iam.serviceAccountUser" && google_service_account_iam_member.http_caller_act_as[0].member == "serviceAccount:${google_service_account.http_runtime[0].email}" && google_service_account_iam_member.http_caller_act_as[0].service_account_id == "projects/bridge-test-project/serviceAccounts/${google_service_account.caller[0].email}"
