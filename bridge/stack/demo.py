@@ -1,10 +1,12 @@
 """``make demo``: the whole product, locally, on real emulators; a readable report; then stop.
 
-Publishes ten real messages through the Pub/Sub emulator: one per service including the old
+Publishes eleven real messages through the Pub/Sub emulator: one per service including the old
 enqueuer's ``regresos`` example, one in attribute mode, one with a delay, the same idempotency
-key twice, one whose worker fails the first attempt (503) and succeeds on the queue's retry, and
-one malformed. The queues have Terraform's settings; the recording worker verifies every OIDC
-token. The report shows what each worker request carried, then one summary line:
+key twice, one whose worker fails the first attempt (503) and succeeds on the queue's retry, one
+malformed, and, once every task has run, an earlier message's key again: Cloud Tasks still
+reserves the name, so the bridge logs a ``reserved`` duplicate (a WARNING: it will not run).
+The queues have Terraform's settings; the recording worker verifies every OIDC token. The
+report shows what each worker request carried, then one summary line:
 
     N published, N delivered exactly once, N duplicates refused, N rejected with reason, 0 lost
 
@@ -18,7 +20,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bridge.stack.poll import TimedOut, poll_until
@@ -30,6 +32,7 @@ from bridge.stack.worker import Received
 DELAY_S = 5
 SETTLE_S = 3.0  # after the last expected delivery: a window in which a second one would show
 RETRY_KEY = "CASE-008-retry"
+REPUBLISH_TITLE = "a re-publish after the task ran"
 REGRESOS_EXAMPLE: dict[str, Any] = {
     "service": "regresos",
     "payload": {
@@ -73,10 +76,15 @@ class Sent:
     log: dict[str, Any] = field(default_factory=dict)
     attempts: list[Received] = field(default_factory=list)  # every request, refused ones too
     rejection: Any = None
+    after_run: bool = False  # published only once every other message's task has run
 
     @property
     def outcome(self) -> str:
         return str(self.log.get("outcome", ""))
+
+    @property
+    def task_state(self) -> str:
+        return str(self.log.get("task_state", ""))
 
     @property
     def task_id(self) -> str:
@@ -91,6 +99,11 @@ def messages() -> list[Sent]:
     def envelope(title: str, value: Mapping[str, Any]) -> Sent:
         return Sent(title, json.dumps(value, ensure_ascii=False).encode("utf-8"), {})
 
+    testimonio = {
+        "service": "testimonios",
+        "payload": {"case_id": "CASE-002", "testigo": "José Peña"},
+        "idempotency_key": "CASE-002-testimonio",
+    }
     duplicate = {
         "service": "transcripciones",
         "payload": {"audio_uri": "gs://casos/CASE-7/entrevista.m4a", "idioma": "es"},
@@ -104,14 +117,7 @@ def messages() -> list[Sent]:
                 "payload": {"case_id": "CASE-001", "nota": "Declaración de la señora Núñez"},
             },
         ),
-        envelope(
-            "envelope mode: testimonios, with an idempotency key",
-            {
-                "service": "testimonios",
-                "payload": {"case_id": "CASE-002", "testigo": "José Peña"},
-                "idempotency_key": "CASE-002-testimonio",
-            },
-        ),
+        envelope("envelope mode: testimonios, with an idempotency key", testimonio),
         envelope(
             "envelope mode: transcripciones",
             {k: v for k, v in duplicate.items() if k != "idempotency_key"},
@@ -144,6 +150,10 @@ def messages() -> list[Sent]:
             "a malformed message (truncated JSON)",
             b'{"service": "brain", "payload": {"case_id": "CASE-005"',
             {},
+        ),
+        replace(
+            envelope(f"{REPUBLISH_TITLE} (message 2's key, its task already ran)", testimonio),
+            after_run=True,
         ),
     ]
 
@@ -191,17 +201,24 @@ def _wait(check: Callable[[], bool], *, timeout_s: float, what: str) -> None:
 
 def _exercise(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -> None:
     stack.worker.fail_first(RETRY_KEY)
-    for item in sent:
-        item.message_id = stack.pubsub.publish(TOPIC, data=item.data, attributes=item.attributes)
-        item.published_at = time.time()
-    say(f"· published {len(sent)} messages to {TOPIC}")
+    first = [s for s in sent if not s.after_run]
+    later = [s for s in sent if s.after_run]
+
+    def publish(items: list[Sent]) -> None:
+        for item in items:
+            item.message_id = stack.pubsub.publish(
+                TOPIC, data=item.data, attributes=item.attributes
+            )
+            item.published_at = time.time()
 
     def logged() -> bool:
         by_id = {e.get("message_id"): e for e in stack.function_log()}
         for item in sent:
-            item.log = by_id.get(item.message_id, {})
-        return all(item.log for item in sent)
+            item.log = by_id.get(item.message_id, {}) if item.message_id else {}
+        return all(item.log for item in sent if item.message_id)
 
+    publish(first)
+    say(f"· published {len(first)} messages to {TOPIC}")
     _wait(logged, timeout_s=30, what="the function's log line of every message")
     by_task: dict[str, list[Received]] = {}
 
@@ -215,6 +232,10 @@ def _exercise(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -> Non
     retry_wait_s = stack.queue_policy.backoff_s(1)
     say(f"· waiting for the worker (the retry comes {retry_wait_s:g} s after the first attempt)")
     _wait(delivered, timeout_s=DELAY_S + retry_wait_s + 30, what="every task at the worker")
+    time.sleep(SETTLE_S)  # the worker's answers reach Cloud Tasks, which then drops the tasks
+    publish(later)
+    say(f"· every task ran; published {len(later)} more with an earlier message's key")
+    _wait(logged, timeout_s=30, what="the function's log line of every message")
     time.sleep(SETTLE_S)  # a second delivery of any task would arrive in this window
     delivered()
     for item in sent:
@@ -250,6 +271,9 @@ def account(sent: list[Sent]) -> tuple[str, list[str]]:
     for item in duplicates:
         if item.task_id not in tasks_created:
             failures.append(f"{item.title}: refused as a duplicate of a task never created")
+    for item in sent:
+        if item.after_run and item.task_state != "reserved":
+            failures.append(f"{item.title}: not a reserved duplicate ({item.outcome or 'no log'})")
     accounted = {id(s) for s in [*created, *duplicates, *rejected]}
     lost = [s for s in sent if id(s) not in accounted]
     failures += [f"{s.title}: lost (bridge: {s.outcome or 'no log line'})" for s in lost]
@@ -289,10 +313,7 @@ def _report(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -> None:
         if log.get("task"):
             say(f"    task        {log.get('queue')}/tasks/{item.task_id}")
         if item.outcome == "duplicate":
-            say(
-                "                Cloud Tasks answered ALREADY_EXISTS: this name is taken, "
-                "the request is already queued; acked, nothing sent"
-            )
+            _say_duplicate(item, say)
         for attempt in item.attempts:
             _say_attempt(item, attempt, say)
         if item.rejection is not None:
@@ -309,7 +330,31 @@ def _report(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -> None:
         f"The duplicate: both messages named task {pair[0].task_id[:16]}…; Cloud Tasks "
         f"refused the second and the worker got {deliveries} request."
     )
+    for item in (s for s in sent if s.after_run):
+        original = next((s for s in sent if s.task_id == item.task_id and s is not item), None)
+        runs = len(original.deliveries) if original else 0
+        say(
+            f"The re-publish: task_state {item.task_state or '?'}, logged "
+            f"{item.log.get('severity')}; the name's earlier task ran {runs} time(s), "
+            "this one will not run."
+        )
     say("-" * 100)
+
+
+def _say_duplicate(item: Sent, say: Callable[[str], None]) -> None:
+    state = item.task_state or "?"
+    if item.task_state == "reserved":
+        say(f"    task_state  {state}: will not run (logged {item.log.get('severity')})")
+        say(
+            "                Cloud Tasks answered ALREADY_EXISTS and GetTask NOT_FOUND: the task "
+            "already ran and its name stays reserved; acked, nothing sent"
+        )
+        return
+    say(f"    task_state  {state}")
+    say(
+        "                Cloud Tasks answered ALREADY_EXISTS: this name is taken, "
+        "the request is already queued; acked, nothing sent"
+    )
 
 
 def _say_attempt(item: Sent, attempt: Received, say: Callable[[str], None]) -> None:

@@ -49,3 +49,21 @@ def test_lost_twice_refused_and_orphan_duplicates_fail() -> None:
     assert any("refused a token" in f for f in failures)
     assert any("never created" in f for f in failures)
     assert any("lost" in f for f in failures)
+
+
+def test_a_republish_after_the_run_must_be_a_reserved_duplicate() -> None:
+    reserved = sent("duplicate", "a")
+    reserved.log["task_state"] = "reserved"
+    reserved.after_run = True
+    pending = sent("duplicate", "a")
+    pending.log["task_state"] = "pending"
+    pending.after_run = True
+
+    summary, failures = account([sent("created", "a", attempt("a")), reserved])
+    assert summary == (
+        "2 published, 1 delivered exactly once, 1 duplicates refused, "
+        "0 rejected with reason, 0 lost"
+    )
+    assert failures == []
+    _, failures = account([sent("created", "a", attempt("a")), pending])
+    assert any("not a reserved duplicate" in f for f in failures)
