@@ -2,11 +2,12 @@
 
 Publishes eleven real messages through the Pub/Sub emulator: one per service including the old
 enqueuer's ``regresos`` example, one in attribute mode, one with a delay, the same idempotency
-key twice, one whose worker fails the first attempt (503) and succeeds on the queue's retry, one
-malformed, and, once every task has run, an earlier message's key again: Cloud Tasks still
-reserves the name, so the bridge logs a ``reserved`` duplicate (a WARNING: it will not run).
-The queues have Terraform's settings; the recording worker verifies every OIDC token. The
-report shows what each worker request carried, then one summary line:
+key twice (delayed: the second finds the task queued, ``pending``), one whose worker fails the
+first attempt (503) and succeeds on the queue's retry, one malformed, and, once every task has
+run, an earlier message's key again: Cloud Tasks still reserves the name, so the bridge logs a
+``reserved`` duplicate (a WARNING: it will not run). The queues have Terraform's settings; the
+recording worker verifies every OIDC token. The report shows what each worker request carried,
+then one summary line:
 
     N published, N delivered exactly once, N duplicates refused, N rejected with reason, 0 lost
 
@@ -108,6 +109,7 @@ def messages() -> list[Sent]:
         "service": "transcripciones",
         "payload": {"audio_uri": "gs://casos/CASE-7/entrevista.m4a", "idioma": "es"},
         "idempotency_key": "CASE-7-transcripcion",
+        "delay_s": DELAY_S,  # still queued when the 2nd arrives: a pending duplicate
     }
     return [
         envelope(
@@ -120,7 +122,7 @@ def messages() -> list[Sent]:
         envelope("envelope mode: testimonios, with an idempotency key", testimonio),
         envelope(
             "envelope mode: transcripciones",
-            {k: v for k, v in duplicate.items() if k != "idempotency_key"},
+            {k: v for k, v in duplicate.items() if k not in ("idempotency_key", "delay_s")},
         ),
         envelope("the old enqueuer's regresos example", REGRESOS_EXAMPLE),
         Sent(
@@ -136,8 +138,8 @@ def messages() -> list[Sent]:
                 "delay_s": DELAY_S,
             },
         ),
-        envelope("a duplicate, 1st: same idempotency key twice", duplicate),
-        envelope("a duplicate, 2nd: same idempotency key twice", duplicate),
+        envelope(f"a duplicate, 1st: same idempotency key twice, delay_s={DELAY_S}", duplicate),
+        envelope(f"a duplicate, 2nd: same idempotency key twice, delay_s={DELAY_S}", duplicate),
         envelope(
             "a worker that fails the first attempt (503), retried on the queue's backoff",
             {
@@ -152,7 +154,7 @@ def messages() -> list[Sent]:
             {},
         ),
         replace(
-            envelope(f"{REPUBLISH_TITLE} (message 2's key, its task already ran)", testimonio),
+            envelope(f"{REPUBLISH_TITLE}: message 2's key again", testimonio),
             after_run=True,
         ),
     ]
