@@ -98,7 +98,8 @@ class TokenIssuer:
         )
         return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
-    def _sign(self, claims: dict[str, Any]) -> str:
+    def sign(self, claims: dict[str, Any]) -> str:
+        """A JWT of ``claims`` as given, signed with this key (``id_token`` builds production's)."""
         header = {"alg": "RS256", "kid": self.key_id, "typ": "JWT"}
         signing_input = ".".join(
             _b64url(json.dumps(part, separators=(",", ":")).encode("utf-8"))
@@ -113,7 +114,7 @@ class TokenIssuer:
         """The ID token production sends for ``oidc_token {service_account_email, audience}``."""
         issued_s = int(now_s)
         subject = account_id(email)
-        return self._sign(
+        return self.sign(
             {
                 "aud": audience,
                 "azp": subject,

@@ -1,24 +1,17 @@
-"""A stand-in OIDC issuer for the worker's own tests: RSA keys, a JWK Set served on loopback."""
+"""A stand-in OIDC issuer for the worker's own tests: the emulator's signer, its JWK Set served on
+loopback, and tokens with any claims (expired, misaddressed, another caller) on demand."""
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from google.auth import crypt, jwt
+from tasks_emulator.oidc import TokenIssuer
 
 CALLER = "caller@local-bridge.iam.gserviceaccount.com"
-
-
-def _b64(number: int) -> str:
-    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 class Issuer:
@@ -26,7 +19,6 @@ class Issuer:
 
     def __init__(self) -> None:
         self.requests = 0
-        self._generation = 0
         self.rotate()
         issuer = self
 
@@ -52,14 +44,14 @@ class Issuer:
         return f"http://127.0.0.1:{self._server.server_address[1]}/jwks"
 
     def rotate(self) -> None:
-        self._generation += 1
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = f"key-{self._generation}"
+        self._signer = TokenIssuer.load_or_create(None)  # a fresh key, a new key id
+
+    @property
+    def kid(self) -> str:
+        return self._signer.key_id
 
     def jwks(self) -> dict[str, Any]:
-        numbers = self._key.public_key().public_numbers()
-        key = {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid}
-        return {"keys": [{**key, "n": _b64(numbers.n), "e": _b64(numbers.e)}]}
+        return self._signer.jwks()
 
     def token(self, **overrides: Any) -> str:
         now = int(time.time())
@@ -74,14 +66,7 @@ class Issuer:
             "exp": now + 3600,
             **overrides,
         }
-        pem = self._key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        signer = crypt.RSASigner.from_string(pem, key_id=self.kid)
-        token: bytes = jwt.encode(signer, claims)
-        return token.decode("ascii")
+        return self._signer.sign(claims)
 
     def close(self) -> None:
         self._server.shutdown()
