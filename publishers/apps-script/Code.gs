@@ -75,7 +75,7 @@ function enqueueTraced(service, payload, options, traceparent) {
 /**
  * enqueueBatch with a `traceparent` per item (`item.traceparent`, or a new one each). Returns
  * [{messageId, traceparent}], in order; on a failure after others were sent, the error carries
- * `publishedIds` as enqueueBatch's does.
+ * `publishedIds` as enqueueBatch's does, and `published`: their [{messageId, traceparent}].
  * @param {Array<{service: string, payload: Object, options: (Object|undefined),
  *                traceparent: (string|undefined)}>} items
  * @return {Array<{messageId: string, traceparent: string}>}
@@ -110,13 +110,19 @@ function publishItems_(items, caller, traced) {
           ' messages were published before this failure; see error.publishedIds)';
       }
       e.publishedIds = published;
+      if (traced) e.published = sentOf_(published, messages);
       throw e;
     }
   });
+  return traced ? sentOf_(published, messages) : published.map(function (id) {
+    return { messageId: id };
+  });
+}
+
+/** [{messageId, traceparent}] of the first published.length messages, in order. */
+function sentOf_(published, messages) {
   return published.map(function (id, i) {
-    var sent = { messageId: id };
-    if (traced) sent.traceparent = messages[i].attributes.traceparent;
-    return sent;
+    return { messageId: id, traceparent: messages[i].attributes.traceparent };
   });
 }
 

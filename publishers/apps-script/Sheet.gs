@@ -6,7 +6,9 @@
  * Each row becomes enqueue(service, {<column>: <value>, ...}, {idempotency_key, delay_s}).
  * The key is made of the spreadsheet, the sheet, the row and a hash of its content: clicking
  * twice (or two people at once) cannot enqueue a row twice, while editing the row and clicking
- * again does enqueue the new content. The outcome is written back to the "status" column.
+ * again does enqueue the new content. The outcome is written back to the "status" column: the
+ * message id, the key and the trace id, so `bridge status --service S --key K` finds the row's
+ * task and Cloud Logging's trace view shows the bridge's and the worker's lines for it.
  */
 
 var SHEET_RESERVED_COLUMNS = ['service', 'status', 'delay_s', 'deadline_s'];
@@ -31,7 +33,8 @@ function enqueueSelectedRows() {
 }
 
 /**
- * Enqueue rows firstRow..firstRow+numRows-1 of sheet. Returns [{row, key, messageId}].
+ * Enqueue rows firstRow..firstRow+numRows-1 of sheet, each with a new traceparent.
+ * Returns [{row, key, messageId, traceparent}].
  * Blank rows are skipped; a row without a service is an error naming the row.
  */
 function enqueueRows(sheet, firstRow, numRows) {
@@ -69,16 +72,17 @@ function enqueueRows(sheet, firstRow, numRows) {
     items.push({ service: service, payload: payload, options: options });
   });
   if (!items.length) return [];
-  var ids;
+  var sent;
   try {
-    ids = enqueueBatch(items);
+    sent = enqueueBatchTraced(items);
   } catch (e) {
-    (e.publishedIds || []).forEach(function (id, i) { markRow_(sheet, statusColumn, rows[i], id); });
+    (e.published || []).forEach(function (one, i) { markRow_(sheet, statusColumn, rows[i], one); });
     throw e;
   }
-  ids.forEach(function (id, i) {
-    rows[i].messageId = id;
-    markRow_(sheet, statusColumn, rows[i], id);
+  sent.forEach(function (one, i) {
+    rows[i].messageId = one.messageId;
+    rows[i].traceparent = one.traceparent;
+    markRow_(sheet, statusColumn, rows[i], one);
   });
   return rows;
 }
@@ -96,9 +100,11 @@ function rowKey(spreadsheetId, sheetId, row, service, payload) {
   return 'sheet-' + spreadsheetId + '-' + sheetId + '-row' + row + '-' + hex;
 }
 
-function markRow_(sheet, statusColumn, row, messageId) {
+/** The status cell: when, the message id, the key and the trace id (traceparent's 2nd field). */
+function markRow_(sheet, statusColumn, row, sent) {
   if (statusColumn < 0) return;
   sheet.getRange(row.row, statusColumn + 1).setValue(
-    'enqueued ' + new Date().toISOString() + ' message ' + messageId + ' key ' + row.key
+    'enqueued ' + new Date().toISOString() + ' message ' + sent.messageId + ' key ' + row.key +
+    ' trace ' + sent.traceparent.split('-')[1]
   );
 }

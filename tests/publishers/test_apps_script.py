@@ -269,6 +269,27 @@ def test_giving_up_after_five_attempts_reports_what_was_published(
     assert len(topic.pull_all(expect=1000)) == 1000
 
 
+def test_a_traced_batch_that_gives_up_reports_the_traces_it_sent(
+    node: str, emulator: Emulator, topic: Topic, tmp_path: Path
+) -> None:
+    items = [{"service": "brain", "payload": {"i": i}} for i in range(1500)]
+    result = run_apps_script(
+        node,
+        tmp_path,
+        host=emulator.host,
+        properties=props(topic),
+        faults=[None] + [{"status": 500, "body": "boom"}] * 5,
+        steps=[{"call": "enqueueBatchTraced", "args": [items]}],
+    )
+    [step] = result["steps"]
+    assert "1000 of 1500 messages were published" in step["error"]
+    published = step["published"]
+    assert [p["messageId"] for p in published] == step["publishedIds"]
+    pulled = {m.message_id: m for m in topic.pull_all(expect=1000)}
+    for sent in published:
+        assert pulled[sent["messageId"]].attributes == {"traceparent": sent["traceparent"]}
+
+
 @pytest.mark.parametrize(
     ("fault", "words"),
     [
@@ -366,7 +387,8 @@ def test_the_sheet_menu_enqueues_selected_rows_once_per_content(
         {"name": "Enqueue", "items": [["Enqueue selected rows", "enqueueSelectedRows"]]}
     ]
     assert result["alerts"] == ["Enqueued 2 row(s).", "Enqueued 2 row(s)."]
-    envelopes = [decoded_envelope(m) for m in topic.pull_all(expect=4)]
+    pulled = topic.pull_all(expect=4)
+    envelopes = [decoded_envelope(m) for m in pulled]
     keys = sorted(e.idempotency_key or "" for e in envelopes)
     assert keys[0] == keys[1]
     assert keys[2] == keys[3]
@@ -386,6 +408,18 @@ def test_the_sheet_menu_enqueues_selected_rows_once_per_content(
     assert grid[1][1].startswith("enqueued ")
     assert grid[3][1].startswith("enqueued ")
     assert grid[2][1] == ""
+    # each row's cell names its message, key and trace: the trace id its message carried
+    traces = {}
+    for message in pulled:
+        context = parse_traceparent(message.attributes["traceparent"])
+        assert context is not None
+        traces[message.message_id] = context.trace_id
+    for cell in (grid[1][1], grid[3][1]):
+        words = cell.split()
+        message_id, key, trace = (words[words.index(w) + 1] for w in ("message", "key", "trace"))
+        assert traces[message_id] == trace
+        assert key in keys
+    assert len(set(traces.values())) == 4  # a new trace per row and click
 
 
 def test_an_edited_row_gets_a_new_key(

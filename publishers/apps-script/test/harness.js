@@ -3,7 +3,7 @@
 //   node harness.js scenario.json
 // scenario: {"emulatorHost", "properties", "faults", "sleepScale", "sheet",
 //            "steps": [{"call": "enqueue", "args": [...]}, ...]}
-// stdout: {"steps": [{"ok": value} | {"error": message, "publishedIds"}], "fetches", "sleeps",
+// stdout: {"steps": [{"ok": value} | {"error": message, "publishedIds", "published"}], "fetches", "sleeps",
 //          "alerts", "menus", "grid"}
 const fs = require('node:fs');
 const path = require('node:path');
@@ -27,7 +27,11 @@ function main() {
       const value = vm.runInContext(`${step.call}.apply(null, JSON.parse(__args))`, context);
       return { ok: value === undefined ? null : JSON.parse(JSON.stringify(value)) };
     } catch (e) {
-      return { error: String(e && e.message), publishedIds: (e && e.publishedIds) || null };
+      return {
+        error: String(e && e.message),
+        publishedIds: (e && e.publishedIds) || null,
+        published: (e && e.published) || null,
+      };
     }
   });
   const fetches = log.fetches.map(({ body, ...rest }) => ({ ...rest, bodyBytes: body.length }));
