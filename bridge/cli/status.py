@@ -2,7 +2,7 @@
 naming code), and on request a look through the operator subscriptions, without consuming.
 
 Exit codes (the command's own, for scripts): 0 the task is pending or recently done, 3 Cloud
-Tasks has no record of it, 4 it is in the rejected or dead-letter subscription; the CLI's table
+Tasks has no record of it (or its queue, or the service, does not exist), 4 it is in the rejected or dead-letter subscription; the CLI's table
 for the rest (2 usage, 5 permission denied, 6 Cloud Tasks or Pub/Sub failed).
 """
 
@@ -26,9 +26,14 @@ from bridge.cli.subscription import PubsubSubscription, Subscription
 from bridge.cli.tasks_view import (
     NEVER,
     NEVER_MEANING,
+    NO_QUEUE,
     RECENT_MEANING,
+    RECENTLY,
+    UNCONFIGURED,
     describe_task,
+    no_queue_meaning,
     not_found_kind,
+    unconfigured_meaning,
 )
 from bridge.config import Settings, load_settings
 from bridge.errors import ConfigError, PermanentError
@@ -44,7 +49,8 @@ EXIT_NO_RECORD = 3  # Cloud Tasks never saw it (or forgot it)
 EXIT_REJECTED = 4  # found in the rejected or dead-letter subscription
 STATUS_EXIT_CODES = {
     EXIT_FOUND: "found: the task is pending, or completed / deleted recently",
-    EXIT_NO_RECORD: "not found: Cloud Tasks has no record of the name",
+    EXIT_NO_RECORD: "not found: Cloud Tasks has no record of the name (or no such queue or "
+    "service)",
     EXIT_REJECTED: "rejected or dead-lettered: found in an operator subscription",
 }
 PLACES = {"rejected": REJECTED, "dead-letter": DEAD_LETTER}
@@ -148,8 +154,8 @@ def look_in(
 
 
 def get_task(client: Any, name: str, *, full: bool, timeout_s: float) -> tuple[Any, str | None]:
-    """(the task, None), or (None, ``recently`` | ``never``) when NOT_FOUND. Raised if Cloud
-    Tasks fails otherwise: ``UserError`` (5 denied, 6 failed)."""
+    """(the task, None), or (None, ``recently`` | ``never`` | ``no_queue``) when NOT_FOUND.
+    Raised if Cloud Tasks fails otherwise: ``UserError`` (5 denied, 6 failed)."""
     from google.cloud import tasks_v2
 
     view = tasks_v2.Task.View.FULL if full else tasks_v2.Task.View.BASIC
@@ -158,11 +164,26 @@ def get_task(client: Any, name: str, *, full: bool, timeout_s: float) -> tuple[A
             request={"name": name, "response_view": view}, timeout=timeout_s
         ), None
     except api.GoogleAPIError as e:
-        status = status_of(e)
-        message = getattr(e, "message", None) or str(e)
-        if status == "NOT_FOUND" and "Queue does not exist" not in message:
-            return None, not_found_kind(message)
-        raise tasks_failure(e, doing=f"GetTask {name}") from e
+        if status_of(e) != "NOT_FOUND":
+            raise tasks_failure(e, doing=f"GetTask {name}") from e
+        kind = not_found_kind(getattr(e, "message", None) or str(e))
+    if kind == NEVER and not queue_exists(client, queue_of(name), timeout_s=timeout_s):
+        return None, NO_QUEUE  # GetQueue tells, whatever words GetTask's NOT_FOUND used
+    return None, kind
+
+
+def queue_of(task_name: str) -> str:
+    return task_name.split("/tasks/")[0]
+
+
+def queue_exists(client: Any, queue: str, *, timeout_s: float) -> bool:
+    try:
+        client.get_queue(name=queue, timeout=timeout_s)
+    except api.GoogleAPIError as e:
+        if status_of(e) == "NOT_FOUND":
+            return False
+        raise tasks_failure(e, doing=f"GetQueue {queue}") from e
+    return True
 
 
 def queue_state(client: Any, queue: str, *, timeout_s: float) -> str | None:
@@ -198,6 +219,24 @@ def settings_from_environment() -> Settings:
         ) from e
 
 
+def task_report(settings: Settings, name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """What GetTask says about ``name``: its fields, or why it is not found."""
+    client = make_client(settings.tasks_emulator_host)
+    task, gone = get_task(client, name, full=args.show_body, timeout_s=args.timeout_s)
+    if task is None:
+        if gone == NO_QUEUE:
+            detail = no_queue_meaning(queue_of(name))
+        else:
+            detail = RECENT_MEANING if gone == RECENTLY else NEVER_MEANING
+        return {"found": False, "not_found": gone, "detail": detail}
+    paused = queue_state(client, queue_of(name), timeout_s=args.timeout_s)
+    view = describe_task(task, queue_state=paused, now=datetime.now(UTC))
+    report: dict[str, Any] = {**view.fields, "found": True}
+    if args.show_body:
+        report["body"] = bytes(task.http_request.body).decode("utf-8", "replace")
+    return report
+
+
 def run_status(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.task is None and args.service is None:
         raise UserError("--service is needed with --key or --message-id", EXIT_USAGE)
@@ -208,31 +247,28 @@ def run_status(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.max_scan < 1:
         raise UserError("--max-scan must be 1 or more", EXIT_USAGE)
     settings = settings_from_environment()
-    if args.task is not None:
-        name = args.task
-    else:
+    name: str | None = args.task
+    if name is None:
         try:
             name = task_name_of(
                 settings, service=args.service, key=args.key, message_id=args.message_id
             )
         except PermanentError as e:
-            raise UserError(e.detail, EXIT_USAGE) from e
-    client = make_client(settings.tasks_emulator_host)
-    task, gone = get_task(client, name, full=args.show_body, timeout_s=args.timeout_s)
+            if not args.look_in:
+                raise UserError(
+                    f"{e.detail} (a message for it was rejected as unknown_service: "
+                    "--look-in rejected finds it)",
+                    EXIT_USAGE,
+                ) from e
+            # unconfigured: no task can exist, but its rejected messages may; name stays None
     report: dict[str, Any] = {"task": name}
-    if task is not None:
-        paused = queue_state(client, name.split("/tasks/")[0], timeout_s=args.timeout_s)
-        view = describe_task(task, queue_state=paused, now=datetime.now(UTC))
-        report.update(view.fields, found=True)
-        if args.show_body:
-            report["body"] = bytes(task.http_request.body).decode("utf-8", "replace")
+    if name is None:
+        detail = unconfigured_meaning(args.service)
+        report.update(found=False, not_found=UNCONFIGURED, detail=detail)
     else:
-        report.update(
-            found=False,
-            not_found=gone,
-            detail=NEVER_MEANING if gone == NEVER else RECENT_MEANING,
-        )
-    code = EXIT_NO_RECORD if gone == NEVER else EXIT_FOUND
+        report.update(task_report(settings, name, args))
+    done_recently = report.get("not_found") == RECENTLY
+    code = EXIT_FOUND if report["found"] or done_recently else EXIT_NO_RECORD
     if args.look_in:
         names = {
             "rejected": args.rejected_subscription,
@@ -274,7 +310,7 @@ def run_status(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 
 def _print_table(report: Mapping[str, Any], out: IO[str]) -> None:
-    rows = [("task", report["task"])]
+    rows = [("task", report["task"] or "-")]
     if report.get("found"):
         rows += [
             ("queue", report["queue"]),
@@ -287,7 +323,12 @@ def _print_table(report: Mapping[str, Any], out: IO[str]) -> None:
         if "body" in report:
             rows.append(("body", report["body"]))
     else:
-        kind = "existed recently" if report["not_found"] != NEVER else "never seen"
+        kind = {
+            NEVER: "never seen",
+            RECENTLY: "existed recently",
+            NO_QUEUE: "no such queue",
+            UNCONFIGURED: "no such service",
+        }[report["not_found"]]
         rows += [("state", f"not found ({kind})"), ("meaning", report["detail"])]
     searched = report.get("look_in")
     if searched:

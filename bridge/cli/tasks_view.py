@@ -31,6 +31,27 @@ NEVER_MEANING = (
 )
 
 
+NO_QUEUE = "no_queue"
+UNCONFIGURED = "unconfigured"
+
+
+def no_queue_meaning(queue: str) -> str:
+    return (
+        f"the queue {queue} does not exist: Cloud Tasks answers NOT_FOUND, so the bridge retries "
+        "this service's messages until Pub/Sub moves them to the dead-letter topic; create the "
+        "queue (terraform apply), then `bridge replay` them from the dead-letter subscription "
+        "(--look-in dead-letter finds them)"
+    )
+
+
+def unconfigured_meaning(service: str) -> str:
+    return (
+        f"service {service!r} is not configured here (QUEUE_<S>, BRIDGE_SERVICES): the bridge "
+        "rejects its messages as unknown_service, so no task exists; configure the service, "
+        "then `bridge replay --reason unknown_service` republishes them"
+    )
+
+
 def not_found_kind(message: str) -> str:
     """``recently`` when NOT_FOUND says the name existed recently, else ``never``."""
     return RECENTLY if RECENT_MARK in message else NEVER

@@ -166,11 +166,37 @@ def test_a_key_never_seen(env: Local, capsys: pytest.CaptureFixture[str]) -> Non
     assert "creates it" in report["detail"]
 
 
+def test_a_missing_queue_is_said(env: Local, capsys: pytest.CaptureFixture[str]) -> None:
+    queue = env.settings.routes["brain"].queue_path.replace("queue-brain", "queue-gone")
+    code, report = status(capsys, "--task", f"{queue}/tasks/T1")
+    assert code == 3
+    assert (report["found"], report["not_found"]) == (False, "no_queue")
+    assert f"the queue {queue} does not exist" in report["detail"]
+    assert "dead-letter" in report["detail"]
+
+
 def test_an_unknown_service_is_a_usage_error(
     env: Local, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["status", "--service", "brian", "--key", "K"]) == 2
-    assert "known services" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "known services" in err
+    assert "--look-in rejected" in err  # where its messages went
+
+
+def test_an_unknown_service_with_nothing_rejected_is_not_found(
+    env: Local, pubsub_env: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = new_topic(pubsub_env.rest, "empty")
+    args = ["--service", "brian", "--key", "K", "--look-in", "rejected"]
+    code, report = status(capsys, *args, "--rejected-subscription", empty.subscription)
+    assert code == 3
+    assert (report["found"], report["not_found"]) == (False, "unconfigured")
+    assert report["look_in"]["found"] == []
+    assert main(["status", *args, "--rejected-subscription", empty.subscription]) == 3
+    table = capsys.readouterr().out
+    assert "not found (no such service)" in table
+    assert "nothing in rejected" in table
 
 
 def test_a_rejected_message_is_found_and_left_for_replay(
@@ -199,14 +225,14 @@ def test_a_rejected_message_is_found_and_left_for_replay(
         "nope",
         "--key",
         "CASE-REJ",
-        "--task",
-        f"{env.settings.routes['brain'].queue_path}/tasks/none",
         "--look-in",
         "rejected",
         "--rejected-subscription",
         rejected.subscription,
     )
     assert code == 4
+    assert (report["task"], report["not_found"]) == (None, "unconfigured")  # no route: no task
+    assert "is not configured" in report["detail"]
     (found,) = report["look_in"]["found"]
     assert (found["in"], found["reason"]) == ("rejected", "unknown_service")
     assert "unknown service" in found["error"]
