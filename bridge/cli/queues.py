@@ -1,5 +1,9 @@
 """``bridge queues``: per configured service, its queue's state, rate and retry settings, and how
-many tasks it holds (a bounded ListTasks scan that says when it stopped counting)."""
+many tasks it holds (a bounded ListTasks scan that says when it stopped counting).
+
+A configured queue that does not exist is listed as ``MISSING`` (its messages are being retried
+into the dead-letter topic) and the command exits 3; the other queues are still read.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,13 @@ from google.api_core import exceptions as api
 from bridge.cli.exits import EXIT_OK, EXIT_USAGE, UserError
 from bridge.cli.options import add_where, wrap
 from bridge.cli.status import settings_from_environment, tasks_failure
-from bridge.cli.tasks_view import describe_queue
-from bridge.gateway import make_client
+from bridge.cli.tasks_view import describe_queue, no_queue_meaning
+from bridge.gateway import make_client, status_of
 from bridge.limits import MAX_LIST_TASKS_PAGE, QUEUES_MAX_COUNT
 
 DEFAULT_MAX_COUNT = QUEUES_MAX_COUNT
+MISSING = "MISSING"  # a configured queue that does not exist (not one of Queue.State's names)
+EXIT_MISSING = 3  # as bridge status: no record (here, of a queue)
 PAGE_SIZE = MAX_LIST_TASKS_PAGE
 
 
@@ -46,6 +52,8 @@ def queue_report(client: Any, queue: str, *, max_count: int, timeout_s: float) -
         report = describe_queue(client.get_queue(name=queue, timeout=timeout_s))
         count, stopped = count_tasks(client, queue, max_count=max_count, timeout_s=timeout_s)
     except api.GoogleAPIError as e:
+        if status_of(e) == "NOT_FOUND":
+            return {"queue": queue, "state": MISSING, "detail": no_queue_meaning(queue)}
         raise tasks_failure(e, doing=f"reading {queue}") from e
     report.update(tasks=count, counting_stopped=stopped)
     return report
@@ -62,10 +70,14 @@ def run_queues(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         )
         for service, route in settings.routes.items()
     }
+    code = EXIT_MISSING if any(r["state"] == MISSING for r in reports.values()) else EXIT_OK
     if args.json:
         print(json.dumps(reports, ensure_ascii=False, indent=2), file=out)
-        return EXIT_OK
+        return code
     for service, report in reports.items():
+        if report["state"] == MISSING:
+            print(f"{service}  {report['queue']}  {MISSING}: {report['detail']}", file=out)
+            continue
         count = f"{report['tasks']}"
         if report["counting_stopped"]:
             count = f"at least {count} (stopped counting at --max-count {args.max_count})"
@@ -77,7 +89,7 @@ def run_queues(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             f"{report['max_backoff_s']:g} s doublings={report['max_doublings']}",
             file=out,
         )
-    return EXIT_OK
+    return code
 
 
 def add_parser(commands: Any) -> None:
@@ -89,6 +101,9 @@ def add_parser(commands: Any) -> None:
             "queue's state, rate limits, retry policy and how many tasks it holds (a bounded "
             "scan). Honours CLOUD_TASKS_EMULATOR_HOST."
         ),
+        epilog=f"exit codes:\n  0    every queue read\n  {EXIT_MISSING}    a configured queue "
+        "does not exist (listed as MISSING)\n  other: as in `bridge --help`",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--max-count",

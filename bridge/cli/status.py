@@ -2,8 +2,9 @@
 naming code), and on request a look through the operator subscriptions, without consuming.
 
 Exit codes (the command's own, for scripts): 0 the task is pending or recently done, 3 Cloud
-Tasks has no record of it (or its queue, or the service, does not exist), 4 it is in the rejected or dead-letter subscription; the CLI's table
-for the rest (2 usage, 5 permission denied, 6 Cloud Tasks or Pub/Sub failed).
+Tasks has no record of it (or its queue, or the service, does not exist), 4 it is in the
+rejected or dead-letter subscription; the CLI's table for the rest (2 usage, 5 permission
+denied, 6 Cloud Tasks or Pub/Sub failed).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -117,3 +118,16 @@ def pull_matching(
 
     poll_until(poll, what=f"a matching message on {subscription_id}", timeout_s=timeout_s)
     return found
+
+
+def log_line(stack: Stack, message_id: str) -> dict[str, Any]:
+    """The bridge's one log line for ``message_id``; waits for it."""
+    found: list[dict[str, Any]] = []
+
+    def logged() -> bool:
+        found[:] = [e for e in stack.function_log() if e.get("message_id") == message_id]
+        return bool(found)
+
+    poll_until(logged, what=f"the log line of message {message_id}", timeout_s=20)
+    [entry] = found
+    return entry

@@ -10,23 +10,11 @@ from google.api_core import exceptions as api_exceptions
 
 from bridge.stack.poll import poll_until
 from bridge.stack.runner import Stack
+from tests.e2e.conftest import log_line
 
 pytestmark = pytest.mark.e2e
 
 NOT_AGAIN_S = 3.0  # a second delivery, if any, would arrive within this window
-
-
-def log_line(stack: Stack, message_id: str) -> dict[str, Any]:
-    """The bridge's one log line for ``message_id``; waits for it."""
-    found: list[dict[str, Any]] = []
-
-    def logged() -> bool:
-        found[:] = [e for e in stack.function_log() if e.get("message_id") == message_id]
-        return bool(found)
-
-    poll_until(logged, what=f"the log line of message {message_id}", timeout_s=20)
-    [entry] = found
-    return entry
 
 
 def test_key_republished_after_its_task_ran_is_reserved_and_does_not_run(

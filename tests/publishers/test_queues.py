@@ -32,3 +32,17 @@ def test_queues_lists_every_service_with_its_settings_and_count(
     assert (bounded["tasks"], bounded["counting_stopped"]) == (1, True)
     assert main(["queues", "--max-count", "1"]) == 0
     assert "at least 1 (stopped counting" in capsys.readouterr().out
+
+
+def test_a_missing_queue_is_listed_and_the_others_still_read(
+    env: Local, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QUEUE_TRANS", "queue-not-created")
+    assert main(["queues", "--json"]) == 3
+    reports = json.loads(capsys.readouterr().out)
+    assert reports["transcripciones"]["state"] == "MISSING"
+    assert "does not exist" in reports["transcripciones"]["detail"]
+    assert reports["brain"]["state"] == "RUNNING"
+    assert main(["queues"]) == 3
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("transcripciones")]
+    assert "queue-not-created  MISSING: the queue" in line
