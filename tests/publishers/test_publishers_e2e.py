@@ -1,6 +1,8 @@
 """Publishers end to end: what the CLI and the Apps Script publish travels through the real
 local stack (``bridge.stack``: Pub/Sub emulator -> main.py -> Cloud Tasks emulator -> worker)
-and reaches the worker as the intended task. Uses the run's one ``stack`` (tests/conftest.py)."""
+and reaches the worker as the intended task; a published trace (the publishers' own, a caller's,
+Pub/Sub's OpenTelemetry attribute, a Sheet row's) reaches the worker's ``traceparent`` and the
+bridge's log fields. Uses the run's one ``stack`` (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,19 @@ from pathlib import Path
 import pytest
 
 from bridge import cli
+from bridge.cli.publisher import Publisher, build_envelope
 from bridge.stack.runner import PROJECT_ID, SERVICE_BY_NAME, TOPIC, Stack
-from tests.publishers.test_apps_script import TEXTS, node, run_apps_script  # noqa: F401
+from bridge.trace import parse_traceparent
+from tests.e2e.conftest import log_line
+from tests.e2e.test_status import status
+from tests.publishers.test_apps_script import (  # noqa: F401
+    TEXTS,
+    node,
+    run_apps_script,
+    sheet_with,
+)
+
+TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 pytestmark = pytest.mark.e2e
 
@@ -67,3 +80,68 @@ def test_cli_rows_become_tasks(
     )
     assert sorted(r.json()["i"] for r in received) == [0, 1, 2]
     assert all(r.json()["nota"] == TEXTS[1] for r in received)
+
+
+def assert_one_trace(stack: Stack, *, message_id: str, key: str, traceparent: str) -> None:
+    """The worker received ``traceparent`` as is, and the bridge's line names its trace."""
+    context = parse_traceparent(traceparent)
+    assert context is not None
+    [request] = stack.worker.wait_for(lambda r: r.header("X-Idempotency-Key") == key, timeout_s=30)
+    assert request.header("traceparent") == traceparent
+    entry = log_line(stack, message_id)
+    assert entry["outcome"] == "created"
+    trace = f"projects/{PROJECT_ID}/traces/{context.trace_id}"
+    assert entry["logging.googleapis.com/trace"] == trace
+    assert entry["logging.googleapis.com/spanId"] == context.span_id
+    assert entry["logging.googleapis.com/trace_sampled"] is True
+
+
+@pytest.mark.parametrize("attribute", ["traceparent", "googclient_traceparent"])
+def test_a_published_trace_reaches_the_worker_and_the_bridges_log(
+    stack: Stack, attribute: str
+) -> None:
+    key = f"trace-{uuid.uuid4().hex[:10]}"
+    envelope = {"service": "brain", "payload": {"n": key}, "idempotency_key": key}
+    message_id = stack.pubsub.publish(
+        TOPIC, data=json.dumps(envelope).encode(), attributes={attribute: TRACE}
+    )
+    assert_one_trace(stack, message_id=message_id, key=key, traceparent=TRACE)
+
+
+def test_the_python_publishers_new_trace_reaches_the_worker(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", stack.pubsub_host)
+    key = f"py-trace-{uuid.uuid4().hex[:10]}"
+    sent = Publisher(topic=TOPIC, project=PROJECT_ID).publish_traced(
+        build_envelope("testimonios", {"n": key}, idempotency_key=key)
+    )
+    assert_one_trace(stack, message_id=sent.message_id, key=key, traceparent=sent.traceparent)
+
+
+def test_a_sheet_row_is_traced_and_found_by_bridge_status(
+    stack: Stack,
+    node: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    case = f"S-{uuid.uuid4().hex[:10]}"
+    result = run_apps_script(
+        node,
+        tmp_path,
+        host=stack.pubsub_host,
+        properties={"ENQUEUE_PROJECT_ID": PROJECT_ID, "ENQUEUE_TOPIC": TOPIC},
+        sheet=sheet_with([["brain", "", case, TEXTS[0], ""]], active=(2, 1)),
+        steps=[{"call": "enqueueSelectedRows"}],
+    )
+    assert result["alerts"] == ["Enqueued 1 row(s)."]
+    words = result["grid"][1][1].split()
+    message_id, key, trace_id = (words[words.index(w) + 1] for w in ("message", "key", "trace"))
+    [request] = stack.worker.wait_for(lambda r: r.header("X-Idempotency-Key") == key, timeout_s=30)
+    assert request.json()["case_id"] == case
+    context = parse_traceparent(request.header("traceparent") or "")
+    assert context is not None
+    assert context.trace_id == trace_id
+    assert_one_trace(stack, message_id=message_id, key=key, traceparent=context.traceparent)
+    code, report = status(stack, "--service", "brain", "--key", key)
+    assert code == 0  # found: pending, or done recently
+    assert report["task"] == log_line(stack, message_id)["task"]
