@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from google.rpc import code_pb2
+
 from bridge.logs import RESERVATION_WINDOW
 
 # GetTask's NOT_FOUND says whether the name existed recently (googleapis cloudtasks.proto; the
@@ -75,6 +77,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+def rpc_code_name(code: int) -> str:
+    """google.rpc.Code's name (UNAVAILABLE for 14: Cloud Tasks' word for an HTTP 503)."""
+    try:
+        return str(code_pb2.Code.Name(code))
+    except ValueError:
+        return f"CODE_{code}"
+
+
 def describe_task(task: Any, *, queue_state: str | None, now: datetime) -> TaskView:
     """The state of a ``tasks_v2.Task`` (proto-plus), in the words of the issue's spec."""
     http = task.http_request
@@ -85,7 +95,12 @@ def describe_task(task: Any, *, queue_state: str | None, now: datetime) -> TaskV
     last_response: dict[str, Any] | None = None
     if responded is not None:
         status = attempt.response_status
-        last_response = {"code": int(status.code), "message": status.message, "at": _iso(responded)}
+        last_response = {
+            "code": int(status.code),
+            "status": rpc_code_name(int(status.code)),
+            "message": status.message,
+            "at": _iso(responded),
+        }
     if queue_state == "PAUSED":
         state, detail = "paused", "the queue is paused: nothing is dispatched until it resumes"
     elif dispatched is not None and responded is None:
@@ -95,8 +110,8 @@ def describe_task(task: Any, *, queue_state: str | None, now: datetime) -> TaskV
         state = "retrying"
         detail = (
             f"retrying: attempt {task.dispatch_count + 1} scheduled for {_iso(scheduled)}; "
-            f"last response {last_response['code']} {last_response['message']!r} "
-            f"at {last_response['at']}"
+            f"last response {last_response['status']} ({last_response['code']}) "
+            f"{last_response['message']!r} at {last_response['at']}"
         )
     elif scheduled is not None and scheduled > now:
         state, detail = "scheduled", f"scheduled for {_iso(scheduled)}"

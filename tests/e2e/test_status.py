@@ -139,7 +139,7 @@ def test_a_retrying_task_shows_its_last_response_then_completes(stack: Stack, un
     assert report["dispatch_count"] >= 1
     assert report["last_response"]["code"] == 14  # google.rpc.Code UNAVAILABLE: the worker's 503
     assert f"attempt {report['dispatch_count'] + 1} scheduled for" in report["detail"]
-    assert "last response 14" in report["detail"]
+    assert "last response UNAVAILABLE (14) '503 Service Unavailable'" in report["detail"]
 
     accepted = delivered_once(stack, keyed(key), timeout_s=40)
     assert accepted.header("X-CloudTasks-TaskRetryCount") == str(failures)

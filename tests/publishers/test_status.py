@@ -141,7 +141,7 @@ def test_a_retrying_task_shows_its_attempt_and_last_response(
     assert report["dispatch_count"] == 1
     assert report["last_response"]["code"] == 14  # google.rpc.Code UNAVAILABLE: HTTP 503
     assert "attempt 2" in report["detail"]
-    assert "last response 14" in report["detail"]
+    assert "last response UNAVAILABLE (14) '503 Service Unavailable'" in report["detail"]
 
 
 def test_a_completed_task_existed_recently(env: Local, capsys: pytest.CaptureFixture[str]) -> None:

@@ -67,10 +67,11 @@ def test_a_retrying_task_shows_its_last_response() -> None:
     )
     assert view.state == "retrying"
     assert view.detail == (
-        "retrying: attempt 3 scheduled for 2026-11-28T12:01:00Z; last response 14 "
-        "'Service Unavailable' at 2026-11-28T11:59:56Z"
+        "retrying: attempt 3 scheduled for 2026-11-28T12:01:00Z; last response UNAVAILABLE "
+        "(14) 'Service Unavailable' at 2026-11-28T11:59:56Z"
     )
     assert view.fields["last_response"]["code"] == 14
+    assert view.fields["last_response"]["status"] == "UNAVAILABLE"
 
 
 def test_a_paused_queue_says_so() -> None:
