@@ -121,7 +121,7 @@ resource "google_monitoring_alert_policy" "undelivered" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "Messages are waiting in `${each.value}`. Read them with `gcloud pubsub subscriptions pull ${each.value} --project ${var.project_id} --limit 10` (see terraform/README.md, \"Reading the rejected and dead-letter subscriptions\")."
+    content   = "Messages are waiting in `${each.value}`. List them with their reasons, consuming none: `bridge replay --subscription ${each.value} --project ${var.project_id}`; for one request, `bridge status --service S --key K --look-in rejected,dead-letter`. Fix the cause, then replay them (see terraform/README.md, \"Reading the rejected and dead-letter subscriptions\")."
   }
 
   depends_on = [google_project_service.apis]
@@ -163,7 +163,7 @@ resource "google_monitoring_alert_policy" "reserved_duplicate" {
   documentation {
     mime_type = "text/markdown"
     subject   = "enqueue-bridge: a re-published key will not run"
-    content   = "A message reused an idempotency key whose task already ran or was deleted within Cloud Tasks' name-reservation window (about an hour, up to 24 h): the bridge acked it and **its work will not run**. Find it with `gcloud logging read 'jsonPayload.outcome=\"duplicate\" AND jsonPayload.task_state=\"reserved\"' --project ${var.project_id} --freshness 1h`, then ask the publisher: to run the work again on purpose, publish with a new key (terraform/README.md, \"Monitoring\")."
+    content   = "A message reused an idempotency key whose task already ran or was deleted within Cloud Tasks' name-reservation window (about an hour, up to 24 h): the bridge acked it and **its work will not run**. Find it with `gcloud logging read 'jsonPayload.outcome=\"duplicate\" AND jsonPayload.task_state=\"reserved\"' --project ${var.project_id} --freshness 1h` (`bridge status --service S --key K` says the task ran recently), then ask the publisher: to run the work again on purpose, publish with a new key (terraform/README.md, \"Monitoring\")."
   }
 }
 
