@@ -74,22 +74,35 @@ def run_queues(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.json:
         print(json.dumps(reports, ensure_ascii=False, indent=2), file=out)
         return code
-    for service, report in reports.items():
-        if report["state"] == MISSING:
-            print(f"{service}  {report['queue']}  {MISSING}: {report['detail']}", file=out)
-            continue
-        count = f"{report['tasks']}"
-        if report["counting_stopped"]:
-            count = f"at least {count} (stopped counting at --max-count {args.max_count})"
-        print(
-            f"{service}  {report['queue']}  {report['state']}  tasks={count}  "
-            f"rate={report['max_dispatches_per_second']:g}/s burst={report['max_burst_size']} "
-            f"concurrent={report['max_concurrent_dispatches']}  "
-            f"attempts={report['max_attempts']} backoff={report['min_backoff_s']:g}-"
-            f"{report['max_backoff_s']:g} s doublings={report['max_doublings']}",
-            file=out,
-        )
+    rows = [
+        _table_row(service, report, max_count=args.max_count) for service, report in reports.items()
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    # every route's queue is in the function's PROJECT_ID and TASKS_REGION: said once
+    parents = sorted({r["queue"].rsplit("/queues/", 1)[0] for r in reports.values()})
+    print(f"queues in {', '.join(parents)}", file=out)
+    for service, queue, rest in rows:
+        print(f"{service:<{widths[0]}}  {queue:<{widths[1]}}  {rest}", file=out)
     return code
+
+
+def _table_row(service: str, report: dict[str, Any], *, max_count: int) -> tuple[str, str, str]:
+    """(service, queue id, the rest): the table aligns the first two columns."""
+    queue = report["queue"].rsplit("/", 1)[-1]
+    if report["state"] == MISSING:
+        return service, queue, f"{MISSING}: {report['detail']}"
+    count = f"{report['tasks']}"
+    if report["counting_stopped"]:
+        count = f"at least {count} (stopped counting at --max-count {max_count})"
+    return (
+        service,
+        queue,
+        f"{report['state']}  tasks={count}  "
+        f"rate={report['max_dispatches_per_second']:g}/s burst={report['max_burst_size']} "
+        f"concurrent={report['max_concurrent_dispatches']}  "
+        f"attempts={report['max_attempts']} backoff={report['min_backoff_s']:g}-"
+        f"{report['max_backoff_s']:g} s doublings={report['max_doublings']}",
+    )
 
 
 def add_parser(commands: Any) -> None:

@@ -7,17 +7,20 @@ first attempt (503) and succeeds on the queue's retry, one malformed, and, once 
 run, an earlier message's key again: Cloud Tasks still reserves the name, so the bridge logs a
 ``reserved`` duplicate (a WARNING: it will not run). The queues have Terraform's settings; the
 recording worker verifies every OIDC token. The report shows what each worker request carried,
-then one summary line:
+then what ``bridge status`` says of the re-published key and what ``bridge queues`` says of the
+queues (run as an operator runs them), then one summary line:
 
     N published, N delivered exactly once, N duplicates refused, N rejected with reason, 0 lost
 
-The demo exits 1 if any message was lost (neither delivered nor rejected) or delivered twice.
+The demo exits 1 if any message was lost (neither delivered nor rejected) or delivered twice,
+or if either command failed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -33,6 +36,7 @@ from bridge.stack.worker import Received
 DELAY_S = 5
 SETTLE_S = 3.0  # after the last expected delivery: a window in which a second one would show
 RETRY_KEY = "CASE-008-retry"
+CLI_TIMEOUT_S = 60
 REPUBLISH_TITLE = "a re-publish after the task ran"
 REGRESOS_EXAMPLE: dict[str, Any] = {
     "service": "regresos",
@@ -176,6 +180,7 @@ def run(out: Any = sys.stdout) -> int:
             )
             _exercise(stack, sent, say)
             _report(stack, sent, say)
+            cli_failures = _operator_view(stack, sent, say)
         say("· stopped every process the demo started")
     except KeyboardInterrupt:
         say("· interrupted: stopped every process the demo started")
@@ -187,6 +192,7 @@ def run(out: Any = sys.stdout) -> int:
         say(f"make demo: the stack failed: {err}")
         return 1
     summary, failures = account(sent)
+    failures += cli_failures
     say("")
     say(summary)
     for line in failures:
@@ -341,6 +347,34 @@ def _report(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -> None:
             "this one will not run."
         )
     say("-" * 100)
+
+
+def _operator_view(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -> list[str]:
+    """Run ``bridge status`` (for the re-published key) and ``bridge queues`` as an operator
+    would, with the function's variables; their output, and a failure for any that failed."""
+    republished = json.loads(next(s for s in sent if s.after_run).data)
+    commands = [
+        ["status", "--service", republished["service"], "--key", republished["idempotency_key"]],
+        ["queues"],
+    ]
+    say("")
+    say("Where is my request? The operator's commands, on this stack:")
+    failures: list[str] = []
+    for args in commands:
+        say(f"$ bridge {' '.join(args)}")
+        done = subprocess.run(  # noqa: S603 (this interpreter, our own command)
+            [sys.executable, "-m", "bridge", *args],
+            env=stack.function_env(),
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+            check=False,
+        )
+        for line in (done.stdout or done.stderr).splitlines():
+            say(f"    {line}")
+        if done.returncode != 0:
+            failures.append(f"bridge {args[0]} exited {done.returncode}: {done.stderr.strip()}")
+    return failures
 
 
 def _say_duplicate(item: Sent, say: Callable[[str], None]) -> None:

@@ -1,9 +1,19 @@
-"""The demo's verdict: the summary line, and a failure for anything lost or delivered twice."""
+"""The demo's verdict: the summary line, and a failure for anything lost or delivered twice; and
+``make demo`` itself, run end to end."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import pytest
+
 from bridge.stack.demo import Sent, account
+from bridge.stack.runner import REPO_ROOT
 from bridge.stack.worker import Received
+
+DEMO_TIMEOUT_S = 240  # about 30 s on an idle machine
 
 
 def attempt(task_id: str, status: int = 200) -> Received:
@@ -67,3 +77,41 @@ def test_a_republish_after_the_run_must_be_a_reserved_duplicate() -> None:
     assert failures == []
     _, failures = account([sent("created", "a", attempt("a")), pending])
     assert any("not a reserved duplicate" in f for f in failures)
+
+
+@pytest.mark.e2e
+def test_make_demo_runs_end_to_end_and_accounts_for_every_message() -> None:
+    """What ``make demo`` runs, in a process of its own with its own stack: exit 0, the summary
+    line, and the operator's commands answering on that stack."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge.stack", "demo"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT_S,
+        check=False,
+    )
+    out = done.stdout
+    if done.returncode == 2 and not os.environ.get(
+        "CI"
+    ):  # as the stack fixture: say what is missing
+        pytest.skip(out.strip().splitlines()[-1])
+    assert done.returncode == 0, out[-3000:] + done.stderr[-2000:]
+    lines = out.splitlines()
+    assert lines[-1] == (
+        "11 published, 8 delivered exactly once, 2 duplicates refused, 1 rejected with reason, "
+        "0 lost"
+    )
+    assert "    task_state  reserved: will not run (logged WARNING)" in lines
+    status_at = lines.index("$ bridge status --service testimonios --key CASE-002-testimonio")
+    assert lines[status_at + 2] == "    state    not found (existed recently)"
+    queues_at = lines.index("$ bridge queues")
+    table = lines[queues_at + 2 : queues_at + 6]
+    assert [row.split()[0] for row in table] == [
+        "brain",
+        "testimonios",
+        "transcripciones",
+        "regresos",
+    ]
+    assert all(" RUNNING  tasks=0 " in row for row in table)  # every task ran and was dropped
+    assert "· stopped every process the demo started" in lines

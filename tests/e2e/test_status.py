@@ -115,8 +115,10 @@ def test_a_pending_task_and_its_queue(stack: Stack, unique: str) -> None:
     assert testimonios["max_attempts"] == E2E_POLICY.max_attempts
     counted = bridge(stack, "queues", "--max-count", "1")
     assert counted.code == 3, counted.err
-    [line] = [x for x in counted.out.splitlines() if x.startswith("testimonios ")]
-    assert service.queue_path in line
+    lines = counted.out.splitlines()
+    assert lines[0] == f"queues in {service.queue_path.rsplit('/queues/', 1)[0]}"
+    [line] = [x for x in lines if x.startswith("testimonios ")]
+    assert f" {service.queue_id} " in line
     assert "RUNNING" in line
 
 
