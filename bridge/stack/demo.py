@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -36,7 +35,6 @@ from bridge.stack.worker import Received
 DELAY_S = 5
 SETTLE_S = 3.0  # after the last expected delivery: a window in which a second one would show
 RETRY_KEY = "CASE-008-retry"
-CLI_TIMEOUT_S = 60
 REPUBLISH_TITLE = "a re-publish after the task ran"
 REGRESOS_EXAMPLE: dict[str, Any] = {
     "service": "regresos",
@@ -362,14 +360,7 @@ def _operator_view(stack: Stack, sent: list[Sent], say: Callable[[str], None]) -
     failures: list[str] = []
     for args in commands:
         say(f"$ bridge {' '.join(args)}")
-        done = subprocess.run(  # noqa: S603 (this interpreter, our own command)
-            [sys.executable, "-m", "bridge", *args],
-            env=stack.function_env(),
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT_S,
-            check=False,
-        )
+        done = stack.bridge_command(*args)
         for line in (done.stdout or done.stderr).splitlines():
             say(f"    {line}")
         if done.returncode != 0:

@@ -63,6 +63,7 @@ DEAD_LETTER_SUBSCRIPTION = "enqueue-requests-dead-letter-operator"
 MAX_DELIVERY_ATTEMPTS = 5  # Pub/Sub's minimum
 ACK_DEADLINE_S = 30  # push request timeout; TASKS_TIMEOUT_S (10 s) stays well under it
 READY_TIMEOUT_S = 60.0
+CLI_TIMEOUT_S = 60.0  # one `bridge` command (status, queues, replay) on the local stack
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,6 +507,21 @@ class Stack:
             for entry in self.function_log()
             if entry.get("message_id") == message_id
         ]
+
+    def bridge_command(
+        self, *args: str, timeout_s: float = CLI_TIMEOUT_S
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``bridge ARGS`` in a process of its own with the function's variables, as an
+        operator's shell on this stack would have them; its exit code and output."""
+        return subprocess.run(  # noqa: S603 (this interpreter, our own command)
+            [sys.executable, "-m", "bridge", *args],
+            env=self.function_env(),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
 
     def dead_processes(self) -> list[str]:
         return [name for name, proc in self._procs.items() if not proc.alive()]

@@ -10,8 +10,7 @@ cause is fixed, and a dead-lettered message found where Pub/Sub moved it.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +22,6 @@ from bridge.stack.runner import (
     CALLER_SA,
     PROJECT_ID,
     REJECTED_SUBSCRIPTION,
-    REPO_ROOT,
     SERVICE_BY_NAME,
     Stack,
 )
@@ -31,8 +29,6 @@ from bridge.stack.worker import Received
 from tests.e2e.conftest import E2E_POLICY, delivered_once, log_line, queue_path
 
 pytestmark = pytest.mark.e2e
-
-CLI_TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)
@@ -46,25 +42,39 @@ class Ran:
 
 
 def bridge(stack: Stack, *args: str) -> Ran:
-    """The ``bridge`` command, in a process of its own, with the function's variables."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bridge", *args],
-        env=stack.function_env(),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_S,
-        check=False,
-    )
+    done = stack.bridge_command(*args)
     return Ran(done.returncode, done.stdout, done.stderr)
 
 
-def status(stack: Stack, *args: str) -> tuple[int, dict[str, Any]]:
+Report = tuple[int, dict[str, Any]]
+
+
+def status(stack: Stack, *args: str) -> Report:
+    """``bridge status ARGS --json``: its exit code and report."""
     ran = bridge(stack, "status", *args, "--json")
     assert ran.out, ran.err
     report: dict[str, Any] = ran.json()
     assert report["exit_code"] == ran.code
     return ran.code, report
+
+
+def status_when(
+    stack: Stack, *args: str, ready: Callable[[Report], bool], what: str, timeout_s: float
+) -> Report:
+    """Run ``bridge status`` until its answer is ``ready``; that answer."""
+    last: list[Report] = []
+
+    def check() -> bool:
+        last[:] = [status(stack, *args)]
+        return ready(last[0])
+
+    poll_until(check, what=what, timeout_s=timeout_s, interval_s=0.2)
+    return last[0]
+
+
+def found(answer: Report) -> bool:
+    """Exit 4: found in the rejected or dead-letter subscription."""
+    return answer[0] == 4
 
 
 def keyed(key: str) -> Any:
@@ -128,16 +138,14 @@ def test_a_retrying_task_shows_its_last_response_then_completes(stack: Stack, un
     stack.worker.fail_first(key, attempts=failures)
     stack.publish_envelope({"service": "brain", "payload": {"n": unique}, "idempotency_key": key})
     stack.worker.wait_for(keyed(key), timeout_s=20)
-    seen: list[dict[str, Any]] = []
-
-    def retrying() -> bool:
-        _, report = status(stack, "--service", "brain", "--key", key)
-        if report.get("state") == "retrying":
-            seen.append(report)
-        return bool(seen)
-
-    poll_until(retrying, what=f"task for {key} to be retrying", timeout_s=30, interval_s=0.2)
-    report = seen[0]
+    look = ["--service", "brain", "--key", key]
+    _, report = status_when(
+        stack,
+        *look,
+        ready=lambda answer: answer[1].get("state") == "retrying",
+        what=f"task for {key} to be retrying",
+        timeout_s=30,
+    )
     assert report["dispatch_count"] >= 1
     assert report["last_response"]["code"] == 14  # google.rpc.Code UNAVAILABLE: the worker's 503
     assert f"attempt {report['dispatch_count'] + 1} scheduled for" in report["detail"]
@@ -145,14 +153,13 @@ def test_a_retrying_task_shows_its_last_response_then_completes(stack: Stack, un
 
     accepted = delivered_once(stack, keyed(key), timeout_s=40)
     assert accepted.header("X-CloudTasks-TaskRetryCount") == str(failures)
-    done: list[tuple[int, dict[str, Any]]] = []
-
-    def gone() -> bool:
-        done[:] = [status(stack, "--service", "brain", "--key", key)]
-        return not done[0][1]["found"]
-
-    poll_until(gone, what=f"task for {key} to be done", timeout_s=10, interval_s=0.2)
-    [(code, report)] = done
+    code, report = status_when(
+        stack,
+        *look,
+        ready=lambda answer: not answer[1]["found"],
+        what=f"task for {key} to be done",
+        timeout_s=10,
+    )
     assert code == 0
     assert report["not_found"] == "recently"
     assert "will NOT run" in report["detail"]
@@ -194,14 +201,9 @@ def test_a_rejected_message_is_found_without_consuming_it_then_replayed(
     )
     assert log_line(stack, message_id)["outcome"] == "rejected"
     look = ["--service", archivo, "--key", key, "--look-in", "rejected,dead-letter"]
-    reports: list[tuple[int, dict[str, Any]]] = []
-
-    def found() -> bool:
-        reports[:] = [status(stack, *look)]
-        return reports[0][0] == 4
-
-    poll_until(found, what="the rejection in the operator subscription", timeout_s=20)
-    [(code, report)] = reports
+    _, report = status_when(
+        stack, *look, ready=found, what="the rejection in the operator subscription", timeout_s=20
+    )
     assert (report["task"], report["not_found"]) == (None, "unconfigured")
     [rejection] = report["look_in"]["found"]
     assert (rejection["in"], rejection["reason"]) == ("rejected", "unknown_service")
@@ -253,14 +255,13 @@ def test_a_dead_lettered_message_is_found_where_pubsub_moved_it(stack: Stack, un
             "--dead-letter-subscription",
             f"{dead}-operator",
         ]
-        reports: list[tuple[int, dict[str, Any]]] = []
-
-        def found() -> bool:
-            reports[:] = [status(stack, *look)]
-            return reports[0][0] == 4
-
-        poll_until(found, what="the message in the dead-letter subscription", timeout_s=60)
-        [(_, report)] = reports
+        _, report = status_when(
+            stack,
+            *look,
+            ready=found,
+            what="the message in the dead-letter subscription",
+            timeout_s=60,
+        )
         assert report["not_found"] == "no_queue"
         assert "does not exist" in report["detail"]
         [dead_lettered] = report["look_in"]["found"]
