@@ -23,14 +23,17 @@ from bridge.cli.publisher import (
     PubsubTransport,
     batches,
     build_envelope,
+    checked_traceparent,
     envelope_message,
     parse_row,
     topic_path_for,
 )
 from bridge.config import SERVICE_NAME
 from bridge.limits import MAX_DEADLINE_S, MAX_REQUEST_MESSAGES, MIN_DEADLINE_S
+from bridge.trace import TRACEPARENT
 
 MAX_ERRORS_SHOWN = 20
+NEW_TRACE = "<a new one at publish>"  # what --dry-run --trace shows as the traceparent
 
 
 def add_parser(commands: Any) -> None:
@@ -47,9 +50,11 @@ def add_parser(commands: Any) -> None:
         "  bridge publish --service regresos --payload @job.json --delay-s 60\n"
         "  bridge publish --file rows.jsonl        # one envelope per line:\n"
         '      {"service": "brain", "payload": {...}, "idempotency_key": "...", "delay_s": 0}\n'
-        "  bridge publish --file rows.jsonl --dry-run\n\n"
+        "  bridge publish --file rows.jsonl --dry-run\n"
+        "  bridge publish --service brain --payload '{}' --trace\n\n"
         "stdout: the message id (one envelope), or one JSON line per row\n"
-        '  {"line": N, "message_id": "..."} (--file).\n\n' + exit_codes_text(),
+        '  {"line": N, "message_id": "..."} (--file); with --trace, the traceparent too:\n'
+        '  "ID TRACEPARENT", or a "traceparent" field.\n\n' + exit_codes_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     one = parser.add_argument_group("one envelope")
@@ -68,6 +73,11 @@ def add_parser(commands: Any) -> None:
     )
     one.add_argument("--delay-s", type=int, metavar="N", default=0, help="run in N seconds")
     one.add_argument("--key", metavar="K", help="idempotency key: the same key is one task")
+    one.add_argument(
+        "--traceparent",
+        metavar="TP",
+        help="attach this W3C traceparent (say, your current span's); implies --trace",
+    )
     one.add_argument(
         "--deadline-s",
         type=int,
@@ -98,6 +108,13 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="check and print what would be published (JSON lines), send nothing",
     )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="attach a new W3C traceparent to each message and print it beside the message id: "
+        "the bridge forwards it to the worker and logs its trace id, so Cloud Logging shows the "
+        "request as one trace",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
     parser.set_defaults(run=run_publish)
 
@@ -114,8 +131,15 @@ def run_publish(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             "carries its own idempotency_key, delay_s, deadline_s",
             EXIT_USAGE,
         )
+    if args.file is not None and args.traceparent is not None:
+        raise UserError(
+            "--traceparent is for one envelope; with --file, --trace gives each its own",
+            EXIT_USAGE,
+        )
     if args.skip < 0:
         raise UserError("--skip must be 0 or more", EXIT_USAGE)
+    given_trace = None if args.traceparent is None else checked_traceparent(args.traceparent)
+    traced = args.trace or given_trace is not None
     if single:
         payload = _payload_argument(args.payload)
         rows = [
@@ -138,12 +162,24 @@ def run_publish(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     topic_path = topic_path_for(args.topic, args.project)
     envelopes = [envelope for _, envelope in rows]
     if args.dry_run:
-        return _dry_run(rows, topic_path=topic_path, quiet=args.quiet, out=out, err=err)
+        trace = (given_trace or NEW_TRACE) if traced else None
+        return _dry_run(
+            rows, topic_path=topic_path, trace=trace, quiet=args.quiet, out=out, err=err
+        )
 
     progress = Progress(total=len(envelopes), stream=err, enabled=not args.quiet)
     publisher = Publisher(topic=topic_path, transport=PubsubTransport(timeout_s=args.timeout_s))
+    traces: list[str] = []
     try:
-        message_ids = publisher.publish_many(envelopes, on_request=progress.advance)
+        if not traced:
+            message_ids = publisher.publish_many(envelopes, on_request=progress.advance)
+        else:
+            if given_trace is not None:
+                sent = [publisher.publish_traced(envelopes[0], traceparent=given_trace)]
+            else:
+                sent = publisher.publish_many_traced(envelopes, on_request=progress.advance)
+            message_ids = [p.message_id for p in sent]
+            traces = [p.traceparent for p in sent]
     except PublishFailed as e:
         progress.close()
         if single or not e.published:
@@ -156,10 +192,13 @@ def run_publish(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         ) from e
     progress.close()
     if single:
-        print(message_ids[0], file=out)
+        print(" ".join([message_ids[0], *traces]), file=out)
     else:
-        for (line, _), message_id in zip(rows, message_ids, strict=True):
-            print(json.dumps({"line": line, "message_id": message_id}), file=out)
+        for index, ((line, _), message_id) in enumerate(zip(rows, message_ids, strict=True)):
+            record = {"line": line, "message_id": message_id}
+            if traces:
+                record["traceparent"] = traces[index]
+            print(json.dumps(record), file=out)
     if not args.quiet:
         print(f"published {len(message_ids)} to {topic_path}", file=err)
     return EXIT_OK
@@ -257,8 +296,15 @@ def _read_rows(source: str) -> list[tuple[int, Any]]:
 
 
 def _dry_run(
-    rows: Sequence[tuple[int, Any]], *, topic_path: str, quiet: bool, out: IO[str], err: IO[str]
+    rows: Sequence[tuple[int, Any]],
+    *,
+    topic_path: str,
+    trace: str | None,
+    quiet: bool,
+    out: IO[str],
+    err: IO[str],
 ) -> int:
+    """``trace``: the traceparent each message would carry (``NEW_TRACE``: a new one each)."""
     messages = [envelope_message(envelope) for _, envelope in rows]
     for (line, _), message in zip(rows, messages, strict=True):
         record: dict[str, Any] = {"topic": topic_path}
@@ -266,6 +312,8 @@ def _dry_run(
             record["line"] = line
         record["data"] = json.loads(message.data)
         record["attributes"] = dict(message.attributes)
+        if trace is not None:
+            record["attributes"][TRACEPARENT] = trace
         record["bytes"] = len(message.data)
         print(json.dumps(record, ensure_ascii=False), file=out)
     requests = sum(1 for _ in batches(messages, topic_path=topic_path))

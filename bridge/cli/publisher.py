@@ -145,20 +145,24 @@ def envelope_message(envelope: Envelope) -> OutgoingMessage:
     return OutgoingMessage(data=encoded, attributes={})
 
 
+def checked_traceparent(traceparent: str) -> str:
+    """``traceparent``, if it is a W3C traceparent; else raised: ``InvalidEnvelope``."""
+    if parse_traceparent(traceparent) is None:
+        raise InvalidEnvelope(
+            Reason.WRONG_TYPE,
+            f"traceparent: {traceparent[:80]!r} is not a W3C traceparent "
+            "(00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>, lowercase)",
+        )
+    return traceparent
+
+
 def traced_message(message: OutgoingMessage, traceparent: str | None) -> OutgoingMessage:
     """``message`` with a ``traceparent`` attribute: the one given (checked), or a new one.
 
     Raised if the given one is not a W3C traceparent: ``InvalidEnvelope`` (the bridge would
     ignore it, and the trace the caller means would be lost).
     """
-    if traceparent is None:
-        traceparent = new_traceparent()
-    elif parse_traceparent(traceparent) is None:
-        raise InvalidEnvelope(
-            Reason.WRONG_TYPE,
-            f"traceparent: {traceparent[:80]!r} is not a W3C traceparent "
-            "(00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>, lowercase)",
-        )
+    traceparent = new_traceparent() if traceparent is None else checked_traceparent(traceparent)
     return OutgoingMessage(
         data=message.data, attributes={**message.attributes, TRACEPARENT: traceparent}
     )
@@ -382,8 +386,28 @@ class Publisher:
         Raised if a request fails: ``PublishError`` (``PublishFailed.published`` counts the
         messages already sent, so a caller can resume after them).
         """
-        topic_path = self.topic_path
         messages = [envelope_message_or_raise(e) for e in envelopes]
+        return self._send(messages, on_request=on_request)
+
+    def publish_many_traced(
+        self,
+        envelopes: Iterable[Envelope],
+        *,
+        on_request: Callable[[int], None] | None = None,
+    ) -> list[Published]:
+        """``publish_many``, each message with a new sampled ``traceparent`` of its own; what
+        was published, in order. Raised as ``publish_many``."""
+        messages = [traced_message(envelope_message_or_raise(e), None) for e in envelopes]
+        message_ids = self._send(messages, on_request=on_request)
+        return [
+            Published(message_id=message_id, traceparent=message.attributes[TRACEPARENT])
+            for message_id, message in zip(message_ids, messages, strict=True)
+        ]
+
+    def _send(
+        self, messages: Sequence[OutgoingMessage], *, on_request: Callable[[int], None] | None
+    ) -> list[str]:
+        topic_path = self.topic_path
         message_ids: list[str] = []
         for batch in batches(messages, topic_path=topic_path):
             try:

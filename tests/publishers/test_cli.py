@@ -18,9 +18,11 @@ from bridge.cli import exits, publish
 from bridge.cli.publisher import PublishFailed
 from bridge.envelope import Envelope
 from bridge.rejections import OutgoingMessage
+from bridge.trace import parse_traceparent
 from tests.publishers.conftest import PROJECT, Emulator, Topic, decoded_envelope
 
 REPO = Path(__file__).resolve().parents[2]
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 SPANISH = {"nota": "Acción de la señora Muñoz: «¿sí?» ¡vale! 🧾", "fila": 7}
 
 
@@ -113,6 +115,45 @@ def test_a_file_of_2100_rows_is_published_in_order(
     pulled = {m.message_id: m for m in topic.pull_all(expect=2100)}
     sent = [decoded_envelope(pulled[p["message_id"]]) for p in printed]
     assert sent == [Envelope.model_validate(r) for r in rows]
+
+
+def test_trace_attaches_a_traceparent_and_prints_it_beside_the_id(
+    pubsub_env: Emulator, topic: Topic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = ["publish", "--service", "brain", "--payload", "{}", "--topic", topic.id]
+    code, out, err = run([*one, "--traceparent", TRACE], capsys)
+    assert code == 0, err
+    assert out.split() == [topic.pull_all(expect=1)[0].message_id, TRACE]
+    code, out, err = run([*one, "--trace"], capsys)
+    assert code == 0, err
+    message_id, traceparent = out.split()
+    context = parse_traceparent(traceparent)
+    assert context is not None
+    assert context.sampled
+    [pulled] = topic.pull_all(expect=1)
+    assert (pulled.message_id, pulled.attributes) == (message_id, {"traceparent": traceparent})
+
+    rows = [{"service": "brain", "payload": {"i": i}} for i in range(3)]
+    code, out, err = run(
+        ["publish", "--file", str(rows_file(tmp_path, rows)), "--topic", topic.id, "--trace"],
+        capsys,
+    )
+    assert code == 0, err
+    printed = [json.loads(line) for line in out.splitlines()]
+    pulled_by_id = {m.message_id: m for m in topic.pull_all(expect=3)}
+    for record in printed:
+        assert pulled_by_id[record["message_id"]].attributes == {
+            "traceparent": record["traceparent"]
+        }
+    assert len({r["traceparent"] for r in printed}) == 3  # one trace each
+
+    code, out, err = run([*one, "--traceparent", TRACE, "--dry-run"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["attributes"] == {"traceparent": TRACE}
+    code, out, err = run([*one, "--trace", "--dry-run"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["attributes"] == {"traceparent": publish.NEW_TRACE}
+    assert topic.pull_for() == []
 
 
 def test_invalid_lines_are_all_reported_and_nothing_is_sent(
@@ -221,6 +262,16 @@ def test_a_partial_failure_says_how_to_resume(
             "cannot read",
         ),
         (["publish", "--file", "/nonexistent.jsonl"], exits.EXIT_INVALID, "cannot read"),
+        (
+            ["publish", "--service", "b", "--payload", "{}", "--traceparent", "00-abc-01"],
+            exits.EXIT_INVALID,
+            "is not a W3C traceparent",
+        ),
+        (
+            ["publish", "--file", "x.jsonl", "--traceparent", TRACE],
+            exits.EXIT_USAGE,
+            "--trace gives each its own",
+        ),
         (
             ["publish", "--service", "b", "--payload", "{}", "--topic", "a/b"],
             exits.EXIT_NOT_FOUND,
