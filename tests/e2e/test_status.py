@@ -165,6 +165,17 @@ def test_a_retrying_task_shows_its_last_response_then_completes(stack: Stack, un
     assert "will NOT run" in report["detail"]
 
 
+def test_an_unkeyed_message_is_found_by_its_message_id(stack: Stack, unique: str) -> None:
+    message_id = stack.publish_envelope(
+        {"service": "regresos", "payload": {"n": unique}, "delay_s": 60}
+    )
+    task = log_line(stack, message_id)["task"]
+    code, report = status(stack, "--service", "regresos", "--message-id", message_id)
+    assert code == 0
+    assert (report["task"], report["state"]) == (task, "scheduled")
+    assert report["deadline_s"] == SERVICE_BY_NAME["regresos"].deadline_s
+
+
 def test_a_key_never_published_is_not_found(stack: Stack, unique: str) -> None:
     ran = bridge(stack, "status", "--service", "regresos", "--key", f"never-{unique}")
     assert ran.code == 3, ran.err
