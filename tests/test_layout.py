@@ -97,3 +97,15 @@ def test_no_deployed_module_imports_a_subpackage() -> None:
     ]
     # bridge/__init__.py loads bridge.cli.publisher only when `bridge.publish` is asked for.
     assert offenders == ["bridge/__init__.py"]
+
+
+def test_the_readme_layout_names_every_deployed_module() -> None:
+    """The README's layout table is where a reader learns what runs in the function."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Repository layout") :]
+    missing = [
+        path
+        for path in DEPLOYED
+        if path.startswith("bridge/") and path != "bridge/__init__.py" and f"`{path}`" not in layout
+    ]
+    assert missing == []
