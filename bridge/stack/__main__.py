@@ -107,6 +107,15 @@ Or with the project's own publisher (it honours PUBSUB_EMULATOR_HOST, as google-
   export PUBSUB_EMULATOR_HOST={s.pubsub_host}
   .venv/bin/python -m bridge publish --project {PROJECT_ID} --service testimonios \\
     --payload '{{"case_id": "CASE-10", "testigo": "José Peña"}}' --key CASE-10
+
+Where is my request? The `bridge` command needs the function's variables; they are in
+{s.env_file}:
+
+  . {s.env_file}
+  .venv/bin/python -m bridge status --service testimonios --key CASE-10
+  .venv/bin/python -m bridge status --service testimonios --key CASE-10 --look-in rejected,dead-letter
+  .venv/bin/python -m bridge queues
+
 The function's log (one JSON line per message): tail -f {s.log_path("function")}
 """,
                 flush=True,

@@ -24,6 +24,7 @@ import atexit
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -383,31 +384,46 @@ class Stack:
             dead_letter=dead_letter,
         )
 
-    def function_env(self) -> dict[str, str]:
-        """The function's environment: the old enqueuer's variables plus the emulators'."""
+    def bridge_env(self) -> dict[str, str]:
+        """The bridge's own variables on this stack: the old enqueuer's, plus the emulators'
+        hosts. What the function reads, and what the ``bridge`` command needs."""
         env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("QUEUE_", "URL_", "AUD_", "DEADLINE_", "GOOGLE_APPLICATION"))
+            "PROJECT_ID": PROJECT_ID,
+            "TASKS_REGION": REGION,
+            "CALLER_SA": CALLER_SA,
+            "BRIDGE_SERVICES": ",".join(f"{s.name}:{s.suffix}" for s in SERVICES),
+            "REJECTED_TOPIC": REJECTED_TOPIC,
+            "CLOUD_TASKS_EMULATOR_HOST": self.tasks_host,
+            "PUBSUB_EMULATOR_HOST": self.pubsub_host,
         }
-        env.update(
-            {
-                "PROJECT_ID": PROJECT_ID,
-                "TASKS_REGION": REGION,
-                "CALLER_SA": CALLER_SA,
-                "BRIDGE_SERVICES": ",".join(f"{s.name}:{s.suffix}" for s in SERVICES),
-                "REJECTED_TOPIC": REJECTED_TOPIC,
-                "CLOUD_TASKS_EMULATOR_HOST": self.tasks_host,
-                "PUBSUB_EMULATOR_HOST": self.pubsub_host,
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
         for service in SERVICES:
             env[f"QUEUE_{service.suffix}"] = service.queue_id
             env[f"URL_{service.suffix}"] = self.worker_url(service)
             env[f"DEADLINE_{service.suffix}_S"] = str(service.deadline_s)
         env.update(self.extra_env)
         return env
+
+    def function_env(self) -> dict[str, str]:
+        """The function's environment: this process's, less any route or credential variable
+        of the caller's own, plus ``bridge_env``."""
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("QUEUE_", "URL_", "AUD_", "DEADLINE_", "GOOGLE_APPLICATION"))
+        }
+        env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.bridge_env())
+        return env
+
+    @property
+    def env_file(self) -> Path:
+        """``bridge_env`` as shell exports (``. FILE``), rewritten whenever the function
+        (re)starts: what a shell needs to run ``bridge status`` on this stack."""
+        return self.state_dir / "bridge.env"
+
+    def _write_env_file(self) -> None:
+        lines = [f"export {key}={shlex.quote(value)}\n" for key, value in self.bridge_env().items()]
+        self.env_file.write_text("".join(lines), encoding="utf-8")
 
     def worker_url(self, service: Service) -> str:
         """Where ``service``'s tasks go: your worker (``worker_urls``) or the recording one."""
@@ -425,6 +441,7 @@ class Stack:
         return f"http://127.0.0.1:{self.http_function_port}"
 
     def _start_function(self) -> None:
+        self._write_env_file()
         self._serve(
             "function",
             target=self.target,

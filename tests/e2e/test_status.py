@@ -10,6 +10,9 @@ cause is fixed, and a dead-lettered message found where Pub/Sub moved it.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +25,7 @@ from bridge.stack.runner import (
     CALLER_SA,
     PROJECT_ID,
     REJECTED_SUBSCRIPTION,
+    REPO_ROOT,
     SERVICE_BY_NAME,
     Stack,
 )
@@ -174,6 +178,29 @@ def test_an_unkeyed_message_is_found_by_its_message_id(stack: Stack, unique: str
     assert code == 0
     assert (report["task"], report["state"]) == (task, "scheduled")
     assert report["deadline_s"] == SERVICE_BY_NAME["regresos"].deadline_s
+
+
+def test_the_stacks_env_file_is_all_a_shell_needs(stack: Stack) -> None:
+    """``make up`` prints ``. <state>/bridge.env`` before ``bridge status``: nothing else."""
+    done = subprocess.run(
+        [
+            "bash",
+            "-c",
+            '. "$0" && exec "$1" -m bridge queues --json',
+            stack.env_file,
+            sys.executable,
+        ],
+        env={"PATH": os.environ["PATH"]},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr  # limbo's queue is missing: the rest were read
+    queues = json.loads(done.stdout)
+    assert queues["brain"]["state"] == "RUNNING"
+    assert queues["limbo"]["state"] == "MISSING"
 
 
 def test_a_key_never_published_is_not_found(stack: Stack, unique: str) -> None:
