@@ -113,7 +113,8 @@ Where is my request? The `bridge` command needs the function's variables; they a
 
   . {s.env_file}
   .venv/bin/python -m bridge status --service testimonios --key CASE-10
-  .venv/bin/python -m bridge status --service testimonios --key CASE-10 --look-in rejected,dead-letter
+  .venv/bin/python -m bridge status --service testimonios --key CASE-10 \\
+    --look-in rejected,dead-letter
   .venv/bin/python -m bridge queues
 
 The function's log (one JSON line per message): tail -f {s.log_path("function")}

@@ -3,8 +3,9 @@
 to main.py, made a task, dispatched to the worker, then looked up by its key.
 
 Covered: a pending task and its queue, a retrying task with its last response, a completed one,
-a key never published, a rejected message found without being consumed and replayed once its
-cause is fixed, and a dead-lettered message found where Pub/Sub moved it.
+an unkeyed message found by its id, a key never published, a rejected message found without being
+consumed and replayed once its cause is fixed, a dead-lettered message found where Pub/Sub moved
+it, and ``make up``'s env file as all a shell needs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,31 +35,16 @@ from tests.e2e.conftest import E2E_POLICY, delivered_once, log_line, queue_path
 pytestmark = pytest.mark.e2e
 
 
-@dataclass(frozen=True)
-class Ran:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-def bridge(stack: Stack, *args: str) -> Ran:
-    done = stack.bridge_command(*args)
-    return Ran(done.returncode, done.stdout, done.stderr)
-
-
 Report = tuple[int, dict[str, Any]]
 
 
 def status(stack: Stack, *args: str) -> Report:
     """``bridge status ARGS --json``: its exit code and report."""
-    ran = bridge(stack, "status", *args, "--json")
-    assert ran.out, ran.err
-    report: dict[str, Any] = ran.json()
-    assert report["exit_code"] == ran.code
-    return ran.code, report
+    ran = stack.bridge_command("status", *args, "--json")
+    assert ran.stdout, ran.stderr
+    report: dict[str, Any] = json.loads(ran.stdout)
+    assert report["exit_code"] == ran.returncode
+    return ran.returncode, report
 
 
 def status_when(
@@ -107,16 +92,16 @@ def test_a_pending_task_and_its_queue(stack: Stack, unique: str) -> None:
     assert report["identity"] == CALLER_SA
     assert report["deadline_s"] == service.deadline_s
     assert report["dispatch_count"] == 0
-    table = bridge(stack, "status", "--service", "testimonios", "--key", key)
-    assert table.code == 0
-    assert f"scheduled for {report['schedule_time']}" in table.out
+    table = stack.bridge_command("status", "--service", "testimonios", "--key", key)
+    assert table.returncode == 0
+    assert f"scheduled for {report['schedule_time']}" in table.stdout
     assert "body" not in report  # personal data: only with --show-body
     _, full = status(stack, "--task", task, "--show-body")
     assert json.loads(full["body"]) == {"n": unique}
 
-    ran = bridge(stack, "queues", "--json")
-    assert ran.code == 3, ran.err  # limbo's queue was never created: said, the others read
-    queues = ran.json()
+    ran = stack.bridge_command("queues", "--json")
+    assert ran.returncode == 3, ran.stderr  # limbo's queue was never created: said, the others read
+    queues = json.loads(ran.stdout)
     assert set(queues) >= set(SERVICE_BY_NAME)
     assert queues["limbo"]["state"] == "MISSING"
     testimonios = queues["testimonios"]
@@ -127,9 +112,9 @@ def test_a_pending_task_and_its_queue(stack: Stack, unique: str) -> None:
     assert testimonios["min_backoff_s"] == E2E_POLICY.min_backoff_s
     assert testimonios["max_backoff_s"] == E2E_POLICY.max_backoff_s
     assert testimonios["max_attempts"] == E2E_POLICY.max_attempts
-    counted = bridge(stack, "queues", "--max-count", "1")
-    assert counted.code == 3, counted.err
-    lines = counted.out.splitlines()
+    counted = stack.bridge_command("queues", "--max-count", "1")
+    assert counted.returncode == 3, counted.stderr
+    lines = counted.stdout.splitlines()
     assert lines[0] == f"queues in {service.queue_path.rsplit('/queues/', 1)[0]}"
     [line] = [x for x in lines if x.startswith("testimonios ")]
     assert f" {service.queue_id} " in line
@@ -204,9 +189,9 @@ def test_the_stacks_env_file_is_all_a_shell_needs(stack: Stack) -> None:
 
 
 def test_a_key_never_published_is_not_found(stack: Stack, unique: str) -> None:
-    ran = bridge(stack, "status", "--service", "regresos", "--key", f"never-{unique}")
-    assert ran.code == 3, ran.err
-    assert "not found (never seen)" in ran.out
+    ran = stack.bridge_command("status", "--service", "regresos", "--key", f"never-{unique}")
+    assert ran.returncode == 3, ran.stderr
+    assert "not found (never seen)" in ran.stdout
     code, report = status(stack, "--service", "regresos", "--key", f"never-{unique}")
     assert (code, report["not_found"]) == (3, "never")
     assert "creates it" in report["detail"]
@@ -253,15 +238,15 @@ def test_a_rejected_message_is_found_without_consuming_it_then_replayed(
     assert again_code == 4
     assert [f["message_id"] for f in again["look_in"]["found"]] == [rejection_id]
     replay = ["replay", "--subscription", REJECTED_SUBSCRIPTION, "--project", PROJECT_ID]
-    listing = bridge(stack, *replay)
-    assert listing.code == 0, listing.err
-    assert rejection_id in listing.out
+    listing = stack.bridge_command(*replay)
+    assert listing.returncode == 0, listing.stderr
+    assert rejection_id in listing.stdout
 
     # The operator fixes the cause, then replays: the request runs once, as its original.
     configure_service(stack, archivo, "ARCHIVO")
-    replayed = bridge(stack, *replay, "--message-id", message_id)
-    assert replayed.code == 0, replayed.err
-    assert "republished 1" in replayed.err
+    replayed = stack.bridge_command(*replay, "--message-id", message_id)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "republished 1" in replayed.stderr
     request: Received = delivered_once(stack, keyed(key), timeout_s=30)
     assert request.path == f"/{archivo}"
     assert request.json() == {"n": unique}
