@@ -220,20 +220,22 @@ def settings_from_environment() -> Settings:
         ) from e
 
 
-def task_report(settings: Settings, name: str, args: argparse.Namespace) -> dict[str, Any]:
+def task_report(
+    settings: Settings, name: str, *, show_body: bool, timeout_s: float
+) -> dict[str, Any]:
     """What GetTask says about ``name``: its fields, or why it is not found."""
     client = make_client(settings.tasks_emulator_host)
-    task, gone = get_task(client, name, full=args.show_body, timeout_s=args.timeout_s)
+    task, gone = get_task(client, name, full=show_body, timeout_s=timeout_s)
     if task is None:
         if gone == NO_QUEUE:
             detail = no_queue_meaning(queue_of(name))
         else:
             detail = RECENT_MEANING if gone == RECENTLY else NEVER_MEANING
         return {"found": False, "not_found": gone, "detail": detail}
-    paused = queue_state(client, queue_of(name), timeout_s=args.timeout_s)
+    paused = queue_state(client, queue_of(name), timeout_s=timeout_s)
     view = describe_task(task, queue_state=paused, now=datetime.now(UTC))
     report: dict[str, Any] = {**view.fields, "found": True}
-    if args.show_body:
+    if show_body:
         report["body"] = bytes(task.http_request.body).decode("utf-8", "replace")
     return report
 
@@ -267,7 +269,9 @@ def run_status(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         detail = unconfigured_meaning(args.service)
         report.update(found=False, not_found=UNCONFIGURED, detail=detail)
     else:
-        report.update(task_report(settings, name, args))
+        report.update(
+            task_report(settings, name, show_body=args.show_body, timeout_s=args.timeout_s)
+        )
     done_recently = report.get("not_found") == RECENTLY
     code = EXIT_FOUND if report["found"] or done_recently else EXIT_NO_RECORD
     if args.look_in:

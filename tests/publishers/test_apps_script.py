@@ -341,6 +341,14 @@ def test_many_items_are_split_within_the_request_limits(
     assert decoded == [Envelope.model_validate(item) for item in small + big]
 
 
+def status_cell(cell: str) -> tuple[str, str, str]:
+    """(message id, key, trace id) from Sheet.gs's status cell
+    ``enqueued <time> message <id> key <key> trace <trace id>``."""
+    words = cell.split()
+    message_id, key, trace_id = (words[words.index(w) + 1] for w in ("message", "key", "trace"))
+    return message_id, key, trace_id
+
+
 def sheet_with(rows: list[list[Any]], *, active: tuple[int, int]) -> dict[str, Any]:
     header = ["service", "status", "case_id", "nota", "delay_s"]
     return {
@@ -404,8 +412,7 @@ def test_the_sheet_menu_enqueues_selected_rows_once_per_content(
         assert context is not None
         traces[message.message_id] = context.trace_id
     for cell in (grid[1][1], grid[3][1]):
-        words = cell.split()
-        message_id, key, trace = (words[words.index(w) + 1] for w in ("message", "key", "trace"))
+        message_id, key, trace = status_cell(cell)
         assert traces[message_id] == trace
         assert key in keys
     assert len(set(traces.values())) == 4  # a new trace per row and click

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bridge import cli
 from bridge.cli.publisher import Publisher, build_envelope
 from bridge.stack.runner import PROJECT_ID, SERVICE_BY_NAME, TOPIC, Stack
+from bridge.stack.worker import Received
 from bridge.trace import parse_traceparent
 from tests.e2e.conftest import log_line
 from tests.e2e.test_status import status
@@ -23,11 +25,20 @@ from tests.publishers.test_apps_script import (  # noqa: F401
     node,
     run_apps_script,
     sheet_with,
+    status_cell,
 )
 
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 pytestmark = pytest.mark.e2e
+
+
+def apps_script_on(stack: Stack, node_path: str, tmp_path: Path, **scenario: Any) -> dict[str, Any]:
+    """Run the Apps Script publisher with its Script Properties pointing at the stack's topic."""
+    properties = {"ENQUEUE_PROJECT_ID": PROJECT_ID, "ENQUEUE_TOPIC": TOPIC}
+    return run_apps_script(
+        node_path, tmp_path, host=stack.pubsub_host, properties=properties, **scenario
+    )
 
 
 def test_apps_script_rows_become_tasks(
@@ -38,11 +49,10 @@ def test_apps_script_rows_become_tasks(
     unique = uuid.uuid4().hex[:10]
     payload = {"case_id": f"AS-{unique}", "nota": TEXTS[0], "más": TEXTS[2]}
     key = f"apps-script-{unique}"
-    result = run_apps_script(
+    result = apps_script_on(
+        stack,
         node,
         tmp_path,
-        host=stack.pubsub_host,
-        properties={"ENQUEUE_PROJECT_ID": PROJECT_ID, "ENQUEUE_TOPIC": TOPIC},
         steps=[{"call": "enqueue", "args": ["testimonios", payload, {"idempotency_key": key}]}],
     )
     message_id = result["steps"][0]["ok"]
@@ -82,18 +92,19 @@ def test_cli_rows_become_tasks(
     assert all(r.json()["nota"] == TEXTS[1] for r in received)
 
 
-def assert_one_trace(stack: Stack, *, message_id: str, key: str, traceparent: str) -> None:
-    """The worker received ``traceparent`` as is, and the bridge's line names its trace."""
-    context = parse_traceparent(traceparent)
-    assert context is not None
+def assert_one_trace(stack: Stack, *, message_id: str, key: str, trace_id: str) -> Received:
+    """The worker's request for ``key`` carries trace ``trace_id``, and the bridge's log line of
+    ``message_id`` names the same trace and span; that request."""
     [request] = stack.worker.wait_for(lambda r: r.header("X-Idempotency-Key") == key, timeout_s=30)
-    assert request.header("traceparent") == traceparent
+    context = parse_traceparent(request.header("traceparent") or "")
+    assert context is not None
+    assert context.trace_id == trace_id
     entry = log_line(stack, message_id)
     assert entry["outcome"] == "created"
-    trace = f"projects/{PROJECT_ID}/traces/{context.trace_id}"
-    assert entry["logging.googleapis.com/trace"] == trace
+    assert entry["logging.googleapis.com/trace"] == f"projects/{PROJECT_ID}/traces/{trace_id}"
     assert entry["logging.googleapis.com/spanId"] == context.span_id
     assert entry["logging.googleapis.com/trace_sampled"] is True
+    return request
 
 
 @pytest.mark.parametrize("attribute", ["traceparent", "googclient_traceparent"])
@@ -105,7 +116,8 @@ def test_a_published_trace_reaches_the_worker_and_the_bridges_log(
     message_id = stack.pubsub.publish(
         TOPIC, data=json.dumps(envelope).encode(), attributes={attribute: TRACE}
     )
-    assert_one_trace(stack, message_id=message_id, key=key, traceparent=TRACE)
+    request = assert_one_trace(stack, message_id=message_id, key=key, trace_id=TRACE.split("-")[1])
+    assert request.header("traceparent") == TRACE  # forwarded unchanged
 
 
 def test_the_python_publishers_new_trace_reaches_the_worker(
@@ -116,7 +128,9 @@ def test_the_python_publishers_new_trace_reaches_the_worker(
     sent = Publisher(topic=TOPIC, project=PROJECT_ID).publish_traced(
         build_envelope("testimonios", {"n": key}, idempotency_key=key)
     )
-    assert_one_trace(stack, message_id=sent.message_id, key=key, traceparent=sent.traceparent)
+    trace_id = sent.traceparent.split("-")[1]
+    request = assert_one_trace(stack, message_id=sent.message_id, key=key, trace_id=trace_id)
+    assert request.header("traceparent") == sent.traceparent
 
 
 def test_a_sheet_row_is_traced_and_found_by_bridge_status(
@@ -125,23 +139,17 @@ def test_a_sheet_row_is_traced_and_found_by_bridge_status(
     tmp_path: Path,
 ) -> None:
     case = f"S-{uuid.uuid4().hex[:10]}"
-    result = run_apps_script(
+    result = apps_script_on(
+        stack,
         node,
         tmp_path,
-        host=stack.pubsub_host,
-        properties={"ENQUEUE_PROJECT_ID": PROJECT_ID, "ENQUEUE_TOPIC": TOPIC},
         sheet=sheet_with([["brain", "", case, TEXTS[0], ""]], active=(2, 1)),
         steps=[{"call": "enqueueSelectedRows"}],
     )
     assert result["alerts"] == ["Enqueued 1 row(s)."]
-    words = result["grid"][1][1].split()
-    message_id, key, trace_id = (words[words.index(w) + 1] for w in ("message", "key", "trace"))
-    [request] = stack.worker.wait_for(lambda r: r.header("X-Idempotency-Key") == key, timeout_s=30)
+    message_id, key, trace_id = status_cell(result["grid"][1][1])
+    request = assert_one_trace(stack, message_id=message_id, key=key, trace_id=trace_id)
     assert request.json()["case_id"] == case
-    context = parse_traceparent(request.header("traceparent") or "")
-    assert context is not None
-    assert context.trace_id == trace_id
-    assert_one_trace(stack, message_id=message_id, key=key, traceparent=context.traceparent)
     code, report = status(stack, "--service", "brain", "--key", key)
     assert code == 0  # found: pending, or done recently
     assert report["task"] == log_line(stack, message_id)["task"]
