@@ -23,7 +23,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -38,6 +37,7 @@ from typing import Any
 
 from bridge.stack import procs
 from bridge.stack.caller_check import CallerCheck
+from bridge.stack.emulator import start_tasks_emulator
 from bridge.stack.poll import poll_until
 from bridge.stack.procs import MissingPrerequisite, Proc, StackError
 from bridge.stack.pubsub_rest import PubSubRest, PulledMessage
@@ -46,7 +46,6 @@ from bridge.stack.tasks_admin import TasksAdmin
 from bridge.stack.worker import Received, RecordingWorker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-READY_LINE = re.compile(r"tasks_emulator ready: grpc (?P<grpc>\S+)")
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 PEM_CERTS_PATH = "/oauth2/v1/certs"  # the emulator's keys in Google's v1 certs format
 
@@ -308,31 +307,16 @@ class Stack:
         """Start (or restart, on the same ports and data dir) the Cloud Tasks emulator, then
         give the four queues Terraform's settings. A restart loses no task."""
         self.echo(f"starting the Cloud Tasks emulator on {self.tasks_host}")
-        argv = [
-            sys.executable,
-            "-m",
-            "tasks_emulator",
-            "--host=127.0.0.1",
-            f"--port={self.tasks_port}",
-            f"--http-port={self.tasks_http_port}",
-            f"--data-dir={self.tasks_data_dir}",
-        ]
-        log_path = self.log_path("tasks-emulator")
-        offset = log_path.stat().st_size if log_path.exists() else 0
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        proc = procs.start("tasks-emulator", argv, log_path=log_path, env=env, cwd=REPO_ROOT)
-        self._procs[proc.name] = proc
-
-        def ready() -> bool:
-            text = log_path.read_bytes()[offset:].decode("utf-8", "replace")
-            return READY_LINE.search(text) is not None
-
-        procs.wait_until(
-            ready,
-            what="the Cloud Tasks emulator's ready line",
-            timeout_s=READY_TIMEOUT_S,
-            watch=[proc],
+        started = start_tasks_emulator(
+            "tasks-emulator",
+            log_path=self.log_path("tasks-emulator"),
+            args=(
+                f"--port={self.tasks_port}",
+                f"--http-port={self.tasks_http_port}",
+                f"--data-dir={self.tasks_data_dir}",
+            ),
         )
+        self._procs[started.proc.name] = started.proc
         if self.tasks is None:
             self.tasks = TasksAdmin(self.tasks_host)
         for queue_path in self.queue_paths:

@@ -11,7 +11,6 @@ import base64
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from bridge.envelope import Envelope
 from bridge.event import PubsubMessage, decode_event
 from bridge.message import envelope_of
 from bridge.stack import procs
-from bridge.stack.poll import poll_until
+from bridge.stack.poll import gather_for, poll_until
 from bridge.stack.procs import MissingPrerequisite
 from bridge.stack.pubsub_rest import PubSubRest, PulledMessage
 from bridge.stack.runner import find_pubsub_emulator
@@ -107,12 +106,9 @@ class Topic:
     def pull_for(self, window_s: float = NOTHING_WINDOW_S) -> list[PulledMessage]:
         """Everything that arrives within ``window_s`` (acked): a check that nothing was sent
         waits this bounded window, not one immediate pull that a late message would miss."""
-        found: list[PulledMessage] = []
-        deadline = time.monotonic() + window_s
-        while time.monotonic() < deadline:
-            found.extend(self.rest.pull(self.subscription, max_messages=1000))
-            time.sleep(0.1)
-        return found
+        return gather_for(
+            lambda: self.rest.pull(self.subscription, max_messages=1000), window_s=window_s
+        )
 
     def pull_all(
         self, *, expect: int | None = None, timeout_s: float = 20.0
