@@ -6,12 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint typecheck unit bench bench-stack bench-emulator soak fuzz demo up terraform-tools test-terraform
+.PHONY: help install test test-emulator-alone lint typecheck unit bench bench-stack bench-emulator soak fuzz demo up terraform-tools test-terraform
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+EMULATOR_PKG := tasks_emulator/pyproject.toml tasks_emulator/requirements.txt tasks_emulator/requirements-test.txt
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml $(EMULATOR_PKG)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
@@ -55,7 +57,22 @@ typecheck: install ## mypy --strict
 unit: install ## the whole pytest suite: unit, contract, property, end-to-end, publishers, and Terraform once .venv-tf exists (no lint, no types)
 	$(PY) -m pytest
 
-test: terraform-tools lint typecheck unit ## every test: lint, types, unit, contract, property, end-to-end
+test: terraform-tools lint typecheck unit test-emulator-alone ## every test: lint, types, unit, contract, property, end-to-end, tasks_emulator on its own
+
+# tasks_emulator as a user of the distribution gets it: a fresh virtualenv, `pip install
+# ./tasks_emulator[test]` (from a copy, so no build files land in the checkout), and its test
+# suite run from a directory where only the installed package can be imported.
+test-emulator-alone: ## tasks_emulator on its own: fresh venv, pip install ./tasks_emulator[test], its tests there
+	@set -euo pipefail; work=$$(mktemp -d); trap 'rm -rf "$$work"' EXIT; \
+	cp -r tasks_emulator "$$work/src"; rm -rf "$$work/src/__pycache__"; \
+	$(PYTHON) -m venv "$$work/venv"; \
+	"$$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$$work/src[test]"; \
+	mkdir -p "$$work/run/tests"; touch "$$work/run/tests/__init__.py"; \
+	cp -r tests/tasks_emulator "$$work/run/tests/"; rm -rf "$$work/run/tests/tasks_emulator/__pycache__"; \
+	cd "$$work/run"; \
+	"$$work/venv/bin/tasks-emulator" --help > /dev/null; \
+	"$$work/venv/bin/python" -c 'import tasks_emulator, sys; sys.exit("site-packages" not in tasks_emulator.__file__)'; \
+	"$$work/venv/bin/python" -m pytest -q -p no:cacheprovider tests/tasks_emulator
 
 bench: install ## benchmarks: cold start and per-message CPU against their floors (figures, not tests)
 	$(PY) -m benchmarks.cold_start
