@@ -201,9 +201,18 @@ def test_a_transient_failure_answers_503_for_redelivery(
     assert function.post("/", json=push_body(ENVELOPE)).status_code == 200
 
 
-def test_duplicate_is_acked(function: FlaskClient, tasks: FakeTasksClient) -> None:
+def test_duplicate_is_acked_as_a_duplicate_not_a_rejection(
+    function: FlaskClient,
+    tasks: FakeTasksClient,
+    publisher: FakePublisher,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     tasks.errors.append(core_exceptions.AlreadyExists("exists"))
-    assert function.post("/", json=push_body(ENVELOPE)).status_code == 200
+    assert function.post("/", json=push_body(ENVELOPE)).status_code == 200  # acked
+    # A rejection is acked with 200 too: what makes it a duplicate is the log and no rejection.
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["outcome"] == "duplicate"
+    assert publisher.published == []
+    assert len(tasks.requests) == 1
 
 
 @pytest.mark.parametrize(
