@@ -23,9 +23,10 @@ from pathlib import Path
 from types import FrameType
 
 import grpc
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
-from tasks_emulator import api, faults, grpc_api, names, rest_api
+from tasks_emulator import api, fault_admin, faults, grpc_api, names, rest_api
 from tasks_emulator.dispatcher import Dispatcher
 from tasks_emulator.errors import ApiError
 from tasks_emulator.fault_injection import FaultInjector, FaultyApi
@@ -165,7 +166,10 @@ class Emulator:
         self._http = make_server(
             options.host,
             options.http_port,
-            rest_api.make_rest_app(served, self.issuer),
+            DispatcherMiddleware(
+                rest_api.make_rest_app(served, self.issuer),
+                {fault_admin.PREFIX: fault_admin.make_admin_app(self.faults)},
+            ),
             threaded=True,
         )
         self.http_port = self._http.server_port
