@@ -11,6 +11,7 @@ draws one number per matching fault rule and one per matching latency range, wha
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
@@ -34,6 +35,14 @@ _WHAT = {
     "before": "answered {code} without doing anything",
     "after": "did the work and committed it, then answered {code} (the reply is lost)",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchDecision:
+    """What one dispatch attempt gets: sent ``delay_s`` late, and/or dropped after the answer."""
+
+    delay_s: float
+    drop: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +81,7 @@ class FaultInjector:
             if plan.seed is not None:
                 self._seed = plan.seed
                 self._random = random.Random(plan.seed)  # noqa: S311
-            self._plan = FaultPlan(
-                rpc_faults=plan.rpc_faults, latencies=plan.latencies, seed=self._seed
-            )
+            self._plan = dataclasses.replace(plan, seed=self._seed)
         LOG.warning("fault plan in force: %s", self._plan.to_json())
 
     def add(self, plan: FaultPlan) -> None:
@@ -116,6 +123,20 @@ class FaultInjector:
                     drawn_ms = self._random.uniform(latency.min_ms, latency.max_ms)
                     latency_ms = max(latency_ms, drawn_ms)
         return Decision(fault=chosen, latency_s=latency_ms / 1000.0)
+
+    def decide_dispatch(self) -> DispatchDecision:
+        with self._lock:
+            delay_ms = 0.0
+            drop = False
+            for fault in self._plan.dispatch_faults:
+                hit = self._random.random() < fault.probability
+                if fault.kind == "drop":
+                    drop = drop or hit
+                else:
+                    drawn_ms = self._random.uniform(fault.min_ms, fault.max_ms)
+                    if hit:
+                        delay_ms = max(delay_ms, drawn_ms)
+        return DispatchDecision(delay_s=delay_ms / 1000.0, drop=drop)
 
     def record(self, *, rpc: str, kind: str, what: str, resource: str) -> None:
         """Count and log one injected fault of ``kind`` (e.g. ``CreateTask:after:UNAVAILABLE``)."""

@@ -9,6 +9,10 @@ random number or sleeps (that is ``fault_injection``).
 - ``RPC:MS`` or ``RPC:MIN-MAX`` (``--latency``): every matching call answers no sooner than that
   (a range: uniformly drawn per call).
 
+- ``drop:P`` or ``delay:P:MS`` / ``delay:P:MIN-MAX`` (``--dispatch-fault``): with probability P,
+  a dispatch attempt's connection is dropped after the worker answered (the attempt counts as
+  failed; the worker did the work), or its request is sent that much later.
+
 A malformed spec raises ``FaultSpecError`` with a sentence naming the part at fault.
 """
 
@@ -26,6 +30,7 @@ from tasks_emulator.api import RPCS
 ANY_RPC = "*"
 WHENS = ("before", "after")
 When = Literal["before", "after"]
+DispatchKind = Literal["drop", "delay"]
 # OK is no fault; every other code production can answer is one.
 CODES = {code.name: code for code in grpc.StatusCode if code is not grpc.StatusCode.OK}
 
@@ -70,16 +75,36 @@ class Latency:
 
 
 @dataclass(frozen=True, slots=True)
+class DispatchFault:
+    """With ``probability``, an attempt is dropped after the answer, or delayed by min..max ms."""
+
+    kind: DispatchKind
+    probability: float
+    min_ms: float = 0.0
+    max_ms: float = 0.0
+
+    @property
+    def spec(self) -> str:
+        if self.kind == "drop":
+            return f"drop:{self.probability:g}"
+        span = f"{self.min_ms:g}"
+        if self.max_ms != self.min_ms:
+            span += f"-{self.max_ms:g}"
+        return f"delay:{self.probability:g}:{span}"
+
+
+@dataclass(frozen=True, slots=True)
 class FaultPlan:
     """Every fault in force; ``seed`` None keeps the random sequence already running."""
 
     rpc_faults: tuple[RpcFault, ...] = ()
     latencies: tuple[Latency, ...] = ()
+    dispatch_faults: tuple[DispatchFault, ...] = ()
     seed: int | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.rpc_faults and not self.latencies
+        return not self.rpc_faults and not self.latencies and not self.dispatch_faults
 
     def plus(self, other: FaultPlan) -> FaultPlan:
         """This plan with ``other``'s faults added (and its seed, if it has one)."""
@@ -87,6 +112,7 @@ class FaultPlan:
             self,
             rpc_faults=self.rpc_faults + other.rpc_faults,
             latencies=self.latencies + other.latencies,
+            dispatch_faults=self.dispatch_faults + other.dispatch_faults,
             seed=self.seed if other.seed is None else other.seed,
         )
 
@@ -94,6 +120,7 @@ class FaultPlan:
         return {
             "faults": [fault.spec for fault in self.rpc_faults],
             "latency": [latency.spec for latency in self.latencies],
+            "dispatch": [fault.spec for fault in self.dispatch_faults],
             "seed": self.seed,
         }
 
@@ -155,6 +182,12 @@ def parse_latency(spec: str, *, known_rpcs: Collection[str] = RPCS) -> Latency:
         raise FaultSpecError(
             f"{spec!r}: a latency is RPC:MS or RPC:MIN-MAX, e.g. CreateTask:50-200"
         )
+    min_ms, max_ms = _span_ms(span, spec=spec)
+    return Latency(rpc=_rpc(rpc, spec=spec, known=known_rpcs), min_ms=min_ms, max_ms=max_ms)
+
+
+def _span_ms(span: str, *, spec: str) -> tuple[float, float]:
+    """``MS`` or ``MIN-MAX`` as (min, max) milliseconds."""
     low, dash, high = ("", "", span) if span.startswith("-") else span.partition("-")
     if not low:  # a negative number
         raise FaultSpecError(f"{spec!r}: {span!r} is not a number of milliseconds >= 0")
@@ -162,7 +195,25 @@ def parse_latency(spec: str, *, known_rpcs: Collection[str] = RPCS) -> Latency:
     max_ms = _ms(high, spec=spec) if dash else min_ms
     if max_ms < min_ms:
         raise FaultSpecError(f"{spec!r}: MIN must not be greater than MAX")
-    return Latency(rpc=_rpc(rpc, spec=spec, known=known_rpcs), min_ms=min_ms, max_ms=max_ms)
+    return min_ms, max_ms
+
+
+def parse_dispatch_fault(spec: str) -> DispatchFault:
+    """``drop:P``, ``delay:P:MS`` or ``delay:P:MIN-MAX`` as a ``DispatchFault``."""
+    parts = spec.split(":")
+    if parts[0] == "drop" and len(parts) == 2:
+        return DispatchFault(kind="drop", probability=_probability(parts[1], spec=spec))
+    if parts[0] == "delay" and len(parts) == 3:
+        min_ms, max_ms = _span_ms(parts[2], spec=spec)
+        return DispatchFault(
+            kind="delay",
+            probability=_probability(parts[1], spec=spec),
+            min_ms=min_ms,
+            max_ms=max_ms,
+        )
+    raise FaultSpecError(
+        f"{spec!r}: a dispatch fault is drop:P, delay:P:MS or delay:P:MIN-MAX, e.g. drop:0.05"
+    )
 
 
 def parse_seed(value: object) -> int:
@@ -184,14 +235,15 @@ def _specs(document: Mapping[str, object], key: str) -> list[str]:
     return [str(item) for item in value]
 
 
-PLAN_KEYS = frozenset({"faults", "latency", "seed"})
+PLAN_KEYS = frozenset({"faults", "latency", "dispatch", "seed"})
 
 
 def plan_from_json(document: object, *, known_rpcs: Collection[str] = RPCS) -> FaultPlan:
-    """``{"faults": [...], "latency": [...], "seed": N}`` (each key optional) as a plan."""
+    """``{"faults": [...], "latency": [...], "dispatch": [...], "seed": N}`` (keys optional)."""
     if not isinstance(document, dict):
         raise FaultSpecError(
-            'the body must be a JSON object: {"faults": [...], "latency": [...], "seed": N}'
+            'the body must be a JSON object: {"faults": [...], "latency": [...], '
+            '"dispatch": [...], "seed": N}'
         )
     unknown = sorted(set(document) - PLAN_KEYS)
     if unknown:
@@ -202,5 +254,6 @@ def plan_from_json(document: object, *, known_rpcs: Collection[str] = RPCS) -> F
         latencies=tuple(
             parse_latency(s, known_rpcs=known_rpcs) for s in _specs(document, "latency")
         ),
+        dispatch_faults=tuple(parse_dispatch_fault(s) for s in _specs(document, "dispatch")),
         seed=None if seed is None else parse_seed(seed),
     )

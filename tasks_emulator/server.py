@@ -2,7 +2,8 @@
 
 ``python -m tasks_emulator [--host 127.0.0.1] [--port 8123] [--http-port 8124]
 [--queue projects/P/locations/L/queues/Q ...] [--data-dir DIR] [--name-reserve-s 3600]
-[--fault RPC:WHEN:CODE:P ...] [--latency RPC:MS|RPC:MIN-MAX ...] [--fault-seed N]``
+[--fault RPC:WHEN:CODE:P ...] [--latency RPC:MS|RPC:MIN-MAX ...]
+[--dispatch-fault drop:P|delay:P:MS ...] [--fault-seed N]``
 prints one line when it is ready and stops cleanly on SIGTERM or SIGINT (a second one stops at
 once, without waiting for the attempts in flight).
 """
@@ -115,6 +116,14 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
         "milliseconds; repeatable",
     )
     group.add_argument(
+        "--dispatch-fault",
+        action="append",
+        default=[],
+        metavar="drop:P|delay:P:MS|delay:P:MIN-MAX",
+        help="with probability P, drop a dispatch attempt's connection after the worker answered "
+        "(it counts as failed), or send its request MS later; repeatable",
+    )
+    group.add_argument(
         "--fault-seed",
         default=None,
         metavar="N",
@@ -127,6 +136,9 @@ def _fault_plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> fa
         return faults.FaultPlan(
             rpc_faults=tuple(faults.parse_fault(spec) for spec in args.fault),
             latencies=tuple(faults.parse_latency(spec) for spec in args.latency),
+            dispatch_faults=tuple(
+                faults.parse_dispatch_fault(spec) for spec in args.dispatch_fault
+            ),
             seed=None if args.fault_seed is None else faults.parse_seed(args.fault_seed),
         )
     except faults.FaultSpecError as e:
@@ -145,7 +157,10 @@ class Emulator:
         self.store = Store(data_dir=options.data_dir, name_reserve_s=options.name_reserve_s)
         self.service = CloudTasksService(store=self.store, now_s=time.time)
         self.issuer = TokenIssuer.load_or_create(options.data_dir)
-        self.dispatcher = Dispatcher(store=self.store, issuer=self.issuer, now_s=time.time)
+        self.faults = FaultInjector(options.fault_plan)
+        self.dispatcher = Dispatcher(
+            store=self.store, issuer=self.issuer, now_s=time.time, faults=self.faults
+        )
         self.service.attach(self.dispatcher)
         for queue in options.queues:
             if self.store.get_queue(queue) is None:
@@ -156,7 +171,6 @@ class Emulator:
                     )
                 )
         # Both wire adapters call the service through the injector: every RPC can be faulted.
-        self.faults = FaultInjector(options.fault_plan)
         served: api.CloudTasksApi = FaultyApi(self.service, self.faults)
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=API_THREADS))
         self._grpc.add_generic_rpc_handlers((grpc_api.make_handler(served),))

@@ -49,7 +49,12 @@ def _put(url: str, document: Any, method: str = "PUT") -> requests.Response:
 
 def test_get_shows_the_plan_from_the_flags(running: Emulator) -> None:
     report = requests.get(f"{running.http_url}/_emulator/faults", timeout=TIMEOUT_S).json()
-    assert report["plan"] == {"faults": ["GetTask:before:NOT_FOUND:0"], "latency": [], "seed": 9}
+    assert report["plan"] == {
+        "faults": ["GetTask:before:NOT_FOUND:0"],
+        "latency": [],
+        "dispatch": [],
+        "seed": 9,
+    }
 
 
 @pytest.mark.parametrize("transport", sorted(CLIENTS))

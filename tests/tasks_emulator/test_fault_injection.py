@@ -165,6 +165,8 @@ def test_the_same_seed_gives_the_same_faults_in_the_same_order(
         (["--fault", "CreateTask:after:UNAVAILABLE:2"], "probability '2' is not a number"),
         (["--latency", "CreateTask:9-1"], "MIN must not be greater than MAX"),
         (["--fault-seed", "x"], "seed 'x' is not an integer"),
+        (["--dispatch-fault", "drop:x"], "probability 'x' is not a number"),
+        (["--dispatch-fault", "delay:1"], "a dispatch fault is drop:P"),
     ],
 )
 def test_bad_fault_flags_exit_2_naming_them(args: list[str], message: str) -> None:

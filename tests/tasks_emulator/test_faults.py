@@ -77,6 +77,7 @@ def test_a_plan_reads_from_json_and_back() -> None:
     document = {
         "faults": ["CreateTask:after:UNAVAILABLE:0.1", "*:before:RESOURCE_EXHAUSTED:0.01"],
         "latency": ["GetTask:5-10"],
+        "dispatch": ["drop:0.05", "delay:0.2:100-900", "delay:1:50"],
         "seed": 7,
     }
     plan = faults.plan_from_json(document)
@@ -95,6 +96,11 @@ def test_a_plan_reads_from_json_and_back() -> None:
         ({"seed": "x"}, "seed 'x' is not an integer"),
         ({"seed": 1.5}, "seed 1.5 is not an integer"),
         ({"seed": True}, "seed True is not an integer"),
+        ({"dispatch": ["drop"]}, "a dispatch fault is drop:P, delay:P:MS or delay:P:MIN-MAX"),
+        ({"dispatch": ["drop:2"]}, "probability '2'"),
+        ({"dispatch": ["delay:0.5"]}, "a dispatch fault is drop:P"),
+        ({"dispatch": ["delay:0.5:9-1"]}, "MIN must not be greater than MAX"),
+        ({"dispatch": ["lose:0.5"]}, "a dispatch fault is drop:P"),
     ],
 )
 def test_bad_plans_are_refused(document: object, message: str) -> None:
@@ -110,6 +116,15 @@ def test_plus_adds_faults_and_takes_a_new_seed() -> None:
     assert both.to_json() == {
         "faults": ["GetTask:before:UNAVAILABLE:1"],
         "latency": ["*:1"],
+        "dispatch": [],
         "seed": 1,
     }
     assert both.plus(faults.FaultPlan(seed=2)).seed == 2
+
+
+def test_dispatch_faults_read_drop_and_delay() -> None:
+    assert faults.parse_dispatch_fault("drop:0.1") == faults.DispatchFault("drop", 0.1)
+    assert faults.parse_dispatch_fault("delay:0.5:200-400") == faults.DispatchFault(
+        "delay", 0.5, 200.0, 400.0
+    )
+    assert faults.parse_dispatch_fault("delay:1:50").spec == "delay:1:50"
