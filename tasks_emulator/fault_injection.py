@@ -12,6 +12,7 @@ draws one number per matching fault rule and one per matching latency range, wha
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import random
 import threading
@@ -82,7 +83,7 @@ class FaultInjector:
                 self._seed = plan.seed
                 self._random = random.Random(plan.seed)  # noqa: S311
             self._plan = dataclasses.replace(plan, seed=self._seed)
-        LOG.warning("fault plan in force: %s", self._plan.to_json())
+        LOG.warning("fault plan in force: %s", json.dumps(self._plan.to_json()))
 
     def add(self, plan: FaultPlan) -> None:
         """Add ``plan``'s faults to those in force (its seed, if any, restarts the sequence)."""

@@ -225,9 +225,18 @@ class Emulator:
         self.store.close()
 
 
+def _log_to_stderr() -> None:
+    """The emulator's own log lines (injected faults, say) on stderr; not each HTTP request."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("tasks_emulator: %(message)s"))
+    logger = logging.getLogger("tasks_emulator")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="tasks_emulator: %(message)s")
+    _log_to_stderr()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
