@@ -112,14 +112,14 @@ class Emulator:
                     )
                 )
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=API_THREADS))
-        self._grpc.add_generic_rpc_handlers((grpc_api.make_handler(self.service),))
+        self._grpc.add_generic_rpc_handlers(grpc_api.make_handlers(self.service))
         self.grpc_port = self._grpc.add_insecure_port(_grpc_address(options.host, options.port))
         if self.grpc_port == 0:
             raise OSError(f"cannot listen on {options.host}:{options.port} for gRPC")
         self._http = make_server(
             options.host,
             options.http_port,
-            rest_api.make_rest_app(self.service, self.issuer),
+            rest_api.make_rest_app(self.service, self.issuer, test_helpers=self.service),
             threaded=True,
         )
         self.http_port = self._http.server_port
@@ -157,6 +157,7 @@ class Emulator:
             self._http.shutdown()
         self._http.server_close()
         stopped.wait()
+        self.service.close()  # the batches started finish before the store closes
         self.dispatcher.stop()
         self.store.close()
 
