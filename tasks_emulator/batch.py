@@ -110,9 +110,11 @@ def run_creates(
     failed: dict[int, status_pb2.Status] = {}
     for index, create in enumerate(requests):
         try:
-            response.tasks.add().CopyFrom(create_task(create))
+            task = create_task(create)
         except ApiError as e:
             failed[index] = _status(e)
+        else:
+            response.tasks.add().CopyFrom(task)
     metadata = create_metadata(started_s=started_s)
     error = _finish(
         metadata,

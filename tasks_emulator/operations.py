@@ -2,9 +2,10 @@
 
 An operation is registered RUNNING and returned as such; its work runs on one thread of its own,
 in the order the operations were started, and then the operation is done, with its response or
-its error. A ``request_id`` seen before (for the same kind of operation in the same location)
-returns the operation it started instead of starting another. Operations live in memory: at most
-``MAX_DONE_OPERATIONS`` finished ones are kept (the oldest go first), none survives a restart.
+its error. A ``request_id`` seen before (for the same kind of operation: a batch of the same
+queue) returns the operation it started instead of starting another. Operations live in memory:
+at most ``MAX_DONE_OPERATIONS`` finished ones are kept (the oldest go first), none survives a
+restart.
 """
 
 from __future__ import annotations

@@ -374,7 +374,7 @@ class CloudTasksService:
         creates = [_copy(create) for create in request.requests]
         return self._operations.start(
             location=queue.parent,
-            kind="BatchCreateTasks",
+            kind=f"BatchCreateTasks {queue.path}",
             request_id=request.request_id,
             metadata=batch.create_metadata(started_s=started_s),
             work=lambda: batch.run_creates(
@@ -389,7 +389,7 @@ class CloudTasksService:
         task_names = list(request.names)
         return self._operations.start(
             location=queue.parent,
-            kind="BatchDeleteTasks",
+            kind=f"BatchDeleteTasks {queue.path}",
             request_id=request.request_id,
             metadata=batch.delete_metadata(started_s=started_s),
             work=lambda: batch.run_deletes(
