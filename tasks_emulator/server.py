@@ -23,7 +23,7 @@ from types import FrameType
 import grpc
 from werkzeug.serving import make_server
 
-from tasks_emulator import api, grpc_api, names, rest_api
+from tasks_emulator import api, console, grpc_api, names, rest_api
 from tasks_emulator.dispatcher import Dispatcher
 from tasks_emulator.errors import ApiError
 from tasks_emulator.oidc import TokenIssuer
@@ -119,7 +119,10 @@ class Emulator:
         self._http = make_server(
             options.host,
             options.http_port,
-            rest_api.make_rest_app(self.service, self.issuer),
+            console.mount(
+                rest_api.make_rest_app(self.service, self.issuer),
+                console.Console(store=self.store, service=self.service, issuer=self.issuer),
+            ),
             threaded=True,
         )
         self.http_port = self._http.server_port
@@ -138,6 +141,7 @@ class Emulator:
             f"tasks_emulator ready: grpc {_grpc_address(host, self.grpc_port)} "
             f"http {self.http_url} "
             f"oidc {self.http_url}/.well-known/openid-configuration "
+            f"console {self.http_url}{console.PREFIX}/ "
             f"data-dir {self.options.data_dir or '(memory)'}"
         )
 
