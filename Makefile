@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser test lint typecheck unit bench bench-stack bench-emulator soak fuzz demo up terraform-tools test-terraform
+.PHONY: help install browser test lint typecheck unit bench bench-console bench-stack bench-emulator soak fuzz demo up terraform-tools test-terraform
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ test: terraform-tools lint typecheck unit ## every test: lint, types, unit, cont
 bench: install ## benchmarks: cold start and per-message CPU against their floors (figures, not tests)
 	$(PY) -m benchmarks.cold_start
 	$(PY) -m benchmarks.cpu
+
+bench-console: install browser ## tasks_emulator's console: a queue of 10,000 pending tasks opened in Chromium, and dispatch with the page open (figures)
+	$(PY) -m benchmarks.console
 
 bench-stack: install ## throughput and latency through the local stack, against a minimal function
 	$(PY) -m benchmarks.throughput

@@ -57,10 +57,20 @@ def _time_s(value: Any, field: str) -> float | None:
     return seconds(getattr(value, field)) if value.HasField(field) else None
 
 
-def queue_row(queue: Any, *, store: Store, now_s: float) -> dict[str, Any]:
-    """One line of the queue list, with the Cloud Console's columns."""
-    peeks = store.peek_tasks(queue.name)
-    reserved = store.reserved_in(queue.name, now_s=now_s)
+def queue_row(
+    queue: Any,
+    *,
+    store: Store,
+    now_s: float,
+    peeks: Sequence[TaskPeek] | None = None,
+    reserved: Sequence[tuple[str, float]] | None = None,
+) -> dict[str, Any]:
+    """One line of the queue list, with the Cloud Console's columns (from ``peeks`` and
+    ``reserved`` when the caller has read them already)."""
+    if peeks is None:
+        peeks = store.peek_tasks(queue.name)
+    if reserved is None:
+        reserved = store.reserved_in(queue.name, now_s=now_s)
     return {
         "name": queue.name,
         "id": short_id(queue.name),
@@ -130,17 +140,19 @@ def queue_page(name: str, page: Page, *, store: Store, now_s: float) -> dict[str
     queue = store.get_queue(name)
     if queue is None:
         raise NotFoundError(f"queue {name} does not exist")
-    row = queue_row(queue, store=store, now_s=now_s)
+    peeks = store.peek_tasks(name)
+    reserved = store.reserved_in(name, now_s=now_s)
+    row = queue_row(queue, store=store, now_s=now_s, peeks=peeks, reserved=reserved)
     rows: list[dict[str, Any]]
     if page.state == "reserved":
-        reserved = sorted(store.reserved_in(name, now_s=now_s), key=lambda r: (-r[1], r[0]))
+        reserved = sorted(reserved, key=lambda r: (-r[1], r[0]))
         total = len(reserved)
         rows = [
             {"name": n, "id": short_id(n), "state": "reserved", "reserved_at_s": at_s}
             for n, at_s in reserved[page.offset : page.offset + page.limit]
         ]
     else:
-        chosen = [p for p in store.peek_tasks(name) if state_of(p) == page.state]
+        chosen = [p for p in peeks if state_of(p) == page.state]
         chosen.sort(key=lambda p: (p.due_s, p.name))
         total = len(chosen)
         rows = []

@@ -54,9 +54,10 @@ def chromium() -> Iterator[BrowserContext]:
             context.close()
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """The whole page as ``build/screenshots/<name>.png``."""
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """The page (``full_page``: all of it, else what the window shows) as
+    ``build/screenshots/<name>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -121,6 +121,7 @@ def test_a_queues_tasks_by_state_are_paged(
     expect(first).to_contain_text("0 / 0")  # dispatched / answered
     expect(first).to_contain_text("http://127.0.0.1:9/never")
     screenshot(page, "console-queue")
+    screenshot(page, "console-queue-window", full_page=False)  # docs/console.png is one of these
     page.get_by_role("link", name=f"Next {NEXT}").click()
     expect(page.locator(".pager")).to_contain_text(f"51{DASH}100 of 120")
     expect(page.locator("#tasks tbody tr").first).to_contain_text("task-050")
