@@ -82,6 +82,18 @@ class Taken:
     first_attempt_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class TaskPeek:
+    """One live task as the console lists it (``Store.peek_tasks``)."""
+
+    name: str
+    due_s: float
+    attempted: bool  # dispatched at least once (a retry waits, or an attempt is in flight)
+    in_flight: bool
+    execution_count: int
+    previous_response: int | None
+
+
 _Statement = tuple[str, Any, bool]  # SQL, its parameters, whether they are many rows
 
 
@@ -562,6 +574,39 @@ class Store:
                     (config.name, config.SerializeToString()),
                 )
             self._cmek_configs[config.name] = _copy(config)
+
+    # --- reads for the console (tasks_emulator.console): copies, taken under the lock; nothing
+    # on the dispatch path calls these, and they change nothing.
+    def all_queues(self) -> list[Any]:
+        """Copies of every queue, in name order."""
+        with self._lock:
+            return [_copy(self._queues[name]) for name in sorted(self._queues)]
+
+    def peek_tasks(self, queue: str) -> list[TaskPeek]:
+        """What the console shows of each live task of ``queue``, without parsing one."""
+        with self._lock:
+            return [
+                TaskPeek(
+                    name=name,
+                    due_s=record.due_s,
+                    attempted=record.first_attempt_s > 0.0 or record.live is not None,
+                    in_flight=record.live is not None,
+                    execution_count=record.execution_count,
+                    previous_response=record.previous_response,
+                )
+                for name in self._by_queue.get(queue, ())
+                for record in (self._tasks[name],)
+            ]
+
+    def reserved_in(self, queue: str, *, now_s: float) -> list[tuple[str, float]]:
+        """(name, when it was reserved) of ``queue``'s task names reserved now."""
+        prefix = queue + "/tasks/"
+        with self._lock:
+            return [
+                (name, expiry_s - self._name_reserve_s)
+                for name, expiry_s in self._reserved.items()
+                if expiry_s > now_s and name.startswith(prefix)
+            ]
 
 
 def _save_task(db: _Batch, name: str, record: TaskRecord) -> None:
