@@ -21,7 +21,6 @@ polling every second; tasks/s and the ratio.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import tempfile
@@ -33,12 +32,12 @@ from pathlib import Path
 
 from playwright.sync_api import BrowserContext
 
-from benchmarks.emulator import REPO_ROOT, Target, Worker, create_tasks, dispatch_rate
+from benchmarks.emulator import Target, Worker, create_tasks, dispatch_rate
 from benchmarks.stats import summary
 from bridge.stack import procs
+from bridge.stack.emulator import start_tasks_emulator
 from tests.console.browser import chromium
 
-READY = re.compile(r"tasks_emulator ready: grpc (\S+):(\d+) http (\S+) ")
 ROWS = 50  # the console's page size
 TARGET_S = 1.0
 STATIC_TABLE = (
@@ -49,19 +48,8 @@ STATIC_TABLE = (
 
 
 def _start(log_dir: Path) -> tuple[Target, str]:
-    argv = [sys.executable, "-m", "tasks_emulator", "--port", "0", "--http-port", "0"]
-    proc = procs.start("console-bench", argv, log_path=log_dir / "emulator.log", cwd=REPO_ROOT)
-    found: list[re.Match[str]] = []
-
-    def ready() -> bool:
-        match = READY.search(proc.tail(50))
-        if match:
-            found.append(match)
-        return bool(match)
-
-    procs.wait_until(ready, what="tasks_emulator to be ready", timeout_s=60, watch=[proc])
-    match = found[0]
-    return Target(name="console", proc=proc, address=f"{match[1]}:{match[2]}"), match[3]
+    started = start_tasks_emulator("console-bench", log_path=log_dir / "emulator.log")
+    return Target(name="console", proc=started.proc, address=started.grpc_target), started.http_url
 
 
 def _queue_url(http_url: str, queue: str, offset: int = 0) -> str:
