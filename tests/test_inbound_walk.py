@@ -14,15 +14,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
 from google.api_core import exceptions as core_exceptions
 
 import bridge.rejections
 import bridge.wrapped
 from bridge.wrapped import wrap
+from tests import test_main_contract as contract
 from tests.conftest import push_body
-from tests.test_main_contract import ENVELOPE, FakePublisher, FakeTasksClient, ce_headers, serve
+from tests.test_main_contract import ENVELOPE, FakePublisher, FakeTasksClient, ce_headers
 
 SINK = Path(bridge.rejections.__file__).resolve()
 WRAPPED = Path(bridge.wrapped.__file__).resolve()
@@ -46,23 +46,10 @@ def files_entered() -> Iterator[set[Path]]:
         entered.update(Path(name).resolve() for name in seen if not name.startswith("<"))
 
 
-@pytest.fixture
-def tasks(monkeypatch: pytest.MonkeyPatch) -> FakeTasksClient:
-    client = FakeTasksClient()
-    monkeypatch.setattr("bridge.gateway.make_client", lambda host: client)
-    return client
-
-
-@pytest.fixture
-def publisher(monkeypatch: pytest.MonkeyPatch) -> FakePublisher:
-    fake = FakePublisher()
-    monkeypatch.setattr("bridge.rejections.make_publisher", lambda: fake)
-    return fake
-
-
-@pytest.fixture
-def function(tasks: FakeTasksClient, publisher: FakePublisher) -> FlaskClient:
-    return serve("enqueue", "cloudevent")
+# The contract tests' fixtures (the real main.py; fake Cloud Tasks client and publisher), reused.
+tasks = contract.tasks
+publisher = contract.publisher
+function = contract.function
 
 
 def walk(function: FlaskClient, body: dict[str, Any]) -> set[Path]:
