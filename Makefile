@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint typecheck unit bench bench-stack bench-emulator soak fuzz demo up terraform-tools test-terraform
+.PHONY: help install browser test lint typecheck unit bench bench-console bench-stack bench-emulator soak fuzz demo up terraform-tools test-terraform
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,6 +18,17 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $@
 
 install: $(STAMP) ## create .venv with the runtime and test dependencies
+
+# The browser the page tests drive: Debian's chromium, installed when it is missing (CI runs as
+# root; elsewhere through sudo). Playwright (requirements-dev.txt) uses it as it is.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests"
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-liberation fonts-dejavu-core
+
+browser: $(CHROMIUM) ## install Debian's chromium (for the console's browser tests) when it is missing
 
 demo: install ## run the whole product locally, publish real messages, print a report
 	$(PY) -m bridge.stack demo
@@ -52,7 +63,7 @@ lint: install ## ruff (lint and format check)
 typecheck: install ## mypy --strict
 	$(PY) -m mypy
 
-unit: install ## the whole pytest suite: unit, contract, property, end-to-end, publishers, and Terraform once .venv-tf exists (no lint, no types)
+unit: install browser ## the whole pytest suite: unit, contract, property, end-to-end, publishers, and Terraform once .venv-tf exists (no lint, no types)
 	$(PY) -m pytest
 
 test: terraform-tools lint typecheck unit ## every test: lint, types, unit, contract, property, end-to-end
@@ -60,6 +71,9 @@ test: terraform-tools lint typecheck unit ## every test: lint, types, unit, cont
 bench: install ## benchmarks: cold start and per-message CPU against their floors (figures, not tests)
 	$(PY) -m benchmarks.cold_start
 	$(PY) -m benchmarks.cpu
+
+bench-console: install browser ## tasks_emulator's console: a queue of 10,000 pending tasks opened in Chromium, and dispatch with the page open (figures)
+	$(PY) -m benchmarks.console
 
 bench-stack: install ## throughput and latency through the local stack, against a minimal function
 	$(PY) -m benchmarks.throughput

@@ -27,7 +27,7 @@ import grpc
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
-from tasks_emulator import api, fault_admin, faults, grpc_api, names, rest_api
+from tasks_emulator import api, console, fault_admin, faults, grpc_api, names, rest_api
 from tasks_emulator.dispatcher import Dispatcher
 from tasks_emulator.errors import ApiError
 from tasks_emulator.fault_injection import FaultInjector, FaultyApi
@@ -173,16 +173,19 @@ class Emulator:
         # Both wire adapters call the service through the injector: every RPC can be faulted.
         served: api.CloudTasksApi = FaultyApi(self.service, self.faults)
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=API_THREADS))
-        self._grpc.add_generic_rpc_handlers((grpc_api.make_handler(served),))
+        self._grpc.add_generic_rpc_handlers(grpc_api.make_handlers(served))
         self.grpc_port = self._grpc.add_insecure_port(_grpc_address(options.host, options.port))
         if self.grpc_port == 0:
             raise OSError(f"cannot listen on {options.host}:{options.port} for gRPC")
         self._http = make_server(
             options.host,
             options.http_port,
-            DispatcherMiddleware(
-                rest_api.make_rest_app(served, self.issuer),
-                {fault_admin.PREFIX: fault_admin.make_admin_app(self.faults)},
+            console.mount(
+                DispatcherMiddleware(
+                    rest_api.make_rest_app(served, self.issuer, test_helpers=self.service),
+                    {fault_admin.PREFIX: fault_admin.make_admin_app(self.faults)},
+                ),
+                console.Console(store=self.store, service=self.service, issuer=self.issuer),
             ),
             threaded=True,
         )
@@ -202,6 +205,7 @@ class Emulator:
             f"tasks_emulator ready: grpc {_grpc_address(host, self.grpc_port)} "
             f"http {self.http_url} "
             f"oidc {self.http_url}/.well-known/openid-configuration "
+            f"console {self.http_url}{console.PREFIX}/ "
             f"data-dir {self.options.data_dir or '(memory)'}"
         )
 
@@ -221,6 +225,7 @@ class Emulator:
             self._http.shutdown()
         self._http.server_close()
         stopped.wait()
+        self.service.close()  # the batches started finish before the store closes
         self.dispatcher.stop()
         self.store.close()
 

@@ -301,6 +301,11 @@ class Stack:
         return f"http://127.0.0.1:{self.tasks_http_port}{DISCOVERY_PATH}"
 
     @property
+    def console_url(self) -> str:
+        """tasks_emulator's console: the queues and tasks in a browser."""
+        return f"http://127.0.0.1:{self.tasks_http_port}/console/"
+
+    @property
     def pem_certs_url(self) -> str:
         return f"http://127.0.0.1:{self.tasks_http_port}{PEM_CERTS_PATH}"
 
