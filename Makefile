@@ -109,7 +109,7 @@ $(GCLOUD_TASKS_STAMP): $(GCLOUD_TASKS_REQ)
 bench-emulator: install $(GCLOUD_TASKS_STAMP) ## tasks_emulator's speed beside gcloud-tasks-emulator, in the same run (figures, not tests)
 	$(PY) -m benchmarks.emulator
 
-soak: install ## 10,000 messages under Cloud Tasks restarts and a function restart, counted at the worker; PASS or FAIL
+soak: install ## 10,000 messages under injected Cloud Tasks faults, restarts and a function restart, counted at the worker; PASS or FAIL
 	$(PY) -m benchmarks.soak
 
 fuzz: install ## long property-based fuzzing of the decoder and both entry points (FUZZ_SCALE=20 by default)

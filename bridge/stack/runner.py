@@ -172,10 +172,13 @@ class Stack:
         queue_policy: QueuePolicy | None = None,
         worker_urls: Mapping[str, str] | None = None,
         extra_queues: Sequence[str] = (),
+        tasks_emulator_args: Sequence[str] = (),
     ) -> None:
         """``queue_policy``: the queues' settings (default: Terraform's). ``worker_urls``:
         service name -> a worker of your own, in place of the recording worker.
-        ``extra_queues``: ids of more queues to create (for services added by ``extra_env``)."""
+        ``extra_queues``: ids of more queues to create (for services added by ``extra_env``).
+        ``tasks_emulator_args``: more flags for the Cloud Tasks emulator, on every (re)start
+        (``--fault ...``, say)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.state_dir = state_dir or REPO_ROOT / ".stack" / f"{stamp}-{os.getpid()}"
         self.extra_env = dict(extra_env or {})
@@ -184,6 +187,7 @@ class Stack:
         self.echo = echo or (lambda _line: None)
         self.queue_policy = queue_policy or terraform_defaults()
         self.worker_urls = dict(worker_urls or {})
+        self.tasks_emulator_args = list(tasks_emulator_args)
         self.queue_paths = [s.queue_path for s in SERVICES] + [
             f"projects/{PROJECT_ID}/locations/{REGION}/queues/{queue_id}"
             for queue_id in extra_queues
@@ -319,6 +323,7 @@ class Stack:
                 f"--port={self.tasks_port}",
                 f"--http-port={self.tasks_http_port}",
                 f"--data-dir={self.tasks_data_dir}",
+                *self.tasks_emulator_args,
             ),
         )
         self._procs[started.proc.name] = started.proc
