@@ -8,7 +8,10 @@ method returns, whole in one transaction, concurrent changes sharing one (group 
 Durability: a finished attempt is recorded (a success deletes the task and reserves its name in
 one transaction) before the dispatcher counts it done, so a clean stop loses nothing and never
 runs a 2xx again. The start of an attempt is not written: after a kill -9 the attempts in flight
-run again, as production's at-least-once delivery allows.
+run again, as production's at-least-once delivery allows. An attempt is in flight from the moment
+it is taken until its outcome is committed, which includes the moment between the worker's 2xx
+arriving and its commit: a task the worker had already answered 2xx may run again after a kill -9
+(at most ``max_concurrent_dispatches`` per queue, the attempts that can be in flight at once).
 """
 
 from __future__ import annotations
