@@ -104,8 +104,9 @@ _RULES: list[tuple[str, str, _Route]] = [
     (_OPERATION + ":cancel", "POST", _Route("CancelOperation", "name", "*")),
 ]
 # BufferTask (the REST reference: POST /v2/{queue}/tasks/{taskId}:buffer, the HTTP body is the
-# task's body): its own handler, since its body is not JSON.
-_BUFFER_RULES = [_QUEUE + "/tasks:buffer", _TASK + ":buffer"]
+# task's body): its own handler, since its body is not JSON. Without a task id gcloud sends
+# ".../tasks/:buffer" (an empty id), the reference ".../tasks:buffer".
+_BUFFER_RULES = [_QUEUE + "/tasks:buffer", _QUEUE + "/tasks/:buffer", _TASK + ":buffer"]
 
 
 def _resource_name(values: Mapping[str, Any], *, suffix: str = "") -> str:
