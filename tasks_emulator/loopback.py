@@ -1,13 +1,25 @@
-"""Whether a peer address is this machine's own (the test helpers answer only such callers)."""
+"""Loopback only: the emulator's admin endpoints answer the machine they run on, nobody else.
+
+``require_loopback`` is the one check: a client address that is not a loopback address (IPv4
+127.0.0.0/8, IPv6 ``::1``, or an IPv4-mapped loopback) raises ``NotLoopback``. No header is
+trusted (no proxy stands in front of the emulator): the socket's peer address decides.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 
 
+class NotLoopback(PermissionError):
+    """Raised if a request to a loopback-only endpoint comes from another address."""
+
+    def __init__(self, address: str | None) -> None:
+        super().__init__(f"this endpoint answers loopback clients only, not {address or '(none)'}")
+        self.address = address
+
+
 def is_loopback(address: str | None) -> bool:
-    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (``::ffff:127.0.0.1``); False for any
-    other address, a name, or none."""
+    """Whether ``address`` (an IP address as text, maybe with an IPv6 zone) is loopback."""
     if not address:
         return False
     try:
@@ -17,3 +29,9 @@ def is_loopback(address: str | None) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped.is_loopback
     return ip.is_loopback
+
+
+def require_loopback(address: str | None) -> None:
+    """Return if ``address`` is a loopback address; raise ``NotLoopback`` otherwise."""
+    if not is_loopback(address):
+        raise NotLoopback(address)
