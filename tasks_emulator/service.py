@@ -63,6 +63,7 @@ _POSITIVE_WHEN_MASKED = (
 )
 # operations.proto ListOperationsRequest: the emulator's page size when none is asked for.
 MAX_OPERATIONS_PAGE = 1000
+MAX_LOCATIONS_PAGE = 1000
 # BufferTask needs the queue to say where the task goes (the REST reference: "The queue must have
 # HTTP target").
 QUEUE_WITHOUT_TARGET = (
@@ -474,7 +475,8 @@ class CloudTasksService:
                 f"filter {request.filter!r} is not supported by this emulator.",
             )
         ids = locations.location_ids(project=project, queue_names=self._store.queue_names())
-        size = _page_size(request.page_size, maximum=len(ids) or 1)
+        # No maximum is documented for locations: a larger page_size is all of them.
+        size = _page_size(min(request.page_size, MAX_LOCATIONS_PAGE), maximum=MAX_LOCATIONS_PAGE)
         scope = f"ListLocations {project}"
         after = paging.decode_token(request.page_token, scope=scope)
         later = [location_id for location_id in ids if location_id > after]
