@@ -102,6 +102,15 @@ class FakeService:
     def run_task(self, request: Message) -> Message:
         return self._answer("RunTask", request)
 
+    def get_iam_policy(self, request: Message) -> Message:
+        return self._answer("GetIamPolicy", request)
+
+    def set_iam_policy(self, request: Message) -> Message:
+        return self._answer("SetIamPolicy", request)
+
+    def test_iam_permissions(self, request: Message) -> Message:
+        return self._answer("TestIamPermissions", request)
+
     def batch_create_tasks(self, request: Message) -> Message:
         return self._answer("BatchCreateTasks", request)
 
