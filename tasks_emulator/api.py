@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from google.cloud.location import locations_pb2
 from google.cloud.tasks_v2.types import cloudtasks, cmek_config, queue, task
+from google.iam.v1 import iam_policy_pb2, policy_pb2  # type: ignore[import-untyped]
 from google.longrunning import operations_pb2  # type: ignore[import-untyped]
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
@@ -53,6 +54,11 @@ ListOperationsResponse = operations_pb2.ListOperationsResponse
 DeleteOperationRequest = operations_pb2.DeleteOperationRequest
 CancelOperationRequest = operations_pb2.CancelOperationRequest
 Location = locations_pb2.Location
+GetIamPolicyRequest = iam_policy_pb2.GetIamPolicyRequest
+SetIamPolicyRequest = iam_policy_pb2.SetIamPolicyRequest
+TestIamPermissionsRequest = iam_policy_pb2.TestIamPermissionsRequest
+TestIamPermissionsResponse = iam_policy_pb2.TestIamPermissionsResponse
+Policy = policy_pb2.Policy
 GetLocationRequest = locations_pb2.GetLocationRequest
 ListLocationsRequest = locations_pb2.ListLocationsRequest
 ListLocationsResponse = locations_pb2.ListLocationsResponse
@@ -77,6 +83,9 @@ class CloudTasksApi(Protocol):
     def batch_create_tasks(self, request: Message) -> Message: ...  # -> Operation
     def batch_delete_tasks(self, request: Message) -> Message: ...  # -> Operation
     def buffer_task(self, request: Message) -> Message: ...  # -> Task (REST only, see below)
+    def get_iam_policy(self, request: Message) -> Message: ...  # -> Policy
+    def set_iam_policy(self, request: Message) -> Message: ...  # -> Policy
+    def test_iam_permissions(self, request: Message) -> Message: ...  # -> the permissions held
     def get_cmek_config(self, request: Message) -> Message: ...  # -> CmekConfig
     def update_cmek_config(self, request: Message) -> Message: ...  # -> CmekConfig
     def list_locations(self, request: Message) -> Message: ...  # -> ListLocationsResponse
@@ -107,6 +116,13 @@ RPCS: dict[str, tuple[str, Any, Any]] = {
     # BufferTask's own messages are not in the client we pin: the REST adapter turns the HTTP
     # request into a CreateTaskRequest (the queue, the task id, the body) and wraps the Task.
     "BufferTask": ("buffer_task", CreateTaskRequest, Task),
+    "GetIamPolicy": ("get_iam_policy", GetIamPolicyRequest, Policy),
+    "SetIamPolicy": ("set_iam_policy", SetIamPolicyRequest, Policy),
+    "TestIamPermissions": (
+        "test_iam_permissions",
+        TestIamPermissionsRequest,
+        TestIamPermissionsResponse,
+    ),
     "GetCmekConfig": ("get_cmek_config", GetCmekConfigRequest, CmekConfig),
     "UpdateCmekConfig": ("update_cmek_config", UpdateCmekConfigRequest, CmekConfig),
     "ListLocations": ("list_locations", ListLocationsRequest, ListLocationsResponse),

@@ -1,7 +1,7 @@
 """Test helpers on the HTTP port, under ``/_emulator/``: not part of Cloud Tasks' API.
 
-- ``POST /_emulator/reset``: forget every queue, task, reserved task and queue name, CMEK config
-  and operation, without a restart (also in the data directory). Answers ``{}``.
+- ``POST /_emulator/reset``: forget every queue, task, reserved task and queue name, IAM policy,
+  CMEK config and operation, without a restart (also in the data directory). Answers ``{}``.
 - ``POST`` or ``GET /_emulator/wait?queue=projects/P/locations/L/queues/Q&timeout_s=10``: answer
   once the queue (no ``queue``: every queue) has no task pending or in flight and no batch is
   running: ``{"idle": true, "tasks": 0}``; after ``timeout_s`` (default 30, at most 600) without

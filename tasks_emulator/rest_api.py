@@ -87,6 +87,9 @@ _RULES: list[tuple[str, str, _Route]] = [
     (_TASK, "GET", _Route("GetTask", "name", None)),
     (_TASK, "DELETE", _Route("DeleteTask", "name", None)),
     (_TASK + ":run", "POST", _Route("RunTask", "name", "*")),
+    (_QUEUE + ":getIamPolicy", "POST", _Route("GetIamPolicy", "resource", "*")),
+    (_QUEUE + ":setIamPolicy", "POST", _Route("SetIamPolicy", "resource", "*")),
+    (_QUEUE + ":testIamPermissions", "POST", _Route("TestIamPermissions", "resource", "*")),
     (_QUEUE + "/tasks:batchCreate", "POST", _Route("BatchCreateTasks", "parent", "*")),
     (_QUEUE + "/tasks:batchDelete", "POST", _Route("BatchDeleteTasks", "parent", "*")),
     (_LOCATION + "/cmekConfig", "GET", _Route("GetCmekConfig", "name", None, "/cmekConfig")),
@@ -104,8 +107,9 @@ _RULES: list[tuple[str, str, _Route]] = [
     (_OPERATION + ":cancel", "POST", _Route("CancelOperation", "name", "*")),
 ]
 # BufferTask (the REST reference: POST /v2/{queue}/tasks/{taskId}:buffer, the HTTP body is the
-# task's body): its own handler, since its body is not JSON.
-_BUFFER_RULES = [_QUEUE + "/tasks:buffer", _TASK + ":buffer"]
+# task's body): its own handler, since its body is not JSON. Without a task id gcloud sends
+# ".../tasks/:buffer" (an empty id), the reference ".../tasks:buffer".
+_BUFFER_RULES = [_QUEUE + "/tasks:buffer", _QUEUE + "/tasks/:buffer", _TASK + ":buffer"]
 
 
 def _resource_name(values: Mapping[str, Any], *, suffix: str = "") -> str:

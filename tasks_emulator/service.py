@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar, cast
 import grpc
 from google.protobuf import field_mask_pb2
 
-from tasks_emulator import api, batch, locations, names, paging, validation
+from tasks_emulator import api, batch, iam, locations, names, paging, validation
 from tasks_emulator.errors import ApiError
 from tasks_emulator.operations import Operations, UnknownOperation
 from tasks_emulator.store import Store, Taken
@@ -63,6 +63,7 @@ _POSITIVE_WHEN_MASKED = (
 )
 # operations.proto ListOperationsRequest: the emulator's page size when none is asked for.
 MAX_OPERATIONS_PAGE = 1000
+MAX_LOCATIONS_PAGE = 1000
 # BufferTask needs the queue to say where the task goes (the REST reference: "The queue must have
 # HTTP target").
 QUEUE_WITHOUT_TARGET = (
@@ -443,6 +444,27 @@ class CloudTasksService:
         self.get_operation(api.GetOperationRequest(name=request.name))
         return api.Empty()
 
+    # --- IAM (stored, not enforced: see iam) -------------------------------------------------
+    def get_iam_policy(self, request: Any) -> Any:
+        queue = self._queue(request.resource, field="resource")
+        stored = self._store.get_iam_policy(queue.name)
+        return iam.empty_policy() if stored is None else iam.Policy.FromString(stored)
+
+    @_one_queue_change_at_a_time  # read, change, write: one at a time, so the etag holds
+    def set_iam_policy(self, request: Any) -> Any:
+        current = self.get_iam_policy(api.GetIamPolicyRequest(resource=request.resource))
+        policy = iam.updated(current, request)
+        if not self._store.put_iam_policy(request.resource, policy.SerializeToString()):
+            raise _error(grpc.StatusCode.NOT_FOUND, QUEUE_NOT_FOUND)
+        return policy
+
+    def test_iam_permissions(self, request: Any) -> Any:
+        path = names.parse_queue_name(request.resource, field="resource").path
+        held = iam.granted(
+            list(request.permissions), queue_exists=self._store.queue_state(path) is not None
+        )
+        return api.TestIamPermissionsResponse(permissions=held)
+
     # --- CMEK --------------------------------------------------------------------------------
     def get_cmek_config(self, request: Any) -> Any:
         name = names.parse_cmek_config_name(request.name, field="name")
@@ -474,7 +496,8 @@ class CloudTasksService:
                 f"filter {request.filter!r} is not supported by this emulator.",
             )
         ids = locations.location_ids(project=project, queue_names=self._store.queue_names())
-        size = _page_size(request.page_size, maximum=len(ids) or 1)
+        # No maximum is documented for locations: a larger page_size is all of them.
+        size = _page_size(min(request.page_size, MAX_LOCATIONS_PAGE), maximum=MAX_LOCATIONS_PAGE)
         scope = f"ListLocations {project}"
         after = paging.decode_token(request.page_token, scope=scope)
         later = [location_id for location_id in ids if location_id > after]
@@ -498,7 +521,7 @@ class CloudTasksService:
 
     # --- test helpers (not RPCs: the REST adapter serves them under /_emulator/) ---------------
     def reset(self) -> None:
-        """Forget every queue, task, reserved name, CMEK config and operation."""
+        """Forget every queue, task, reserved name, IAM policy, CMEK config and operation."""
         with self._queue_lock:
             self._operations.reset()
             self._store.reset()

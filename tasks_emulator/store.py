@@ -8,7 +8,10 @@ method returns, whole in one transaction, concurrent changes sharing one (group 
 Durability: a finished attempt is recorded (a success deletes the task and reserves its name in
 one transaction) before the dispatcher counts it done, so a clean stop loses nothing and never
 runs a 2xx again. The start of an attempt is not written: after a kill -9 the attempts in flight
-run again, as production's at-least-once delivery allows.
+run again, as production's at-least-once delivery allows. An attempt is in flight from the moment
+it is taken until its outcome is committed, which includes the moment between the worker's 2xx
+arriving and its commit: a task the worker had already answered 2xx may run again after a kill -9
+(at most ``max_concurrent_dispatches`` per queue, the attempts that can be in flight at once).
 """
 
 from __future__ import annotations
@@ -44,8 +47,11 @@ CREATE TABLE IF NOT EXISTS reserved_tasks (name TEXT PRIMARY KEY, expiry_s REAL 
 CREATE INDEX IF NOT EXISTS reserved_tasks_by_expiry ON reserved_tasks (expiry_s);
 CREATE TABLE IF NOT EXISTS reserved_queues (name TEXT PRIMARY KEY, expiry_s REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS cmek_configs (name TEXT PRIMARY KEY, pb BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS iam_policies (queue TEXT PRIMARY KEY, pb BLOB NOT NULL);
 """
-_TABLES = ("queues", "tasks", "reserved_tasks", "reserved_queues", "cmek_configs")
+_TABLES = (
+    "queues", "tasks", "reserved_tasks", "reserved_queues", "cmek_configs", "iam_policies"
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -138,6 +144,7 @@ class Store:
         self._reserved_order: collections.deque[tuple[float, str]] = collections.deque()
         self._reserved_queues: dict[str, float] = {}
         self._cmek_configs: dict[str, Any] = {}
+        self._iam_policies: dict[str, bytes] = {}  # queue -> serialized google.iam.v1.Policy
         self._expired_in_db = 0  # expired reservations whose rows are still in SQLite
         self._generations = itertools.count(1)
         self._db: sqlite3.Connection | None = None
@@ -233,10 +240,13 @@ class Store:
             self._reserved_queues[name] = expiry_s
         for name, pb in self._db.execute("SELECT name, pb FROM cmek_configs"):
             self._cmek_configs[name] = api.CmekConfig.FromString(pb)
+        for name, pb in self._db.execute("SELECT queue, pb FROM iam_policies"):
+            self._iam_policies[name] = pb
 
     @_durable
     def reset(self) -> None:
-        """Forget everything: queues, tasks, reserved task and queue names, CMEK configs.
+        """Forget everything: queues, tasks, reserved task and queue names, IAM policies, CMEK
+        configs.
 
         Attempts in flight end as for a deleted task: their outcome is not recorded."""
         with self._lock, self._write() as db:
@@ -251,6 +261,7 @@ class Store:
             self._reserved_order.clear()
             self._reserved_queues.clear()
             self._cmek_configs.clear()
+            self._iam_policies.clear()
             self._expired_in_db = 0
 
     def close(self) -> None:
@@ -322,6 +333,7 @@ class Store:
                 if db is not None:
                     db.execute("DELETE FROM queues WHERE name = ?", (name,))
                     db.execute("DELETE FROM tasks WHERE queue = ?", (name,))
+                    db.execute("DELETE FROM iam_policies WHERE queue = ?", (name,))
                     db.execute(
                         "INSERT OR REPLACE INTO reserved_queues (name, expiry_s) VALUES (?, ?)",
                         (name, expiry_s),
@@ -329,6 +341,7 @@ class Store:
                 for task_name in self._by_queue.pop(name, set()):
                     del self._tasks[task_name]
                 del self._queues[name]
+                self._iam_policies.pop(name, None)
                 self._heaps.pop(name, None)
                 self._reserved_queues[name] = expiry_s
             return True
@@ -558,6 +571,27 @@ class Store:
             if queue is None:
                 return len(self._tasks)
             return len(self._by_queue.get(queue, ()))
+
+    # --- IAM policies ------------------------------------------------------------------------
+    def get_iam_policy(self, queue: str) -> bytes | None:
+        """The queue's serialized policy, or None if none was set."""
+        with self._lock:
+            return self._iam_policies.get(queue)
+
+    @_durable
+    def put_iam_policy(self, queue: str, policy: bytes) -> bool:
+        """Set the queue's policy; False if there is no such queue."""
+        with self._lock:
+            if queue not in self._queues:
+                return False
+            with self._write() as db:
+                if db is not None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO iam_policies (queue, pb) VALUES (?, ?)",
+                        (queue, policy),
+                    )
+                self._iam_policies[queue] = policy
+            return True
 
     # --- CMEK configs ------------------------------------------------------------------------
     def get_cmek_config(self, name: str) -> Any | None:

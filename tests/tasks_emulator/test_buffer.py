@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import requests
 from google.cloud import tasks_v2
 
@@ -52,9 +53,12 @@ def test_buffer_with_a_task_id_delivers_the_body_to_the_queues_target(
     assert again.json()["error"]["status"] == "ALREADY_EXISTS"
 
 
-def test_buffer_without_a_task_id_generates_one(emulator: Emulator, worker: Worker) -> None:
+@pytest.mark.parametrize("suffix", ["tasks:buffer", "tasks/:buffer"])  # the reference's, gcloud's
+def test_buffer_without_a_task_id_generates_one(
+    emulator: Emulator, worker: Worker, suffix: str
+) -> None:
     queue = _target_queue(emulator, worker)
-    answer = _buffer(emulator, f"{queue}/tasks:buffer", b"raw bytes \xff")
+    answer = _buffer(emulator, f"{queue}/{suffix}", b"raw bytes \xff")
     assert answer.status_code == 200, answer.text
     task_id = answer.json()["task"]["name"].rsplit("/", 1)[1]
     assert task_id.isdigit()

@@ -35,6 +35,9 @@ def test_list_locations_pages(client: Any) -> None:
         request={"name": f"projects/{PROJECT}", "page_size": 2, "page_token": first.next_page_token}
     )
     assert second.locations[0].location_id > first.locations[1].location_id
+    everything = client.list_locations(request={"name": f"projects/{PROJECT}", "page_size": 5000})
+    assert len(everything.locations) >= len(REGIONS)
+    assert not everything.next_page_token
 
 
 def test_get_location(client: Any) -> None:
