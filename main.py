@@ -23,7 +23,7 @@ from bridge.pubsub_entry import PubsubBridge
 from bridge.rejections import DroppingRejectionSink, PubsubRejectionSink, RejectionSink
 
 settings = load_settings(os.environ)
-if os.environ.get("FUNCTION_TARGET") != "enqueue_http":  # only the Pub/Sub entry rejects to a topic
+if settings.rejects_to_a_topic:
     require_rejection_sink(settings)
 
 gateway = CloudTasksGateway(
