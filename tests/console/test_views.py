@@ -110,3 +110,25 @@ def test_a_task_without_a_token_has_none(store: Store, service: CloudTasksServic
     assert detail["token"] is None
     assert "Authorization" not in dict(detail["request"]["headers"])
     assert dict(detail["request"]["headers"])["X-CloudTasks-TaskRetryCount"] == "0"
+
+
+@pytest.mark.parametrize("module", ["dispatcher", "attempt", "retry", "ratelimit", "store"])
+def test_nothing_on_the_dispatch_path_knows_the_console(module: str) -> None:
+    """The console reads the store and calls the service; the dispatch path never calls it."""
+    import ast
+    from pathlib import Path
+
+    import tasks_emulator
+
+    source = Path(tasks_emulator.__file__).with_name(f"{module}.py").read_text()
+    imported = {
+        node.module or ""
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom)
+    } | {
+        alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert not any("console" in name for name in imported)
