@@ -180,14 +180,12 @@ class Emulator:
         self._http = make_server(
             options.host,
             options.http_port,
-            DispatcherMiddleware(
-                # The console's buttons call the service itself: a person's click is not an
-                # RPC under test, so no fault is injected into it.
-                console.mount(
+            console.mount(
+                DispatcherMiddleware(
                     rest_api.make_rest_app(served, self.issuer, test_helpers=self.service),
-                    console.Console(store=self.store, service=self.service, issuer=self.issuer),
+                    {fault_admin.PREFIX: fault_admin.make_admin_app(self.faults)},
                 ),
-                {fault_admin.PREFIX: fault_admin.make_admin_app(self.faults)},
+                console.Console(store=self.store, service=self.service, issuer=self.issuer),
             ),
             threaded=True,
         )
