@@ -29,7 +29,7 @@ from werkzeug.wrappers import Request, Response
 from bridge.message import ORIGIN_FORMAT
 from bridge.stack.feed import Feed
 from bridge.stack.runner import PROJECT_ID, REJECTED_SUBSCRIPTION, REJECTED_TOPIC, TOPIC, Stack
-from tasks_emulator.console import guard
+from tasks_emulator.console import guard, quiet
 
 _STATIC = {"page.js": "text/javascript; charset=utf-8", "page.css": "text/css; charset=utf-8"}
 _HEADERS = {
@@ -84,6 +84,7 @@ class BridgePage:
         self._replay = replay
         self._console_url = console_url
         self._token = guard.new_token()
+        quiet.quiet_reads("/api/messages", "/static/", "/ ")  # not a line a second in make up
         self._replay_lock = threading.Lock()  # one replay at a time
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}/"

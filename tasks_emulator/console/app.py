@@ -11,7 +11,7 @@
 
 Every answer is JSON (``{"error": ...}`` with 400, 403, 404 or the service's status) and is
 never cached. Nothing here logs a request's body or a task's: only the WSGI server's request
-line (method, path, status) is logged.
+line (method, path, status) is logged, and not for successful reads (``quiet``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from tasks_emulator.api import CloudTasksApi
-from tasks_emulator.console import actions, guard, task_detail, views
+from tasks_emulator.console import actions, guard, quiet, task_detail, views
 from tasks_emulator.errors import ApiError
 from tasks_emulator.oidc import TokenIssuer
 from tasks_emulator.store import Store
@@ -165,6 +165,7 @@ class Console:
 
 def mount(app: WsgiApp, console: Console) -> WsgiApp:
     """``app`` with ``console`` answering every path under ``/console``."""
+    quiet.quiet_reads(f"{PREFIX}/")
 
     def routed(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

@@ -9,10 +9,11 @@ page (a name of the attacker's resolving to 127.0.0.1) is refused by the ``Host`
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 
 from werkzeug.wrappers import Request
+
+from tasks_emulator import loopback
 
 TOKEN_HEADER = "X-Console-Token"  # noqa: S105 - a header's name
 _LOOPBACK_NAMES = frozenset({"localhost"})
@@ -30,14 +31,9 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _is_loopback(host: str) -> bool:
+def _is_loopback_name(host: str) -> bool:
     host = host.strip("[]").lower()
-    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return host in _LOOPBACK_NAMES or host.endswith(".localhost") or loopback.is_loopback(host)
 
 
 def _host_name(host_header: str) -> str:
@@ -48,9 +44,9 @@ def _host_name(host_header: str) -> str:
 
 def check_reader(request: Request) -> None:
     """Raised if the client is not on this machine or used a name that is not loopback."""
-    if not _is_loopback(request.remote_addr or ""):
+    if not loopback.is_loopback(request.remote_addr):
         raise Refused("the console answers clients on this machine only")
-    if not _is_loopback(_host_name(request.host)):
+    if not _is_loopback_name(_host_name(request.host)):
         raise Refused(f"the console answers loopback addresses only, not {request.host!r}")
 
 

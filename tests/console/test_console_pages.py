@@ -14,11 +14,13 @@ import pytest
 from google.api_core import exceptions as gexc
 from playwright.sync_api import BrowserContext, Page, expect
 
+from bridge.stack import procs
 from tests.console.browser import screenshot
 from tests.tasks_emulator.conftest import (
     PARENT,
     Emulator,
     Worker,
+    grpc_client,
     start_emulator,
     wait_for,
 )
@@ -251,8 +253,11 @@ def test_a_gone_task_says_so(page: Page, tasks: Any, console_emulator: Emulator)
     expect(page.locator("#missing")).to_contain_text("no longer exists")
 
 
-def test_the_page_says_when_the_emulator_is_gone(browser: BrowserContext) -> None:
-    emulator = start_emulator()
+def test_the_page_says_when_the_emulator_is_gone_and_comes_back(
+    browser: BrowserContext,
+) -> None:
+    http_port = str(procs.free_port())
+    emulator = start_emulator("--http-port", http_port)
     page = browser.new_page()
     try:
         page.goto(console_url(emulator))
@@ -262,10 +267,19 @@ def test_the_page_says_when_the_emulator_is_gone(browser: BrowserContext) -> Non
         expect(page.locator("#gone")).to_contain_text("The emulator is gone", timeout=10000)
         expect(page.locator("#live")).to_have_text("not answering")
         screenshot(page, "console-gone")
+        # The same port again, a new process (a new page token): the page picks both up.
+        emulator = start_emulator("--http-port", http_port)
+        tasks = grpc_client(emulator)
+        queue = new_queue(tasks)
+        expect(page.locator("#gone")).to_be_hidden(timeout=10000)
+        row = page.locator(f'tr[data-queue="{queue}"]')
+        expect(row).to_be_visible(timeout=5000)
+        row.get_by_role("button", name="Pause").click()
+        wait_for(lambda: tasks.get_queue(name=queue).state == PAUSED, timeout_s=5, what="paused")
     finally:
         page.close()
         if emulator.process.poll() is None:
-            emulator.kill()
+            emulator.terminate(timeout_s=20)
 
 
 def test_another_origins_page_cannot_act(

@@ -155,3 +155,24 @@ def test_answers_are_never_cached_nor_framed(client: Client) -> None:
     assert answer.headers["Cache-Control"] == "no-store"
     assert answer.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    ("line", "status", "kept"),
+    [
+        ("GET /console/api/queues HTTP/1.1", "200", False),
+        ("GET /console/api/queues HTTP/1.1", "500", True),
+        ("POST /console/api/actions/purge HTTP/1.1", "200", True),
+        ("GET /v2/projects/p/locations/l/queues HTTP/1.1", "200", True),
+    ],
+)
+def test_the_pages_polls_are_not_logged_but_the_rest_is(line: str, status: str, kept: bool) -> None:
+    import logging
+
+    from tasks_emulator.console.quiet import QuietReads
+
+    record = logging.LogRecord(
+        "werkzeug", logging.INFO, __file__, 1, "%s - - [%s] %s %s %s", None, None
+    )
+    record.args = ("127.0.0.1", "06/Dec/2026 19:00:00", line, status, "-")
+    assert QuietReads(("/console/",)).filter(record) is kept

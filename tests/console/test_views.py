@@ -110,3 +110,48 @@ def test_a_task_without_a_token_has_none(store: Store, service: CloudTasksServic
     assert detail["token"] is None
     assert "Authorization" not in dict(detail["request"]["headers"])
     assert dict(detail["request"]["headers"])["X-CloudTasks-TaskRetryCount"] == "0"
+
+
+@pytest.mark.parametrize("module", ["dispatcher", "attempt", "retry", "ratelimit", "store"])
+def test_nothing_on_the_dispatch_path_knows_the_console(module: str) -> None:
+    """The console reads the store and calls the service; the dispatch path never calls it."""
+    import ast
+    from pathlib import Path
+
+    import tasks_emulator
+
+    source = Path(tasks_emulator.__file__).with_name(f"{module}.py").read_text()
+    imported = {
+        node.module or ""
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom)
+    } | {
+        alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert not any("console" in name for name in imported)
+
+
+def test_the_request_shown_is_the_queues_http_target_applied(
+    store: Store, service: CloudTasksService
+) -> None:
+    queue = api.Queue(name=f"{LOCATION}/queues/overridden")
+    queue.http_target.uri_override.host = "elsewhere.example"
+    override = queue.http_target.header_overrides.add()
+    override.header.key, override.header.value = "X-Tenant", "acme"
+    queue.http_target.oidc_token.service_account_email = "queue-sa@p.iam.gserviceaccount.com"
+    queue.http_target.oidc_token.audience = "https://audience.example"
+    service.create_queue(api.CreateQueueRequest(parent=LOCATION, queue=queue))
+    task = api.Task(name=f"{queue.name}/tasks/t")
+    task.http_request.url = "https://worker.example/run"
+    service.create_task(api.CreateTaskRequest(parent=queue.name, task=task))
+    issuer = TokenIssuer.load_or_create(None)
+    detail = task_detail.task_detail(task.name, store=store, issuer=issuer, now_s=time.time())
+    request = detail["request"]
+    assert request["url"] == "https://elsewhere.example/run"
+    assert request["queue_overrides"] is True
+    assert dict(request["headers"])["X-Tenant"] == "acme"
+    assert detail["token"]["claims"]["email"] == "queue-sa@p.iam.gserviceaccount.com"
+    assert detail["token"]["claims"]["aud"] == "https://audience.example"
