@@ -33,7 +33,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any
 
 from bridge.stack import procs
@@ -129,6 +129,25 @@ def find_pubsub_emulator() -> Path:
             "google-cloud-cli-pubsub-emulator"
         )
     return candidate
+
+
+# How functions-framework serves the function, here as deployed (terraform/function.tf sets the
+# same variables; tests/terraform checks they agree). See BENCHMARKS.md, "One instance".
+SERVING_ENV: Mapping[str, str] = MappingProxyType({})
+
+
+def function_argv(
+    *, target: str, source: Path, port: int, signature: str = "cloudevent"
+) -> list[str]:
+    """The command that serves ``target`` of ``source`` on ``127.0.0.1:port``."""
+    return [
+        str(Path(sys.executable).parent / "functions-framework"),
+        f"--target={target}",
+        f"--signature-type={signature}",
+        f"--source={source}",
+        "--host=127.0.0.1",
+        f"--port={port}",
+    ]
 
 
 def check_prerequisites(source: Path) -> dict[str, Path]:
@@ -466,16 +485,9 @@ class Stack:
         self.echo(f"starting functions-framework ({source.name}, {target}) on {url}")
         proc = procs.start(
             name,
-            [
-                str(self._paths["functions_framework"]),
-                f"--target={target}",
-                f"--signature-type={signature}",
-                f"--source={source}",
-                "--host=127.0.0.1",
-                f"--port={port}",
-            ],
+            function_argv(target=target, source=source, port=port, signature=signature),
             log_path=self.log_path(name),
-            env=self.function_env(),
+            env={**self.function_env(), **SERVING_ENV},
             cwd=REPO_ROOT,
         )
         self._procs[proc.name] = proc
