@@ -26,7 +26,7 @@ from bridge.push import PushEntry
 from bridge.rejections import AsyncRejectionSink, DroppingRejectionSink, PubsubRejectionSink
 
 settings = load_settings(os.environ)
-if os.environ.get("FUNCTION_TARGET") != "enqueue_http":  # only the Pub/Sub entry rejects to a topic
+if settings.rejects_to_a_topic:
     require_rejection_sink(settings)
 
 gateway = AsyncCloudTasksGateway(

@@ -28,7 +28,7 @@ OURS = "import main"
 MUST_NOT_LOAD = (
     "google.cloud.pubsub_v1",
     "bridge.cli",
-    "bridge.cli.publisher",
+    "bridge.publishing",
     "bridge.cli.replay",
     "bridge.stack",
 )

@@ -48,11 +48,11 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from bridge.cli.publisher import PublishError, PubsubTransport, batches
 from bridge.cli.replay import Candidate, replay
 from bridge.cli.subscription import PubsubSubscription
 from bridge.config import DEFAULT_SERVICES
 from bridge.naming import KeyKind, task_id_for
+from bridge.publishing.publisher import PublishError, PubsubTransport, batches
 from bridge.rejections import OutgoingMessage
 from bridge.stack.procs import MissingPrerequisite, StackError
 from bridge.stack.queue_policy import terraform_defaults

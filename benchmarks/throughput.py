@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.stats import ratio_line, summary
-from bridge.cli.publisher import Publisher, build_envelope
+from bridge.publishing.publisher import Publisher, build_envelope
 from bridge.stack import procs
 from bridge.stack.procs import MissingPrerequisite, StackError
 from bridge.stack.runner import PROJECT_ID, REPO_ROOT, SERVICE_BY_NAME, SERVICES, Stack

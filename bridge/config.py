@@ -48,6 +48,9 @@ GLOBAL_VARIABLES = (
 )
 # Local development only: never set in a deployment.
 EMULATOR_VARIABLES = ("CLOUD_TASKS_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")
+# Set by the platform (the buildpack / functions-framework), never by the deployment.
+FUNCTION_TARGET_VARIABLE = "FUNCTION_TARGET"
+HTTP_TARGET = "enqueue_http"  # the old enqueuer's POST /enqueue; any other target is Pub/Sub
 # Every variable of these families belongs to a configured service: any other is a typo.
 SERVICE_FAMILIES = ("QUEUE_", "URL_", "AUD_", "DEADLINE_")
 _NEAR_MISS_RATIO = 0.85  # TASK_REGION, REJECTED_TOPICS; not PORT, K_SERVICE or GCP_PROJECT
@@ -92,10 +95,16 @@ class Settings:
     tasks_timeout_s: float  # one CreateTask call
     publish_timeout_s: float  # one rejection published to REJECTED_TOPIC
     tasks_emulator_host: str | None
+    function_target: str  # which entry point this instance serves (FUNCTION_TARGET)
 
     @property
     def service_names(self) -> list[str]:
         return sorted(self.routes)
+
+    @property
+    def rejects_to_a_topic(self) -> bool:
+        """Only the Pub/Sub entry rejects to a topic: the HTTP entry answers the caller."""
+        return self.function_target != HTTP_TARGET
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -149,6 +158,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             high=MAX_TIMEOUT_S,
         ),
         tasks_emulator_host=environ.get("CLOUD_TASKS_EMULATOR_HOST", "").strip() or None,
+        function_target=environ.get(FUNCTION_TARGET_VARIABLE, "").strip(),
     )
 
 
@@ -185,7 +195,7 @@ def check_unknown_variables(environ: Mapping[str, str], services: list[tuple[str
     it probably meant. A typo would otherwise be ignored (``TASK_REGION``: every CreateTask goes
     to us-central1). Only our families and near misses of our names: Cloud Run sets many more."""
     per_service = [v for _, suffix in services for v in service_variables(suffix)]
-    known = set(GLOBAL_VARIABLES) | set(EMULATOR_VARIABLES) | set(per_service)
+    known = {*GLOBAL_VARIABLES, *EMULATOR_VARIABLES, FUNCTION_TARGET_VARIABLE, *per_service}
     suffixes = ", ".join(suffix for _, suffix in services)
     for name in sorted(environ):
         if name in known:

@@ -18,8 +18,8 @@ from bridge.event import PubsubMessage, UnreadableMessage, printable_id
 from bridge.limits import MAX_ORIGIN_ID_DIGITS
 from bridge.naming import KeyKind
 from bridge.plan import DedupeKey, TaskSpec, plan_task
-from bridge.rejections import WRAPPED_ATTRIBUTE, unwrap
 from bridge.trace import trace_of
+from bridge.wrapped import WRAPPED_ATTRIBUTE, is_wrapped, unwrap
 
 SERVICE_ATTRIBUTE = "service"  # its presence selects attribute mode
 ORIGIN_ATTRIBUTE = "bridge_origin_message_id"  # set by `bridge replay`: name as the original
@@ -59,7 +59,7 @@ def unwrapped(message: PubsubMessage) -> PubsubMessage:
     """The message a ``bridge_wrapped`` one carries (a replay whose attributes did not fit
     beside ``bridge_origin_message_id``); any other as is. Raised if the wrapped form is not
     one: ``UnreadableMessage`` (``bad_event``)."""
-    if message.attributes.get(WRAPPED_ATTRIBUTE) != "true":
+    if not is_wrapped(message.attributes):
         return message
     try:
         data, attributes = unwrap(message.data)

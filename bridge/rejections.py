@@ -4,7 +4,8 @@ The rejection keeps the original data and attributes (so an operator can fix the
 replay it) and adds ``bridge_reason``, ``bridge_error`` and ``bridge_message_id``. It must fit
 Pub/Sub's limits whatever arrived: when the original attributes cannot sit beside ours (too
 many, or too long, or not UTF-8, as only a hand-made push could send), they move into the data,
-wrapped as ``{"data": <base64>, "attributes": {...}}`` and flagged ``bridge_wrapped=true``. When
+wrapped as ``{"data": <base64>, "attributes": {...}}`` and flagged ``bridge_wrapped=true``
+(the format lives in ``bridge.wrapped``). When
 even that is over one publish request (a message near Pub/Sub's 10 MB), the error sentence is
 shortened first, then the data is cut: ``bridge_data_bytes`` and ``bridge_data_sha256`` then
 describe the original, and ``bridge_error`` says it was cut. The same wrapped form carries a
@@ -16,11 +17,8 @@ The Pub/Sub client is imported and created on the first rejection: most instance
 from __future__ import annotations
 
 import asyncio
-import binascii
 import hashlib
-import json
 import threading
-from base64 import b64decode, b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -36,11 +34,11 @@ from bridge.limits import (
     MAX_MESSAGE_BYTES,
     SHORT_ERROR_BYTES,
 )
+from bridge.wrapped import WRAPPED_ATTRIBUTE, wrap
 
 REASON_ATTRIBUTE = "bridge_reason"
 ERROR_ATTRIBUTE = "bridge_error"
 MESSAGE_ID_ATTRIBUTE = "bridge_message_id"
-WRAPPED_ATTRIBUTE = "bridge_wrapped"
 DATA_BYTES_ATTRIBUTE = "bridge_data_bytes"  # set only when the data was cut
 DATA_SHA256_ATTRIBUTE = "bridge_data_sha256"
 
@@ -116,30 +114,6 @@ def _cut(
     if empty > MAX_MESSAGE_BYTES:  # the attributes alone are too large: only ours remain
         return OutgoingMessage(data=data[: MAX_MESSAGE_BYTES // 2], attributes=ours)
     return _assemble(data[:keep], kept, original, ours)
-
-
-def wrap(data: bytes, attributes: Mapping[str, str]) -> bytes:
-    """``{"data": <base64>, "attributes": {...}}`` as UTF-8 JSON (``unwrap`` reads it back)."""
-    wrapped = {"data": b64encode(data).decode("ascii"), "attributes": dict(attributes)}
-    try:
-        return json.dumps(wrapped, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate (a hand-made push): \ud800 escapes are JSON
-        return json.dumps(wrapped, ensure_ascii=True).encode("ascii")
-
-
-def unwrap(data: bytes) -> tuple[bytes, dict[str, str]]:
-    """The data and attributes of a wrapped form; raised if it is not one: ``ValueError``."""
-    try:
-        wrapped = json.loads(data)
-        inner = b64decode(wrapped["data"], validate=True)
-        attributes = wrapped["attributes"]
-    except (ValueError, KeyError, TypeError, binascii.Error) as e:
-        raise ValueError(f"{type(e).__name__}: {e}") from e
-    if not isinstance(attributes, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()
-    ):
-        raise ValueError("its attributes are not a string map")
-    return inner, attributes
 
 
 def _varint_size(value: int) -> int:

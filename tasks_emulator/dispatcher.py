@@ -25,6 +25,7 @@ from typing import Any
 
 from tasks_emulator import api, overrides, ratelimit, retry
 from tasks_emulator.attempt import AttemptContext, AttemptOutcome, Sender, worker_headers
+from tasks_emulator.fault_injection import FaultInjector
 from tasks_emulator.oidc import TokenIssuer
 from tasks_emulator.store import Store, Taken
 from tasks_emulator.validation import method_name, seconds, set_seconds
@@ -89,11 +90,14 @@ class Dispatcher:
         issuer: TokenIssuer,
         now_s: Callable[[], float] = time.time,
         max_workers: int = DEFAULT_MAX_WORKERS,
+        faults: FaultInjector | None = None,
     ) -> None:
         self._store = store
         self._issuer = issuer
         self._now_s = now_s
         self._max_workers = max_workers
+        self._faults = faults
+        self._stopped = threading.Event()  # ends an injected delay at once
         self._sender = Sender(max_connections=max_workers)
         self._pool = futures.ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="tasks-emulator-attempt"
@@ -245,12 +249,8 @@ class Dispatcher:
             headers = worker_headers(
                 request, context, authorization=self._authorization(request, now_s=dispatch_s)
             )
-            outcome = self._sender.send(
-                method=method_name(request.http_method),
-                url=request.url,
-                headers=headers,
-                body=request.body,
-                deadline_s=seconds(task.dispatch_deadline),
+            outcome = self._send(
+                taken, request, headers, deadline_s=seconds(task.dispatch_deadline)
             )
             self._record(taken, outcome, dispatch_s=dispatch_s)
             recorded = True
@@ -263,6 +263,45 @@ class Dispatcher:
                 self._in_flight_total -= 1
                 self._woken = True
                 self._cond.notify()
+
+    def _send(
+        self, taken: Taken, request: Any, headers: dict[str, str], *, deadline_s: float
+    ) -> AttemptOutcome:
+        """Send the attempt, with the dispatch faults in force, if any."""
+
+        def send() -> AttemptOutcome:
+            return self._sender.send(
+                method=method_name(request.http_method),
+                url=request.url,
+                headers=headers,
+                body=request.body,
+                deadline_s=deadline_s,
+            )
+
+        if self._faults is None:
+            return send()
+        decision = self._faults.decide_dispatch()
+        if decision.delay_s > 0:
+            self._faults.record(
+                rpc="dispatch",
+                kind="dispatch:delay",
+                what=f"sent the request {decision.delay_s * 1000:.0f} ms late",
+                resource=taken.name,
+            )
+            self._stopped.wait(decision.delay_s)
+        outcome = send()
+        if not decision.drop or outcome.status is None:
+            return outcome
+        what = (
+            f"the worker answered {outcome.status}; dropped the connection before reading it "
+            "(the attempt counts as failed)"
+        )
+        self._faults.record(rpc="dispatch", kind="dispatch:drop", what=what, resource=taken.name)
+        return AttemptOutcome(
+            status=None,
+            error=f"connection dropped after the worker answered {outcome.status} (injected fault)",
+            elapsed_s=outcome.elapsed_s,
+        )
 
     def _record(self, taken: Taken, outcome: AttemptOutcome, *, dispatch_s: float) -> None:
         now_s = self._now_s()
@@ -300,6 +339,7 @@ class Dispatcher:
         with self._cond:
             self._stopping = True
             self._cond.notify()
+        self._stopped.set()
         if self._thread.is_alive():
             self._thread.join()
         # Attempts not yet started (RunTask beyond the pool) stay pending, as nothing was sent.

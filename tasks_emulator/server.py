@@ -1,7 +1,9 @@
 """The process: the command line, the gRPC and REST servers, the dispatcher, a clean stop.
 
 ``python -m tasks_emulator [--host 127.0.0.1] [--port 8123] [--http-port 8124]
-[--queue projects/P/locations/L/queues/Q ...] [--data-dir DIR] [--name-reserve-s 3600]``
+[--queue projects/P/locations/L/queues/Q ...] [--data-dir DIR] [--name-reserve-s 3600]
+[--fault RPC:WHEN:CODE:P ...] [--latency RPC:MS|RPC:MIN-MAX ...]
+[--dispatch-fault drop:P|delay:P:MS ...] [--fault-seed N]``
 prints one line when it is ready and stops cleanly on SIGTERM or SIGINT (a second one stops at
 once, without waiting for the attempts in flight).
 """
@@ -9,6 +11,7 @@ once, without waiting for the attempts in flight).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -21,11 +24,13 @@ from pathlib import Path
 from types import FrameType
 
 import grpc
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
-from tasks_emulator import api, grpc_api, names, rest_api
+from tasks_emulator import api, fault_admin, faults, grpc_api, names, rest_api
 from tasks_emulator.dispatcher import Dispatcher
 from tasks_emulator.errors import ApiError
+from tasks_emulator.fault_injection import FaultInjector, FaultyApi
 from tasks_emulator.oidc import TokenIssuer
 from tasks_emulator.service import CloudTasksService
 from tasks_emulator.store import Store
@@ -45,6 +50,7 @@ class Options:
     queues: tuple[str, ...]
     data_dir: Path | None
     name_reserve_s: float
+    fault_plan: faults.FaultPlan
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -71,6 +77,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default=3600.0,
         help="how long a task's name stays reserved after it ran or was deleted (s)",
     )
+    _add_fault_arguments(parser)
     args = parser.parse_args(argv)
     for queue in args.queue:
         try:
@@ -86,7 +93,56 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         queues=tuple(args.queue),
         data_dir=args.data_dir,
         name_reserve_s=args.name_reserve_s,
+        fault_plan=_fault_plan(parser, args),
     )
+
+
+def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("faults (see README, 'Faults on demand')")
+    group.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="RPC:WHEN:CODE:P",
+        help="with probability P, RPC (a method name or *) answers CODE before doing anything "
+        "(WHEN=before) or after committing the work (WHEN=after: the reply lost); repeatable",
+    )
+    group.add_argument(
+        "--latency",
+        action="append",
+        default=[],
+        metavar="RPC:MS|RPC:MIN-MAX",
+        help="every matching call answers no sooner than MS (or a uniform draw in MIN-MAX) "
+        "milliseconds; repeatable",
+    )
+    group.add_argument(
+        "--dispatch-fault",
+        action="append",
+        default=[],
+        metavar="drop:P|delay:P:MS|delay:P:MIN-MAX",
+        help="with probability P, drop a dispatch attempt's connection after the worker answered "
+        "(it counts as failed), or send its request MS later; repeatable",
+    )
+    group.add_argument(
+        "--fault-seed",
+        default=None,
+        metavar="N",
+        help="seed of the faults' random draws: the same seed, the same faults in the same order",
+    )
+
+
+def _fault_plan(parser: argparse.ArgumentParser, args: argparse.Namespace) -> faults.FaultPlan:
+    try:
+        return faults.FaultPlan(
+            rpc_faults=tuple(faults.parse_fault(spec) for spec in args.fault),
+            latencies=tuple(faults.parse_latency(spec) for spec in args.latency),
+            dispatch_faults=tuple(
+                faults.parse_dispatch_fault(spec) for spec in args.dispatch_fault
+            ),
+            seed=None if args.fault_seed is None else faults.parse_seed(args.fault_seed),
+        )
+    except faults.FaultSpecError as e:
+        parser.error(str(e))
 
 
 def _grpc_address(host: str, port: int) -> str:
@@ -101,7 +157,10 @@ class Emulator:
         self.store = Store(data_dir=options.data_dir, name_reserve_s=options.name_reserve_s)
         self.service = CloudTasksService(store=self.store, now_s=time.time)
         self.issuer = TokenIssuer.load_or_create(options.data_dir)
-        self.dispatcher = Dispatcher(store=self.store, issuer=self.issuer, now_s=time.time)
+        self.faults = FaultInjector(options.fault_plan)
+        self.dispatcher = Dispatcher(
+            store=self.store, issuer=self.issuer, now_s=time.time, faults=self.faults
+        )
         self.service.attach(self.dispatcher)
         for queue in options.queues:
             if self.store.get_queue(queue) is None:
@@ -111,15 +170,20 @@ class Emulator:
                         queue=api.Queue(name=queue),
                     )
                 )
+        # Both wire adapters call the service through the injector: every RPC can be faulted.
+        served: api.CloudTasksApi = FaultyApi(self.service, self.faults)
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=API_THREADS))
-        self._grpc.add_generic_rpc_handlers((grpc_api.make_handler(self.service),))
+        self._grpc.add_generic_rpc_handlers((grpc_api.make_handler(served),))
         self.grpc_port = self._grpc.add_insecure_port(_grpc_address(options.host, options.port))
         if self.grpc_port == 0:
             raise OSError(f"cannot listen on {options.host}:{options.port} for gRPC")
         self._http = make_server(
             options.host,
             options.http_port,
-            rest_api.make_rest_app(self.service, self.issuer),
+            DispatcherMiddleware(
+                rest_api.make_rest_app(served, self.issuer),
+                {fault_admin.PREFIX: fault_admin.make_admin_app(self.faults)},
+            ),
             threaded=True,
         )
         self.http_port = self._http.server_port
@@ -161,8 +225,18 @@ class Emulator:
         self.store.close()
 
 
+def _log_to_stderr() -> None:
+    """The emulator's own log lines (injected faults, say) on stderr; not each HTTP request."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("tasks_emulator: %(message)s"))
+    logger = logging.getLogger("tasks_emulator")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
+    _log_to_stderr()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -35,8 +35,9 @@ locals {
   )
 
   # The archive is an allow-list: main.py, requirements.txt and the modules directly in bridge/,
-  # which are exactly what the function imports (bridge/cli/, the operator's command, and
-  # bridge/stack/, the local stack, are subpackages it never imports). bridge/__main__.py is
+  # which are exactly what the function imports (bridge/cli/, the operator's command,
+  # bridge/publishing/, the publisher library, and bridge/stack/, the local stack, are
+  # subpackages it never imports). bridge/__main__.py is
   # `python -m bridge`, the operator's command. tests/terraform checks the exact list.
   source_files = sort(concat(
     ["main.py", "requirements.txt"],

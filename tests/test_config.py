@@ -126,6 +126,18 @@ def test_the_pubsub_entry_needs_a_rejected_topic_or_an_explicit_opt_out() -> Non
     assert settings.rejected_topic is None
 
 
+@pytest.mark.parametrize(
+    ("function_target", "rejects_to_a_topic"),
+    [("enqueue", True), ("", True), ("enqueue_http", False), (" enqueue_http ", False)],
+)
+def test_the_function_target_is_read_with_the_settings(
+    function_target: str, rejects_to_a_topic: bool
+) -> None:
+    settings = load_settings({**old_enqueuer_env(), "FUNCTION_TARGET": function_target})
+    assert settings.function_target == function_target.strip()
+    assert settings.rejects_to_a_topic is rejects_to_a_topic
+
+
 def test_a_full_topic_path_is_kept() -> None:
     env = old_enqueuer_env()
     env["REJECTED_TOPIC"] = "projects/other-project/topics/rejected"

@@ -566,7 +566,7 @@ def test_http_trace_header_is_forwarded_and_logged(
 def test_the_python_publishers_trace_reaches_the_worker_and_the_log(
     function: Client, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bridge.cli.publisher import build_envelope, envelope_message, traced_message
+    from bridge.publishing.publisher import build_envelope, envelope_message, traced_message
 
     message = traced_message(envelope_message(build_envelope("brain", {"row": 1})), None)
     trace_id = message.attributes["traceparent"].split("-")[1]

@@ -19,7 +19,7 @@ from bridge.message import (
 )
 from bridge.naming import KeyKind
 from bridge.plan import DedupeKey
-from bridge.rejections import wrap
+from bridge.wrapped import wrap
 from tests.conftest import NOW, PUBLISHED_AT
 
 

@@ -13,7 +13,8 @@ from bridge.logs import Outcome
 from bridge.message import ORIGIN_ATTRIBUTE
 from bridge.naming import KeyKind, task_id_for
 from bridge.pubsub_entry import PubsubBridge
-from bridge.rejections import DroppingRejectionSink, wrap
+from bridge.rejections import DroppingRejectionSink
+from bridge.wrapped import wrap
 from tests.conftest import NOW, PUBLISHED_AT, b64, old_enqueuer_env, push_body
 from tests.doubles import FakeGateway, RecordingSink
 

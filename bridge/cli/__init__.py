@@ -22,7 +22,7 @@ from bridge.cli.exits import (
     UserError,
 )
 from bridge.cli.options import exit_codes_text, wrap
-from bridge.cli.publisher import AccessDenied, InvalidEnvelope, MissingTopic, PublishError
+from bridge.publishing.publisher import AccessDenied, InvalidEnvelope, MissingTopic, PublishError
 
 
 def exit_code_for(error: PublishError) -> int:

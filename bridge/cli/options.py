@@ -6,7 +6,7 @@ import argparse
 import textwrap
 
 from bridge.cli.exits import EXIT_CODES
-from bridge.cli.publisher import DEFAULT_TIMEOUT_S
+from bridge.publishing.publisher import DEFAULT_TIMEOUT_S
 
 
 def wrap(text: str) -> str:

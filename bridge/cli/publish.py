@@ -15,7 +15,9 @@ from typing import IO, Any
 
 from bridge.cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, UserError
 from bridge.cli.options import add_where, exit_codes_text, wrap
-from bridge.cli.publisher import (
+from bridge.config import SERVICE_NAME
+from bridge.limits import MAX_DEADLINE_S, MAX_REQUEST_MESSAGES, MIN_DEADLINE_S
+from bridge.publishing.publisher import (
     DEFAULT_TOPIC,
     InvalidEnvelope,
     Publisher,
@@ -28,8 +30,6 @@ from bridge.cli.publisher import (
     parse_row,
     topic_path_for,
 )
-from bridge.config import SERVICE_NAME
-from bridge.limits import MAX_DEADLINE_S, MAX_REQUEST_MESSAGES, MIN_DEADLINE_S
 from bridge.trace import TRACEPARENT
 
 MAX_ERRORS_SHOWN = 20

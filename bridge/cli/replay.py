@@ -25,16 +25,6 @@ from typing import IO, Any
 
 from bridge.cli.exits import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UserError
 from bridge.cli.options import add_where, exit_codes_text, non_negative_float, wrap
-from bridge.cli.publisher import (
-    DEFAULT_TOPIC,
-    PublishError,
-    PublishFailed,
-    PubsubTransport,
-    Transport,
-    batches,
-    resource_path,
-    topic_path_for,
-)
 from bridge.cli.subscription import DEFAULT_WAIT_S, PubsubSubscription, Pulled, Subscription
 from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage
@@ -54,21 +44,28 @@ from bridge.message import (
     exact_payload_of,
 )
 from bridge.plan import encode_body, exact_body
+from bridge.publishing.publisher import (
+    DEFAULT_TOPIC,
+    PublishError,
+    PublishFailed,
+    PubsubTransport,
+    Transport,
+    batches,
+    resource_path,
+    topic_path_for,
+)
 from bridge.rejections import (
     DATA_BYTES_ATTRIBUTE,
     DATA_SHA256_ATTRIBUTE,
     ERROR_ATTRIBUTE,
     MESSAGE_ID_ATTRIBUTE,
     REASON_ATTRIBUTE,
-    WRAPPED_ATTRIBUTE,
     OutgoingMessage,
     message_size,
     pubsub_problem,
-    unwrap,
 )
-from bridge.rejections import (
-    wrap as wrap_message,
-)
+from bridge.wrapped import WRAPPED_ATTRIBUTE, is_wrapped, unwrap
+from bridge.wrapped import wrap as wrap_message
 
 BRIDGE_PREFIX = "bridge_"
 DEAD_LETTER_PREFIX = "CloudPubSubDeadLetterSource"
@@ -106,7 +103,7 @@ def candidate_for(pulled: Pulled, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTE
     outer = pulled.attributes
     data, original = pulled.data, dict(outer)
     problem: str | None = None
-    if outer.get(WRAPPED_ATTRIBUTE) == "true":
+    if is_wrapped(outer):
         try:
             data, original = unwrap(pulled.data)
         except ValueError as e:

@@ -21,7 +21,6 @@ from google.api_core import exceptions as api
 
 from bridge.cli.exits import EXIT_DENIED, EXIT_FAILED, EXIT_USAGE, UserError
 from bridge.cli.options import add_where, positive_float, wrap
-from bridge.cli.publisher import PublishError, resource_path
 from bridge.cli.replay import DEAD_LETTER, REJECTED, Candidate, collect
 from bridge.cli.subscription import PubsubSubscription, Subscription
 from bridge.cli.tasks_view import (
@@ -43,7 +42,8 @@ from bridge.limits import STATUS_MAX_SCAN
 from bridge.message import SERVICE_ATTRIBUTE
 from bridge.naming import KeyKind, task_id_for, task_name_for
 from bridge.plan import route_for
-from bridge.rejections import WRAPPED_ATTRIBUTE, unwrap
+from bridge.publishing.publisher import PublishError, resource_path
+from bridge.wrapped import is_wrapped, unwrap
 
 EXIT_FOUND = 0  # pending, or done recently
 EXIT_NO_RECORD = 3  # Cloud Tasks never saw it (or forgot it)
@@ -100,7 +100,7 @@ def carries(
         return False
     pulled = candidate.pulled
     data, attributes = pulled.data, dict(pulled.attributes)
-    if attributes.get(WRAPPED_ATTRIBUTE) == "true":
+    if is_wrapped(attributes):
         try:
             data, attributes = unwrap(data)
         except ValueError:

@@ -11,14 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bridge.cli.publisher import (
+from bridge.limits import ACK_IDS_PER_REQUEST, REPLAY_WAIT_S
+from bridge.publishing.publisher import (
     CLIENT_ERRORS,
     DEFAULT_TIMEOUT_S,
     PublishFailed,
     transient_retry,
     translate_error,
 )
-from bridge.limits import ACK_IDS_PER_REQUEST, REPLAY_WAIT_S
 
 DEFAULT_WAIT_S = REPLAY_WAIT_S
 

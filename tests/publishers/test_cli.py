@@ -15,8 +15,8 @@ import pytest
 
 from bridge import cli
 from bridge.cli import exits, publish
-from bridge.cli.publisher import PublishFailed
 from bridge.envelope import Envelope
+from bridge.publishing.publisher import PublishFailed
 from bridge.rejections import OutgoingMessage
 from bridge.trace import parse_traceparent
 from tests.publishers.conftest import PROJECT, Emulator, Topic, decoded_envelope

@@ -1,4 +1,4 @@
-"""``bridge.publish``: envelopes checked by the bridge's model, exact request sizes, batching,
+"""``bridge.publishing``: envelopes checked by the bridge's model, exact request sizes, batching,
 error translation, and real publishing to the emulator, decoded by the bridge's own decoder."""
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from google.api_core import exceptions as api
 from google.auth import exceptions as auth
 from google.pubsub_v1.types import PublishRequest, PubsubMessage
 
-import bridge
-from bridge import publish as publish_from_package
-from bridge.cli.publisher import (
+import bridge.publishing
+from bridge.envelope import Envelope, parse_envelope
+from bridge.errors import Reason
+from bridge.limits import MAX_REQUEST_BYTES
+from bridge.message import traceparent_of
+from bridge.publishing.publisher import (
     AccessDenied,
     InvalidEnvelope,
     MissingTopic,
@@ -32,10 +35,6 @@ from bridge.cli.publisher import (
     traced_message,
     translate_error,
 )
-from bridge.envelope import Envelope, parse_envelope
-from bridge.errors import Reason
-from bridge.limits import MAX_REQUEST_BYTES
-from bridge.message import traceparent_of
 from bridge.rejections import OutgoingMessage
 from bridge.trace import parse_traceparent
 from tests.publishers.conftest import (
@@ -316,9 +315,9 @@ def test_publish_reaches_the_topic_as_the_intended_envelope(
     )
 
 
-def test_bridge_publish_is_callable_from_the_package(pubsub_env: Emulator, topic: Topic) -> None:
-    message_id = bridge.publish("brain", {"a": "ñ"}, topic=topic.path)
-    assert publish_from_package("brain", {"a": "ü"}, topic=topic.path) != message_id
+def test_publish_is_callable_from_the_package(pubsub_env: Emulator, topic: Topic) -> None:
+    message_id = bridge.publishing.publish("brain", {"a": "ñ"}, topic=topic.path)
+    assert publish("brain", {"a": "ü"}, topic=topic.path) != message_id
     pulled = topic.pull_all(expect=2)
     assert {decoded_envelope(m).payload["a"] for m in pulled} == {"ñ", "ü"}
 

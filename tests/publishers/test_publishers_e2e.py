@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bridge import cli
-from bridge.cli.publisher import Publisher, build_envelope
+from bridge.publishing.publisher import Publisher, build_envelope
 from bridge.stack.runner import PROJECT_ID, SERVICE_BY_NAME, TOPIC, Stack
 from bridge.stack.worker import Received
 from bridge.trace import parse_traceparent

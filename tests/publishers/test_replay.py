@@ -14,7 +14,6 @@ from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from bridge import cli
 from bridge.cli import exits
-from bridge.cli.publisher import PublishFailed
 from bridge.cli.replay import DEAD_LETTERED, LEASE_S, candidate_for, replay
 from bridge.cli.subscription import Pulled
 from bridge.config import Settings
@@ -22,8 +21,10 @@ from bridge.errors import PermanentError, Reason
 from bridge.event import PubsubMessage
 from bridge.limits import MAX_MESSAGE_BYTES
 from bridge.message import ORIGIN_ATTRIBUTE, plan_message
-from bridge.rejections import OutgoingMessage, message_size, rejection_for, unwrap
+from bridge.publishing.publisher import PublishFailed
+from bridge.rejections import OutgoingMessage, message_size, rejection_for
 from bridge.stack.poll import poll_until
+from bridge.wrapped import unwrap
 from tests.publishers.conftest import Emulator, Topic, as_bridge_sees_it, new_topic
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -187,13 +188,6 @@ def test_two_rejections_of_one_delivery_are_replayed_once() -> None:
     assert report.duplicates == {second.message_id: first.message_id}
     assert sorted(subscription.acked) == sorted([first.ack_id, second.ack_id, other.ack_id])
     assert subscription.released == []
-
-
-def test_unwrap_refuses_garbage() -> None:
-    with pytest.raises(ValueError, match="KeyError"):
-        unwrap(b'{"data": "AA=="}')
-    with pytest.raises(ValueError, match="Error"):
-        unwrap(b'{"data": "not base64!", "attributes": {}}')
 
 
 def test_the_replay_names_the_same_task_as_the_original(settings: Settings) -> None:

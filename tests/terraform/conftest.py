@@ -197,31 +197,37 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 EXAMPLE_TFVARS = TERRAFORM_DIR / "examples" / "four-services" / "terraform.tfvars.example"
 
 
+def apply_contract(terraform: Terraform, module: Path, tfvars: Path) -> dict[str, Any]:
+    """The state of ``tests/contract/env.tftest.hcl`` applied (mocked) with a tfvars file."""
+    result = terraform.run(
+        [
+            "test",
+            "-no-color",
+            "-json",
+            "-verbose",
+            "-test-directory=tests/contract",
+            f"-var-file={tfvars}",
+        ],
+        module,
+    )
+    assert result.returncode == 0, result.output[-5000:]
+    messages = json_lines(result.stdout)
+    states = [m["test_state"] for m in messages if m.get("type") == "test_state"]
+    assert len(states) == 1, result.output[-5000:]
+    state: dict[str, Any] = states[0]
+    return state
+
+
 @pytest.fixture(scope="session")
 def contract_state(
     terraform: Terraform, initialised_module: Path
 ) -> Callable[[Path], dict[str, Any]]:
-    """The state of ``tests/contract/env.tftest.hcl`` applied (mocked) with a tfvars file."""
+    """``apply_contract``, once per tfvars file in a session."""
     cache: dict[Path, dict[str, Any]] = {}
 
     def apply(tfvars: Path) -> dict[str, Any]:
         if tfvars not in cache:
-            result = terraform.run(
-                [
-                    "test",
-                    "-no-color",
-                    "-json",
-                    "-verbose",
-                    "-test-directory=tests/contract",
-                    f"-var-file={tfvars}",
-                ],
-                initialised_module,
-            )
-            assert result.returncode == 0, result.output[-5000:]
-            messages = json_lines(result.stdout)
-            states = [m["test_state"] for m in messages if m.get("type") == "test_state"]
-            assert len(states) == 1, result.output[-5000:]
-            cache[tfvars] = states[0]
+            cache[tfvars] = apply_contract(terraform, initialised_module, tfvars)
         return cache[tfvars]
 
     return apply

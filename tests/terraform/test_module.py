@@ -14,7 +14,10 @@ def test_fmt_check_recursive() -> None:
     terraform = shutil.which("terraform")
     assert terraform is not None
     done = subprocess.run(
-        [terraform, "fmt", "-check", "-recursive", "-diff", "-no-color", str(TERRAFORM_DIR)],
+        [
+            *(terraform, "fmt", "-check", "-recursive", "-diff", "-no-color"),
+            *(str(TERRAFORM_DIR), str(Path(__file__).parent / "fixtures")),
+        ],
         capture_output=True,
         text=True,
         check=False,

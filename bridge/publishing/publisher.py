@@ -2,7 +2,7 @@
 batched within Pub/Sub's request limits. The library behind ``bridge publish``; ``main.py``
 never imports it.
 
-    from bridge.cli.publisher import publish, publish_traced  # or: bridge.publish(...)
+    from bridge.publishing import publish, publish_traced
     message_id = publish("brain", {"case_id": "C-1"}, idempotency_key="case-C-1")
     sent = publish_traced("brain", {"case_id": "C-2"})  # sent.traceparent: a new W3C trace
 
