@@ -72,6 +72,14 @@ SUBSCRIPTION = f"projects/{PROJECT_ID}/subscriptions/enqueue-requests-push"
 PAYLOAD_FILL = 1900  # characters: the envelope is ~2 KB of JSON, as in benchmarks/throughput.py
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 RAW, BINARY = "raw", "binary"
+# tasks_emulator serves 4 API calls at once (server.API_THREADS) and ``--latency`` sleeps in the
+# serving thread: 80 CreateTasks of 30 ms in flight would queue behind 4 (at most 133/s). Cloud
+# Tasks answers every call in parallel, so the benchmark runs the emulator with as many API
+# threads as the function has calls in flight, and a few more.
+EMULATOR_WITH_THREADS = (
+    "import sys; import tasks_emulator.server as server; "
+    "server.API_THREADS = {threads}; sys.exit(server.main())"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,12 +266,12 @@ class Bench:
         self.work = work
         self.procs: list[Proc] = []
 
-    def start_emulator(self, latency_ms: int) -> str:
+    def start_emulator(self, latency_ms: int, *, api_threads: int) -> str:
         port, http_port = procs.free_port(), procs.free_port()
         argv = [
             sys.executable,
-            "-m",
-            "tasks_emulator",
+            "-c",
+            EMULATOR_WITH_THREADS.format(threads=api_threads),
             "--host=127.0.0.1",
             f"--port={port}",
             f"--http-port={http_port}",
@@ -359,7 +367,7 @@ def main() -> None:
     try:
         servers: dict[tuple[str, int], tuple[Proc, int]] = {}
         for latency_ms in latencies:
-            host = bench.start_emulator(latency_ms)
+            host = bench.start_emulator(latency_ms, api_threads=args.in_flight + 16)
             for name in chosen:
                 servers[(name, latency_ms)] = bench.serve(
                     table[name], tasks_host=host, latency_ms=latency_ms

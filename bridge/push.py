@@ -27,6 +27,7 @@ from typing import Any
 
 from cloudevents import exceptions as ce_exceptions
 from cloudevents.http import CloudEvent, from_http
+from cloudevents.sdk.converters import is_binary
 from functions_framework import event_conversion
 from functions_framework.exceptions import EventConversionException
 from starlette.requests import Request
@@ -47,29 +48,52 @@ class NotAPush(Exception):
 
 def read_event(*, headers: Mapping[str, str], path: str, body: bytes) -> CloudEvent:
     """Raised if not a push: ``NotAPush`` (400 or 415)."""
+    parsed = None if is_binary(headers) else _json_object(body)
+    if parsed is not None and parsed.get("specversion") is None:
+        # A raw push, the common case: ``from_http`` would parse it only to raise
+        # MissingRequiredFields (no ce-* headers, no specversion). Parsed once, converted.
+        return _converted(
+            headers=headers, path=path, body=body, parsed=parsed, why="no specversion"
+        )
     try:
         return from_http(headers, body)
     except (ce_exceptions.MissingRequiredFields, ce_exceptions.InvalidRequiredFields) as e:
-        not_an_event = e
+        return _converted(headers=headers, path=path, body=body, parsed=None, why=repr(e))
+
+
+def _converted(
+    *, headers: Mapping[str, str], path: str, body: bytes, parsed: Any, why: str
+) -> CloudEvent:
     try:
         return event_conversion.background_event_to_cloud_event(
-            _RawPush(headers=headers, path=path, body=body)
+            _RawPush(headers=headers, path=path, body=body, parsed=parsed)
         )
     except EventConversionException as e:
         raise NotAPush(
-            400,
-            f"not a CloudEvent, and not a Pub/Sub push either: {not_an_event!r}; conversion: {e!r}",
+            400, f"not a CloudEvent ({why}), and not a Pub/Sub push either: {e!r}"
         ) from e
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None (not JSON, not UTF-8, not an object)."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 class _RawPush:
     """What ``event_conversion`` reads of a request: ``path`` and Flask's ``get_json()``, which
     refuses a body of another content type (415) or one that is not JSON (400)."""
 
-    def __init__(self, *, headers: Mapping[str, str], path: str, body: bytes) -> None:
+    def __init__(
+        self, *, headers: Mapping[str, str], path: str, body: bytes, parsed: Any = None
+    ) -> None:
         self.path = path
         self._headers = headers
         self._body = body
+        self._parsed = parsed  # the body already parsed, if it was
 
     def get_json(self) -> Any:
         mimetype = self._headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -78,6 +102,8 @@ class _RawPush:
             or (mimetype.startswith("application/") and mimetype.endswith("+json"))
         ):
             raise NotAPush(415, "the request body is not JSON (Content-Type)")
+        if self._parsed is not None:
+            return self._parsed
         try:
             return json.loads(self._body)
         except ValueError as e:
