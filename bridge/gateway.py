@@ -1,5 +1,7 @@
-"""The Cloud Tasks gateway: the only code that talks to Cloud Tasks, and where its errors are
-translated into the bridge's (``raise ... from e``, in one place: ``_translate``).
+"""The Cloud Tasks gateway: the function's only code that talks to Cloud Tasks, and where its
+errors are translated into the bridge's (``raise ... from e``, in one place: ``_translate``). The
+``bridge`` command reads through its own boundary, ``bridge.cli.tasks_reader``, with this
+module's rules.
 
 Two faces of the same calls: ``AsyncCloudTasksGateway`` (``CloudTasksAsyncClient`` over grpc.aio),
 what the function serves with, on one event loop; ``CloudTasksGateway`` (the blocking client), for
@@ -225,6 +227,21 @@ def _translate(error: core_exceptions.GoogleAPIError, spec: TaskSpec) -> CreateR
         message = f"check the queue and IAM: {message}"
     code = status or _unclassified(error)  # no status (a timeout, a bare HTTP error): retry
     raise TransientError(code=code, detail=message) from error
+
+
+# GetTask's NOT_FOUND for a name that ran or was deleted within the reservation window
+# (production's words, googleapis cloudtasks.proto; tasks_emulator says the same).
+RESERVED_MARK = "existed recently"
+
+
+def is_reserved(error: core_exceptions.GoogleAPIError, *, name_taken: bool) -> bool:
+    """Whether a GetTask error says the name is reserved: it ran or was deleted recently, so a
+    CreateTask of it is a duplicate that will not run. NOT_FOUND says so in its words; right
+    after CreateTask found the name taken (``name_taken``, ALREADY_EXISTS) NOT_FOUND can mean
+    nothing else. The one answer for the function and ``bridge status``."""
+    if status_of(error) != "NOT_FOUND":
+        return False
+    return name_taken or RESERVED_MARK in (getattr(error, "message", None) or str(error))
 
 
 def status_of(error: core_exceptions.GoogleAPIError) -> str | None:

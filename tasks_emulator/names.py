@@ -130,3 +130,60 @@ def task_in_queue(name: str, *, parent: QueueName) -> TaskName:
 def generated_task_id() -> str:
     """An id for an unnamed task: production generates long decimal ids like this one."""
     return str(secrets.randbelow(9 * 10**18) + 10**18)
+
+
+_CMEK_CONFIG = re.compile(r"projects/([^/]+)/locations/([^/]+)/cmekConfig")
+_KMS_KEY = re.compile(r"projects/([^/]+)/locations/([^/]+)/keyRings/([^/]+)/cryptoKeys/([^/]+)")
+_OPERATION = re.compile(r"projects/([^/]+)/locations/([^/]+)/operations/([^/]+)")
+_PROJECT = re.compile(r"projects/([^/]+)")
+
+
+def parse_cmek_config_name(name: str, *, field: str) -> str:
+    """A ``projects/P/locations/L/cmekConfig`` (cmek_config.proto CmekConfig.name)."""
+    match = _CMEK_CONFIG.fullmatch(name)
+    if match is None:
+        raise _invalid(
+            f"{field} must be of the form projects/PROJECT/locations/LOCATION/cmekConfig: {name!r}."
+        )
+    _check_location(match[1], match[2], field=field)
+    return name
+
+
+def check_kms_key(kms_key: str, *, config_name: str) -> None:
+    """cmek_config.proto CmekConfig.kms_key: empty (no CMEK) or a Cloud KMS key of the config's
+    own location (Cloud KMS keys used for CMEK must be in the location of the data)."""
+    if not kms_key:
+        return
+    match = _KMS_KEY.fullmatch(kms_key)
+    if match is None:
+        raise _invalid(
+            "cmek_config.kms_key must be of the form projects/PROJECT_ID/locations/LOCATION_ID/"
+            f"keyRings/KEY_RING_ID/cryptoKeys/KEY_ID (or empty): {kms_key!r}."
+        )
+    _check_location(match[1], match[2], field="cmek_config.kms_key")
+    config_location = config_name.split("/")[3]
+    if match[2] != config_location:
+        raise _invalid(
+            f"cmek_config.kms_key is in location {match[2]!r}; the key must be in the config's "
+            f"location {config_location!r}."
+        )
+
+
+def parse_operation_name(name: str, *, field: str) -> str:
+    """A ``projects/P/locations/L/operations/ID``."""
+    match = _OPERATION.fullmatch(name)
+    if match is None:
+        raise _invalid(
+            f"{field} must be of the form projects/PROJECT/locations/LOCATION/operations/ID: "
+            f"{name!r}."
+        )
+    _check_location(match[1], match[2], field=field)
+    return name
+
+
+def parse_project(name: str, *, field: str) -> str:
+    """A ``projects/P`` (ListLocations' ``name``)."""
+    match = _PROJECT.fullmatch(name)
+    if match is None or not _PROJECT_ID.fullmatch(match[1]):
+        raise _invalid(f"{field} must be of the form projects/PROJECT: {name!r}.")
+    return name

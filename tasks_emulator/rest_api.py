@@ -23,10 +23,17 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    ClientDisconnected,
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+)
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from tasks_emulator import helpers
 from tasks_emulator.api import RPCS, CloudTasksApi
 from tasks_emulator.errors import ApiError
 from tasks_emulator.oidc import TokenIssuer
@@ -34,6 +41,10 @@ from tasks_emulator.oidc import TokenIssuer
 _log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # Google's frontends refuse larger JSON requests the same way
+# The rest of a refused body is read and dropped up to this much, so the client, still sending,
+# gets the answer rather than a reset connection; past it the connection is closed.
+MAX_DRAINED_BYTES = 64 * 1024 * 1024
+_TOO_LARGE = f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes."
 # Standard system parameters of Google's REST APIs: never fields of the request.
 _SYSTEM_PARAMS = frozenset(
     {"alt", "key", "prettyPrint", "fields", "callback", "quotaUser", "access_token", "oauth_token"}
@@ -52,11 +63,14 @@ class _Route:
     rpc: str  # the RPC's name in api.RPCS
     resource_field: str  # the request field the path binds: "parent", "name", "queue.name"
     body_field: str | None  # "*" (the whole request), a field name, or None (no body)
+    suffix: str = ""  # a literal the resource name ends with ("/cmekConfig")
 
 
-_LOCATION = "/v2/projects/<project>/locations/<id:location>"
+_PROJECT = "/v2/projects/<project>"
+_LOCATION = _PROJECT + "/locations/<id:location>"
 _QUEUE = _LOCATION + "/queues/<id:queue>"
 _TASK = _QUEUE + "/tasks/<id:task>"
+_OPERATION = _LOCATION + "/operations/<id:operation>"
 
 # (path, method, route): the http rules of cloudtasks.proto for the RPCs we serve.
 _RULES: list[tuple[str, str, _Route]] = [
@@ -73,17 +87,39 @@ _RULES: list[tuple[str, str, _Route]] = [
     (_TASK, "GET", _Route("GetTask", "name", None)),
     (_TASK, "DELETE", _Route("DeleteTask", "name", None)),
     (_TASK + ":run", "POST", _Route("RunTask", "name", "*")),
+    (_QUEUE + "/tasks:batchCreate", "POST", _Route("BatchCreateTasks", "parent", "*")),
+    (_QUEUE + "/tasks:batchDelete", "POST", _Route("BatchDeleteTasks", "parent", "*")),
+    (_LOCATION + "/cmekConfig", "GET", _Route("GetCmekConfig", "name", None, "/cmekConfig")),
+    (
+        _LOCATION + "/cmekConfig",
+        "PATCH",
+        _Route("UpdateCmekConfig", "cmek_config.name", "cmek_config", "/cmekConfig"),
+    ),
+    # The client's mixins: locations.proto and the operations client's http rules (path "v2").
+    (_PROJECT + "/locations", "GET", _Route("ListLocations", "name", None)),
+    (_LOCATION, "GET", _Route("GetLocation", "name", None)),
+    (_LOCATION + "/operations", "GET", _Route("ListOperations", "name", None)),
+    (_OPERATION, "GET", _Route("GetOperation", "name", None)),
+    (_OPERATION, "DELETE", _Route("DeleteOperation", "name", None)),
+    (_OPERATION + ":cancel", "POST", _Route("CancelOperation", "name", "*")),
 ]
+# BufferTask (the REST reference: POST /v2/{queue}/tasks/{taskId}:buffer, the HTTP body is the
+# task's body): its own handler, since its body is not JSON.
+_BUFFER_RULES = [_QUEUE + "/tasks:buffer", _TASK + ":buffer"]
 
 
-def _resource_name(values: Mapping[str, Any]) -> str:
+def _resource_name(values: Mapping[str, Any], *, suffix: str = "") -> str:
     """The resource the path names, rebuilt from its segments."""
-    name = f"projects/{values['project']}/locations/{values['location']}"
+    name = f"projects/{values['project']}"
+    if "location" in values:
+        name += f"/locations/{values['location']}"
     if "queue" in values:
         name += f"/queues/{values['queue']}"
     if "task" in values:
         name += f"/tasks/{values['task']}"
-    return name
+    if "operation" in values:
+        name += f"/operations/{values['operation']}"
+    return name + suffix
 
 
 def _error_response(status: int, code_name: str, message: str, **headers: str) -> Response:
@@ -127,13 +163,41 @@ def _query_fields(args: Iterable[tuple[str, list[str]]]) -> dict[str, Any]:
     return fields
 
 
-def _body_fields(request: Request) -> dict[str, Any]:
+def _drain(request: Request) -> None:
+    """Read and drop what is left of a refused body (at most MAX_DRAINED_BYTES)."""
+    stream = request.environ["wsgi.input"]
+    left = MAX_DRAINED_BYTES
+    try:
+        while left > 0 and (chunk := stream.read(min(left, 1 << 16))):
+            left -= len(chunk)
+    except (OSError, ValueError, ClientDisconnected):
+        return
+
+
+def read_body(request: Request) -> bytes:
+    """The whole body, at most MAX_REQUEST_BYTES however it is framed (Content-Length or
+    chunked); a larger one is refused whole, broken framing is the client's fault (400)."""
     if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
-        raise _invalid(f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.")
+        raise _invalid(_TOO_LARGE)
+    # The stream stops one byte past the limit (werkzeug truncates a chunked body at
+    # max_content_length silently): a body that reaches it is too large.
+    request.max_content_length = MAX_REQUEST_BYTES + 1
     try:
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge as e:
-        raise _invalid(f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.") from e
+        raise _invalid(_TOO_LARGE) from e
+    except ClientDisconnected as e:
+        raise _invalid("The request body ended before its Content-Length or its last chunk.") from e
+    except (OSError, ValueError) as e:  # the dev server's chunked decoding ("Invalid chunk")
+        raise _invalid(f"The request body's chunked framing is broken: {e}.") from e
+    if len(raw) > MAX_REQUEST_BYTES:
+        _drain(request)
+        raise _invalid(_TOO_LARGE)
+    return raw
+
+
+def _body_fields(request: Request) -> dict[str, Any]:
+    raw = read_body(request)
     if not raw.strip():
         return {}
     try:
@@ -169,7 +233,23 @@ def _build_request(route: _Route, values: Mapping[str, Any], request: Request) -
     *parents, leaf = route.resource_field.split(".")
     for part in parents:
         target = getattr(target, part)
-    setattr(target, leaf, _resource_name(values))
+    setattr(target, leaf, _resource_name(values, suffix=route.suffix))
+    return message
+
+
+def _buffer_request(values: Mapping[str, Any], request: Request) -> Any:
+    """BufferTask as the CreateTaskRequest the service takes: the queue, the task id if the
+    path names one, the body and its Content-Type."""
+    _, request_cls, _ = RPCS["BufferTask"]
+    message = request_cls()
+    message.parent = _resource_name({k: v for k, v in values.items() if k != "task"})
+    if "task" in values:
+        message.task.name = _resource_name(values)
+    body = read_body(request)
+    if body:
+        message.task.http_request.body = body
+    if request.content_type:
+        message.task.http_request.headers["Content-Type"] = request.content_type
     return message
 
 
@@ -179,15 +259,23 @@ def _to_json(message: Message, *, enums_as_ints: bool) -> str:
     )
 
 
-def make_rest_app(service: CloudTasksApi, issuer: TokenIssuer) -> Callable[..., Any]:
-    """The WSGI app serving ``service`` over REST, and ``issuer``'s discovery document and keys."""
+def make_rest_app(
+    service: CloudTasksApi,
+    issuer: TokenIssuer,
+    *,
+    test_helpers: helpers.TestHelpers | None = None,
+) -> Callable[..., Any]:
+    """The WSGI app serving ``service`` over REST, ``issuer``'s discovery document and keys, and
+    (if given) ``test_helpers`` under ``/_emulator/`` (see ``helpers``)."""
     url_map = Map(
         [Rule(path, methods=[method], endpoint=route) for path, method, route in _RULES]
+        + [Rule(path, methods=["POST"], endpoint="buffer") for path in _BUFFER_RULES]
         + [
             Rule(TokenIssuer.DISCOVERY_PATH, methods=["GET"], endpoint="discovery"),
             Rule(TokenIssuer.JWKS_PATH, methods=["GET"], endpoint="jwks"),
             Rule(TokenIssuer.CERTS_PATH, methods=["GET"], endpoint="certs"),
-        ],
+        ]
+        + helpers.rules(),
         converters={"id": _IdConverter},
         strict_slashes=False,
         merge_slashes=False,
@@ -199,6 +287,14 @@ def make_rest_app(service: CloudTasksApi, issuer: TokenIssuer) -> Callable[..., 
         result = getattr(service, method_name)(api_request)
         enums_as_ints = "enum-encoding=int" in request.args.get("$alt", "")
         return Response(_to_json(result, enums_as_ints=enums_as_ints), content_type=_JSON)
+
+    def buffer_task(values: Mapping[str, Any], request: Request) -> Response:
+        method_name, _, _ = RPCS["BufferTask"]
+        task = getattr(service, method_name)(_buffer_request(values, request))
+        enums_as_ints = "enum-encoding=int" in request.args.get("$alt", "")
+        # BufferTaskResponse {task}: the message is not in the client we pin, its JSON is this.
+        body = json.dumps({"task": json.loads(_to_json(task, enums_as_ints=enums_as_ints))})
+        return Response(body, content_type=_JSON)
 
     def respond(request: Request) -> Response:
         adapter = url_map.bind_to_environ(request.environ)
@@ -227,13 +323,17 @@ def make_rest_app(service: CloudTasksApi, issuer: TokenIssuer) -> Callable[..., 
         if endpoint == "certs":
             return Response(json.dumps(issuer.pem_certs()), content_type=_JSON)
         try:
+            if isinstance(endpoint, helpers.Helper):
+                return helpers.respond(endpoint, test_helpers, request)
+            if endpoint == "buffer":
+                return buffer_task(values, request)
             return call_rpc(endpoint, values, request)
         except ApiError as e:
             return _api_error_response(e)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
-        request.max_content_length = MAX_REQUEST_BYTES
+        request.max_content_length = MAX_REQUEST_BYTES + 1  # see read_body
         try:
             response = respond(request)
         except Exception:  # the one place a bug becomes an answer, not a dropped connection

@@ -173,7 +173,7 @@ class Emulator:
         # Both wire adapters call the service through the injector: every RPC can be faulted.
         served: api.CloudTasksApi = FaultyApi(self.service, self.faults)
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=API_THREADS))
-        self._grpc.add_generic_rpc_handlers((grpc_api.make_handler(served),))
+        self._grpc.add_generic_rpc_handlers(grpc_api.make_handlers(served))
         self.grpc_port = self._grpc.add_insecure_port(_grpc_address(options.host, options.port))
         if self.grpc_port == 0:
             raise OSError(f"cannot listen on {options.host}:{options.port} for gRPC")
@@ -181,7 +181,7 @@ class Emulator:
             options.host,
             options.http_port,
             DispatcherMiddleware(
-                rest_api.make_rest_app(served, self.issuer),
+                rest_api.make_rest_app(served, self.issuer, test_helpers=self.service),
                 {fault_admin.PREFIX: fault_admin.make_admin_app(self.faults)},
             ),
             threaded=True,
@@ -221,6 +221,7 @@ class Emulator:
             self._http.shutdown()
         self._http.server_close()
         stopped.wait()
+        self.service.close()  # the batches started finish before the store closes
         self.dispatcher.stop()
         self.store.close()
 

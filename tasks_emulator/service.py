@@ -7,19 +7,19 @@ due, or must run now.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 from google.protobuf import field_mask_pb2
 
-from tasks_emulator import api, names, validation
+from tasks_emulator import api, batch, locations, names, paging, validation
 from tasks_emulator.errors import ApiError
+from tasks_emulator.operations import Operations, UnknownOperation
 from tasks_emulator.store import Store, Taken
 
 # Production's messages (cloud-tasks-dispatch.md, "Names and dedupe").
@@ -54,6 +54,20 @@ _FILTER = re.compile(r"\s*state\s*[:=]\s*([A-Z_]+)\s*")
 # UpdateQueue's mask may name these (queue.proto: the rest is output only).
 _SETTABLE = ("rate_limits", "retry_config", "stackdriver_logging_config")
 _SETTABLE_OTHERS = ("app_engine_routing_override", "http_target")
+# queue.proto: output only fields inside the settable ones.
+_OUTPUT_ONLY_PATHS = ("rate_limits.max_burst_size",)
+# Masked explicitly, these must hold a value: 0 is no rate / no concurrency, not "the default".
+_POSITIVE_WHEN_MASKED = (
+    "rate_limits.max_dispatches_per_second",
+    "rate_limits.max_concurrent_dispatches",
+)
+# operations.proto ListOperationsRequest: the emulator's page size when none is asked for.
+MAX_OPERATIONS_PAGE = 1000
+# BufferTask needs the queue to say where the task goes (the REST reference: "The queue must have
+# HTTP target").
+QUEUE_WITHOUT_TARGET = (
+    "The queue must have an HTTP target (http_target.uri_override with a host) to buffer tasks."
+)
 
 
 class Dispatch(Protocol):
@@ -95,19 +109,6 @@ def _copy(message: Any) -> Any:
     return copy
 
 
-def _encode_token(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode()
-
-
-def _decode_token(token: str) -> str:
-    if not token:
-        return ""
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (binascii.Error, UnicodeError, ValueError) as e:
-        raise _error(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not a valid token.") from e
-
-
 def _page_size(value: int, *, maximum: int) -> int:
     if value < 0 or value > maximum:
         raise _error(
@@ -127,6 +128,7 @@ class CloudTasksService:
         self._dispatch: Dispatch = dispatch or NoDispatch()
         # Queue changes read, change and write the queue: one at a time, so none is lost.
         self._queue_lock = threading.RLock()
+        self._operations = Operations()
 
     def attach(self, dispatch: Dispatch) -> None:
         """Set the dispatcher once it exists (it needs the store, the service needs it)."""
@@ -179,7 +181,8 @@ class CloudTasksService:
                 )
             state = _STATE_NAMES[match[1]]
         size = _page_size(request.page_size, maximum=MAX_QUEUES_PAGE)
-        after = _decode_token(request.page_token)
+        scope = f"ListQueues {parent} {request.filter}"
+        after = paging.decode_token(request.page_token, scope=scope)
         queues = [
             q
             for q in self._store.list_queues(parent)
@@ -189,7 +192,7 @@ class CloudTasksService:
         for queue in queues[:size]:
             response.queues.add().CopyFrom(queue)
         if len(queues) > size:
-            response.next_page_token = _encode_token(queues[size - 1].name)
+            response.next_page_token = paging.encode_token(scope=scope, after=queues[size - 1].name)
         return response
 
     @_one_queue_change_at_a_time
@@ -215,6 +218,23 @@ class CloudTasksService:
                         grpc.StatusCode.INVALID_ARGUMENT,
                         f"update_mask: {path!r} is not a field of the queue that can be updated.",
                     )
+                if path in _OUTPUT_ONLY_PATHS:
+                    raise _error(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"update_mask: {path!r} is output only: Cloud Tasks derives it from "
+                        "rate_limits.max_dispatches_per_second.",
+                    )
+                if path in _POSITIVE_WHEN_MASKED:
+                    message, field = request.queue, path
+                    for part in path.split("."):
+                        message = getattr(message, part)
+                    if not message > 0:
+                        raise _error(
+                            grpc.StatusCode.INVALID_ARGUMENT,
+                            f"queue.{field} must be greater than 0 when update_mask names it "
+                            f"(it is {message!r}); leave it out of the mask to keep the "
+                            "queue's value.",
+                        )
             mask = field_mask_pb2.FieldMask(paths=paths)
             if not mask.IsValidForDescriptor(api.Queue.DESCRIPTOR):
                 raise _error(
@@ -305,13 +325,14 @@ class CloudTasksService:
     def list_tasks(self, request: Any) -> Any:
         queue = self._queue(request.parent, field="parent")
         size = _page_size(request.page_size, maximum=MAX_TASKS_PAGE)
-        after = _decode_token(request.page_token)
+        scope = f"ListTasks {queue.name}"
+        after = paging.decode_token(request.page_token, scope=scope)
         tasks, more = self._store.list_tasks(queue.name, after=after, limit=size)
         response = api.ListTasksResponse()
         for task in tasks:
             response.tasks.add().CopyFrom(_view(task, request.response_view))
         if more and tasks:
-            response.next_page_token = _encode_token(tasks[-1].name)
+            response.next_page_token = paging.encode_token(scope=scope, after=tasks[-1].name)
         return response
 
     def delete_task(self, request: Any) -> Any:
@@ -331,6 +352,171 @@ class CloudTasksService:
         view = _view(_copy(taken.task), request.response_view)
         self._dispatch.run_now(taken)
         return view
+
+    def buffer_task(self, request: Any) -> Any:
+        """BufferTask: a task of the queue's own ``http_target`` carrying the request's body.
+
+        The REST adapter hands over a CreateTaskRequest: ``parent``, ``task.name`` if the path
+        named a task id, the body and its Content-Type in ``task.http_request``."""
+        parent = names.parse_queue_name(request.parent, field="queue")
+        target = self._store.http_target_of(parent.path)
+        if self._store.queue_state(parent.path) is not None and (
+            target is None or not target.uri_override.host
+        ):
+            raise _error(grpc.StatusCode.FAILED_PRECONDITION, QUEUE_WITHOUT_TARGET)
+        return self.create_task(request)
+
+    # --- batches and their operations --------------------------------------------------------
+    def batch_create_tasks(self, request: Any) -> Any:
+        queue = batch.check_creates(request)
+        self._queue(queue.path, field="parent")  # "The queue must already exist."
+        started_s = self._now_s()
+        creates = [_copy(create) for create in request.requests]
+        return self._operations.start(
+            location=queue.parent,
+            kind=f"BatchCreateTasks {queue.path}",
+            request_id=request.request_id,
+            metadata=batch.create_metadata(started_s=started_s),
+            work=lambda: batch.run_creates(
+                creates, create_task=self.create_task, started_s=started_s, now_s=self._now_s
+            ),
+            failed=lambda: batch.create_metadata(started_s=started_s, state=batch.CREATE_FAILED),
+        )
+
+    def batch_delete_tasks(self, request: Any) -> Any:
+        queue = batch.check_deletes(request)
+        started_s = self._now_s()
+        task_names = list(request.names)
+        return self._operations.start(
+            location=queue.parent,
+            kind=f"BatchDeleteTasks {queue.path}",
+            request_id=request.request_id,
+            metadata=batch.delete_metadata(started_s=started_s),
+            work=lambda: batch.run_deletes(
+                task_names, delete_task=self.delete_task, started_s=started_s, now_s=self._now_s
+            ),
+            failed=lambda: batch.delete_metadata(started_s=started_s, state=batch.DELETE_FAILED),
+        )
+
+    def _unknown_operation(self, name: str) -> ApiError:
+        return _error(grpc.StatusCode.NOT_FOUND, f"Operation {name!r} was not found.")
+
+    def get_operation(self, request: Any) -> Any:
+        name = names.parse_operation_name(request.name, field="name")
+        try:
+            return self._operations.get(name)
+        except UnknownOperation as e:
+            raise self._unknown_operation(name) from e
+
+    def list_operations(self, request: Any) -> Any:
+        location = names.parse_location(request.name, field="name")
+        if request.filter:
+            raise _error(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"filter {request.filter!r} is not supported by this emulator.",
+            )
+        size = _page_size(request.page_size, maximum=MAX_OPERATIONS_PAGE)
+        scope = f"ListOperations {location}"
+        after = paging.decode_token(request.page_token, scope=scope)
+        found = [name for name in self._operations.names_in(location) if name > after]
+        response = api.ListOperationsResponse()
+        for name in found[:size]:
+            try:
+                response.operations.add().CopyFrom(self._operations.get(name))
+            except UnknownOperation:
+                continue  # deleted meanwhile
+        if len(found) > size:
+            response.next_page_token = paging.encode_token(scope=scope, after=found[size - 1])
+        return response
+
+    def delete_operation(self, request: Any) -> Any:
+        name = names.parse_operation_name(request.name, field="name")
+        try:
+            self._operations.delete(name)
+        except UnknownOperation as e:
+            raise self._unknown_operation(name) from e
+        return api.Empty()
+
+    def cancel_operation(self, request: Any) -> Any:
+        """Best effort, as operations.proto allows: the batches here finish in milliseconds,
+        so a cancel changes nothing but is answered OK for an operation that exists."""
+        self.get_operation(api.GetOperationRequest(name=request.name))
+        return api.Empty()
+
+    # --- CMEK --------------------------------------------------------------------------------
+    def get_cmek_config(self, request: Any) -> Any:
+        name = names.parse_cmek_config_name(request.name, field="name")
+        return self._store.get_cmek_config(name) or api.CmekConfig(name=name)
+
+    def update_cmek_config(self, request: Any) -> Any:
+        """Stored and returned as production shapes it; nothing is encrypted locally."""
+        name = names.parse_cmek_config_name(request.cmek_config.name, field="cmek_config.name")
+        for path in request.update_mask.paths:
+            if path != "kms_key":
+                raise _error(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"update_mask: {path!r} is not a field of the CMEK config that can be "
+                    "updated; only 'kms_key' is.",
+                )
+        config = self._store.get_cmek_config(name) or api.CmekConfig(name=name)
+        kms_key = request.cmek_config.kms_key
+        names.check_kms_key(kms_key, config_name=name)
+        config.kms_key = kms_key
+        self._store.put_cmek_config(config)
+        return config
+
+    # --- locations ---------------------------------------------------------------------------
+    def list_locations(self, request: Any) -> Any:
+        project = names.parse_project(request.name, field="name").removeprefix("projects/")
+        if request.filter:
+            raise _error(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"filter {request.filter!r} is not supported by this emulator.",
+            )
+        ids = locations.location_ids(project=project, queue_names=self._store.queue_names())
+        size = _page_size(request.page_size, maximum=len(ids) or 1)
+        scope = f"ListLocations {project}"
+        after = paging.decode_token(request.page_token, scope=scope)
+        later = [location_id for location_id in ids if location_id > after]
+        response = api.ListLocationsResponse()
+        for location_id in later[:size]:
+            response.locations.add().CopyFrom(
+                locations.location(project=project, location_id=location_id)
+            )
+        if len(later) > size:
+            response.next_page_token = paging.encode_token(scope=scope, after=later[size - 1])
+        return response
+
+    def get_location(self, request: Any) -> Any:
+        name = names.parse_location(request.name, field="name")
+        _, project, _, location_id = name.split("/")
+        if location_id not in locations.location_ids(
+            project=project, queue_names=self._store.queue_names()
+        ):
+            raise _error(grpc.StatusCode.NOT_FOUND, f"Location {name!r} was not found.")
+        return locations.location(project=project, location_id=location_id)
+
+    # --- test helpers (not RPCs: the REST adapter serves them under /_emulator/) ---------------
+    def reset(self) -> None:
+        """Forget every queue, task, reserved name, CMEK config and operation."""
+        with self._queue_lock:
+            self._operations.reset()
+            self._store.reset()
+
+    def wait_idle(self, *, queue: str | None, timeout_s: float) -> int:
+        """Wait until ``queue`` (or every queue) has no task pending or in flight and no batch
+        is running, or ``timeout_s`` passed; the tasks left (0: idle)."""
+        path = None if queue is None else names.parse_queue_name(queue, field="queue").path
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = self._store.count_tasks(path) + self._operations.running()
+            if left == 0 or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        """Let the operations started finish; start no more."""
+        self._operations.close()
 
 
 def _view(task: Any, response_view: int) -> Any:

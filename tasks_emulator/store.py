@@ -43,7 +43,9 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE TABLE IF NOT EXISTS reserved_tasks (name TEXT PRIMARY KEY, expiry_s REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS reserved_tasks_by_expiry ON reserved_tasks (expiry_s);
 CREATE TABLE IF NOT EXISTS reserved_queues (name TEXT PRIMARY KEY, expiry_s REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS cmek_configs (name TEXT PRIMARY KEY, pb BLOB NOT NULL);
 """
+_TABLES = ("queues", "tasks", "reserved_tasks", "reserved_queues", "cmek_configs")
 
 
 @dataclass(slots=True)
@@ -123,6 +125,7 @@ class Store:
         self._reserved: dict[str, float] = {}  # task name -> expiry_s
         self._reserved_order: collections.deque[tuple[float, str]] = collections.deque()
         self._reserved_queues: dict[str, float] = {}
+        self._cmek_configs: dict[str, Any] = {}
         self._expired_in_db = 0  # expired reservations whose rows are still in SQLite
         self._generations = itertools.count(1)
         self._db: sqlite3.Connection | None = None
@@ -216,6 +219,27 @@ class Store:
             self._reserved_order.append((expiry_s, name))
         for name, expiry_s in self._db.execute("SELECT name, expiry_s FROM reserved_queues"):
             self._reserved_queues[name] = expiry_s
+        for name, pb in self._db.execute("SELECT name, pb FROM cmek_configs"):
+            self._cmek_configs[name] = api.CmekConfig.FromString(pb)
+
+    @_durable
+    def reset(self) -> None:
+        """Forget everything: queues, tasks, reserved task and queue names, CMEK configs.
+
+        Attempts in flight end as for a deleted task: their outcome is not recorded."""
+        with self._lock, self._write() as db:
+            if db is not None:
+                for table in _TABLES:
+                    db.execute(f"DELETE FROM {table}", ())  # noqa: S608 (names above)
+            self._queues.clear()
+            self._tasks.clear()
+            self._by_queue.clear()
+            self._heaps.clear()
+            self._reserved.clear()
+            self._reserved_order.clear()
+            self._reserved_queues.clear()
+            self._cmek_configs.clear()
+            self._expired_in_db = 0
 
     def close(self) -> None:
         self._flush()
@@ -253,6 +277,10 @@ class Store:
                 for name in sorted(self._queues)
                 if name.startswith(prefix)
             ]
+
+    def queue_names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._queues)
 
     def queue_name_reserved(self, name: str, *, now_s: float) -> bool:
         with self._lock:
@@ -512,9 +540,28 @@ class Store:
                     self._heaps[record.queue], (record.due_s, record.generation, taken.name)
                 )
 
-    def count_tasks(self) -> int:
+    def count_tasks(self, queue: str | None = None) -> int:
+        """Live tasks (pending or in flight), of one queue or of all."""
         with self._lock:
-            return len(self._tasks)
+            if queue is None:
+                return len(self._tasks)
+            return len(self._by_queue.get(queue, ()))
+
+    # --- CMEK configs ------------------------------------------------------------------------
+    def get_cmek_config(self, name: str) -> Any | None:
+        with self._lock:
+            config = self._cmek_configs.get(name)
+            return None if config is None else _copy(config)
+
+    @_durable
+    def put_cmek_config(self, config: Any) -> None:
+        with self._lock, self._write() as db:
+            if db is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO cmek_configs (name, pb) VALUES (?, ?)",
+                    (config.name, config.SerializeToString()),
+                )
+            self._cmek_configs[config.name] = _copy(config)
 
 
 def _save_task(db: _Batch, name: str, record: TaskRecord) -> None:

@@ -8,6 +8,7 @@ source (googleapis' cloudtasks/queue/task/target.proto and Cloud Tasks' quotas p
 from __future__ import annotations
 
 import functools
+import re
 import urllib.parse
 from typing import Any
 
@@ -54,6 +55,9 @@ _ROOM_BESIDES_BODY = MAX_URL_CHARS + MAX_HEADERS_BYTES + 8 * 1024
 _STATE_RUNNING = 1  # queue.proto Queue.State
 _METHOD_NAMES = {1: "POST", 2: "GET", 3: "HEAD", 4: "PUT", 5: "DELETE", 6: "PATCH", 7: "OPTIONS"}
 _METHOD_POST = 1
+# RFC 9110: a header name is a token; a value has no control character but the tab.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _invalid(message: str) -> ApiError:
@@ -165,6 +169,12 @@ def _check_headers(headers: Any, *, field: str = "task.http_request.headers") ->
             raise _invalid(f"{field}: {key!r} is not a valid header name.")
         if "\r" in value or "\n" in value:
             raise _invalid(f"{field}: the value of {key!r} contains a newline.")
+        if _CONTROL.search(value):
+            # RFC 9110 field values: visible characters, spaces and tabs; a NUL or another
+            # control character would reach no worker intact (HTTP libraries refuse it).
+            raise _invalid(f"{field}: the value of {key!r} contains a control character.")
+        if not _TOKEN.fullmatch(key):
+            raise _invalid(f"{field}: {key!r} is not a valid header name.")
         if key.lower().startswith(RESERVED_HEADER_PREFIXES):
             raise _invalid(
                 f"{field}: {key!r} is reserved (X-Google-*, X-AppEngine-* and "

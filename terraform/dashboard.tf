@@ -17,11 +17,67 @@ locals {
     "resource.label.service_name=one_of(${join(", ", [for n in local.function_names : "\"${n}\""])})",
   ])
 
-  # Per-minute counts of a DELTA metric, summed into one series per group.
-  per_minute = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_SUM", crossSeriesReducer = "REDUCE_SUM" }
+  # How each chart aligns and reduces its series, by name. A chart with several names draws one
+  # line per name, its legend prefixed with the name.
+  aggregations = {
+    sum = { perSeriesAligner = "ALIGN_SUM", crossSeriesReducer = "REDUCE_SUM" } # per-minute counts of a DELTA metric
+    max = { perSeriesAligner = "ALIGN_MAX", crossSeriesReducer = "REDUCE_MAX" } # a gauge's worst value
+    p50 = { perSeriesAligner = "ALIGN_DELTA", crossSeriesReducer = "REDUCE_PERCENTILE_50" }
+    p99 = { perSeriesAligner = "ALIGN_DELTA", crossSeriesReducer = "REDUCE_PERCENTILE_99" }
+  }
+  log_metric_filter = { for k, type in local.log_metric_types : k => "metric.type=\"${type}\" AND resource.type=\"cloud_run_revision\"" }
 
-  dashboard_tiles = [
+  # One entry per chart, in the order shown; the legend names the labels grouped by.
+  dashboard_charts = [
     {
+      title  = "Messages by outcome and service (per minute)", plot = "STACKED_BAR", y = "messages / min", by = ["sum"]
+      filter = local.log_metric_filter["messages"], group = ["metric.label.outcome", "metric.label.service"]
+    },
+    {
+      title  = "Rejections by reason (per minute)", plot = "STACKED_BAR", y = "rejections / min", by = ["sum"]
+      filter = local.log_metric_filter["rejections"], group = ["metric.label.reason"]
+    },
+    {
+      title  = "Duplicates by task state (reserved: will not run)", plot = "STACKED_BAR", y = "duplicates / min", by = ["sum"]
+      filter = local.log_metric_filter["duplicates"], group = ["metric.label.task_state", "metric.label.service"]
+    },
+    {
+      title  = "Cloud Tasks queue depth per queue", plot = "LINE", y = "tasks", by = ["max"]
+      filter = "metric.type=\"cloudtasks.googleapis.com/queue/depth\" AND ${local.queue_filter}", group = ["resource.label.queue_id"]
+    },
+    {
+      title  = "Task attempts by response code, per queue (per minute)", plot = "STACKED_BAR", y = "attempts / min", by = ["sum"]
+      filter = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_count\" AND ${local.queue_filter}"
+      group  = ["resource.label.queue_id", "metric.label.response_code"]
+    },
+    {
+      title  = "CreateTask calls by response code, per queue (per minute)", plot = "STACKED_BAR", y = "calls / min", by = ["sum"]
+      filter = "metric.type=\"cloudtasks.googleapis.com/api/request_count\" AND ${local.queue_filter} AND metric.label.api_method=\"CreateTask\""
+      group  = ["resource.label.queue_id", "metric.label.response_code"]
+    },
+    {
+      title  = "Undelivered messages: dead-letter, rejected and push subscriptions", plot = "LINE", y = "messages", by = ["max"]
+      filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND ${local.subscription_filter}"
+      group  = ["resource.label.subscription_id"]
+    },
+    {
+      title  = "Oldest unacked message age per subscription", plot = "LINE", y = "seconds", by = ["max"]
+      filter = "metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" AND ${local.subscription_filter}"
+      group  = ["resource.label.subscription_id"]
+    },
+    {
+      title  = "Function latency (p50, p99)", plot = "LINE", y = "ms", by = ["p50", "p99"]
+      filter = "metric.type=\"run.googleapis.com/request_latencies\" AND ${local.function_filter}", group = ["resource.label.service_name"]
+    },
+    {
+      title  = "Function requests by response code class (503: Pub/Sub redelivers)", plot = "STACKED_BAR", y = "requests / min", by = ["sum"]
+      filter = "metric.type=\"run.googleapis.com/request_count\" AND ${local.function_filter}"
+      group  = ["resource.label.service_name", "metric.label.response_code_class"]
+    },
+  ]
+
+  dashboard_tiles = concat(
+    [{
       width = 48, height = 6
       widget = {
         title = "How to read this dashboard"
@@ -30,218 +86,31 @@ locals {
           content = "Each chart and each alert of this dashboard is explained, with what to do, in the module's terraform/README.md, section **Monitoring**. Messages waiting for an operator: `${google_pubsub_subscription.operator["rejected"].name}` and `${google_pubsub_subscription.operator["dead_letter"].name}`."
         }
       }
-    },
-    {
+    }],
+    [for c in local.dashboard_charts : {
       width = 24, height = 16
       widget = {
-        title = "Messages by outcome and service (per minute)"
+        title = c.title
         xyChart = {
-          dataSets = [{
-            plotType       = "STACKED_BAR"
-            legendTemplate = "$${metric.labels.outcome} $${metric.labels.service}"
+          dataSets = [for name in c.by : {
+            plotType = c.plot
+            # "metric.label.outcome" is shown by the template "${metric.labels.outcome}".
+            legendTemplate = join(" ", concat(
+              length(c.by) > 1 ? [name] : [],
+              [for g in c.group : "$${${replace(g, ".label.", ".labels.")}}"],
+            ))
             timeSeriesQuery = {
               timeSeriesFilter = {
-                filter      = "metric.type=\"${local.log_metric_types["messages"]}\" AND resource.type=\"cloud_run_revision\""
-                aggregation = merge(local.per_minute, { groupByFields = ["metric.label.outcome", "metric.label.service"] })
+                filter      = c.filter
+                aggregation = merge(local.aggregations[name], { alignmentPeriod = "60s", groupByFields = c.group })
               }
             }
           }]
-          yAxis = { label = "messages / min", scale = "LINEAR" }
+          yAxis = { label = c.y, scale = "LINEAR" }
         }
       }
-    },
-    {
-      width = 24, height = 16
-      widget = {
-        title = "Rejections by reason (per minute)"
-        xyChart = {
-          dataSets = [{
-            plotType       = "STACKED_BAR"
-            legendTemplate = "$${metric.labels.reason}"
-            timeSeriesQuery = {
-              timeSeriesFilter = {
-                filter      = "metric.type=\"${local.log_metric_types["rejections"]}\" AND resource.type=\"cloud_run_revision\""
-                aggregation = merge(local.per_minute, { groupByFields = ["metric.label.reason"] })
-              }
-            }
-          }]
-          yAxis = { label = "rejections / min", scale = "LINEAR" }
-        }
-      }
-    },
-    {
-      width = 24, height = 16
-      widget = {
-        title = "Duplicates by task state (reserved: will not run)"
-        xyChart = {
-          dataSets = [{
-            plotType       = "STACKED_BAR"
-            legendTemplate = "$${metric.labels.task_state} $${metric.labels.service}"
-            timeSeriesQuery = {
-              timeSeriesFilter = {
-                filter      = "metric.type=\"${local.log_metric_types["duplicates"]}\" AND resource.type=\"cloud_run_revision\""
-                aggregation = merge(local.per_minute, { groupByFields = ["metric.label.task_state", "metric.label.service"] })
-              }
-            }
-          }]
-          yAxis = { label = "duplicates / min", scale = "LINEAR" }
-        }
-      }
-    },
-    {
-      width = 24, height = 16
-      widget = {
-        title = "Cloud Tasks queue depth per queue"
-        xyChart = {
-          dataSets = [{
-            plotType       = "LINE"
-            legendTemplate = "$${resource.labels.queue_id}"
-            timeSeriesQuery = {
-              timeSeriesFilter = {
-                filter = "metric.type=\"cloudtasks.googleapis.com/queue/depth\" AND ${local.queue_filter}"
-                aggregation = {
-                  alignmentPeriod    = "60s"
-                  perSeriesAligner   = "ALIGN_MAX"
-                  crossSeriesReducer = "REDUCE_MAX"
-                  groupByFields      = ["resource.label.queue_id"]
-                }
-              }
-            }
-          }]
-          yAxis = { label = "tasks", scale = "LINEAR" }
-        }
-      }
-    },
-    {
-      width = 24, height = 16
-      widget = {
-        title = "Task attempts by response code, per queue (per minute)"
-        xyChart = {
-          dataSets = [{
-            plotType       = "STACKED_BAR"
-            legendTemplate = "$${resource.labels.queue_id} $${metric.labels.response_code}"
-            timeSeriesQuery = {
-              timeSeriesFilter = {
-                filter      = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_count\" AND ${local.queue_filter}"
-                aggregation = merge(local.per_minute, { groupByFields = ["resource.label.queue_id", "metric.label.response_code"] })
-              }
-            }
-          }]
-          yAxis = { label = "attempts / min", scale = "LINEAR" }
-        }
-      }
-    },
-    {
-      width = 24, height = 16
-      widget = {
-        title = "CreateTask calls by response code, per queue (per minute)"
-        xyChart = {
-          dataSets = [{
-            plotType       = "STACKED_BAR"
-            legendTemplate = "$${resource.labels.queue_id} $${metric.labels.response_code}"
-            timeSeriesQuery = {
-              timeSeriesFilter = {
-                filter      = "metric.type=\"cloudtasks.googleapis.com/api/request_count\" AND ${local.queue_filter} AND metric.label.api_method=\"CreateTask\""
-                aggregation = merge(local.per_minute, { groupByFields = ["resource.label.queue_id", "metric.label.response_code"] })
-              }
-            }
-          }]
-          yAxis = { label = "calls / min", scale = "LINEAR" }
-        }
-      }
-    },
-    {
-      width = 24, height = 16
-      widget = {
-        title = "Undelivered messages: dead-letter, rejected and push subscriptions"
-        xyChart = {
-          dataSets = [{
-            plotType       = "LINE"
-            legendTemplate = "$${resource.labels.subscription_id}"
-            timeSeriesQuery = {
-              timeSeriesFilter = {
-                filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND ${local.subscription_filter}"
-                aggregation = {
-                  alignmentPeriod    = "60s"
-                  perSeriesAligner   = "ALIGN_MAX"
-                  crossSeriesReducer = "REDUCE_MAX"
-                  groupByFields      = ["resource.label.subscription_id"]
-                }
-              }
-            }
-          }]
-          yAxis = { label = "messages", scale = "LINEAR" }
-        }
-      }
-    },
-    {
-      width = 24, height = 16
-      widget = {
-        title = "Oldest unacked message age per subscription"
-        xyChart = {
-          dataSets = [{
-            plotType       = "LINE"
-            legendTemplate = "$${resource.labels.subscription_id}"
-            timeSeriesQuery = {
-              timeSeriesFilter = {
-                filter = "metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" AND ${local.subscription_filter}"
-                aggregation = {
-                  alignmentPeriod    = "60s"
-                  perSeriesAligner   = "ALIGN_MAX"
-                  crossSeriesReducer = "REDUCE_MAX"
-                  groupByFields      = ["resource.label.subscription_id"]
-                }
-              }
-            }
-          }]
-          yAxis = { label = "seconds", scale = "LINEAR" }
-        }
-      }
-    },
-    {
-      width = 24, height = 16
-      widget = {
-        title = "Function latency (p50, p99)"
-        xyChart = {
-          dataSets = [for p in ["50", "99"] : {
-            plotType       = "LINE"
-            legendTemplate = "p${p} $${resource.labels.service_name}"
-            timeSeriesQuery = {
-              timeSeriesFilter = {
-                filter = "metric.type=\"run.googleapis.com/request_latencies\" AND ${local.function_filter}"
-                aggregation = {
-                  alignmentPeriod    = "60s"
-                  perSeriesAligner   = "ALIGN_DELTA"
-                  crossSeriesReducer = "REDUCE_PERCENTILE_${p}"
-                  groupByFields      = ["resource.label.service_name"]
-                }
-              }
-            }
-          }]
-          yAxis = { label = "ms", scale = "LINEAR" }
-        }
-      }
-    },
-    {
-      width = 24, height = 16
-      widget = {
-        title = "Function requests by response code class (503: Pub/Sub redelivers)"
-        xyChart = {
-          dataSets = [{
-            plotType       = "STACKED_BAR"
-            legendTemplate = "$${resource.labels.service_name} $${metric.labels.response_code_class}"
-            timeSeriesQuery = {
-              timeSeriesFilter = {
-                filter      = "metric.type=\"run.googleapis.com/request_count\" AND ${local.function_filter}"
-                aggregation = merge(local.per_minute, { groupByFields = ["resource.label.service_name", "metric.label.response_code_class"] })
-              }
-            }
-          }]
-          yAxis = { label = "requests / min", scale = "LINEAR" }
-        }
-      }
-    },
-  ]
+    }],
+  )
 
   # Two columns of 24 under the full-width text tile, in list order.
   dashboard = {

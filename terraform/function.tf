@@ -29,6 +29,26 @@ locals {
 
   # POST /enqueue rejects with a 422, never to a topic: no REJECTED_TOPIC, and no role on it.
   http_function_env = { for k, v in local.function_env : k => v if k != "REJECTED_TOPIC" }
+  # The functions, by entry point. enqueue_http exists only with var.enable_http_function.
+  functions = {
+    enqueue = {
+      name            = var.name_prefix
+      description     = "Pub/Sub (push) to Cloud Tasks bridge: entry point enqueue."
+      min_instances   = var.function_min_instances
+      ingress         = "ALLOW_INTERNAL_ONLY"
+      service_account = local.runtime_sa_email
+      environment     = local.function_env
+    }
+    enqueue_http = {
+      name            = "${var.name_prefix}-http"
+      description     = "HTTP entry for the old enqueuer's callers (POST /enqueue): entry point enqueue_http."
+      min_instances   = 0
+      ingress         = local.http_ingress
+      service_account = local.http_runtime_sa_email
+      environment     = local.http_function_env
+    }
+  }
+
   # The narrowest ingress that serves the listed callers: none listed, nothing to serve.
   http_ingress = coalesce(
     var.http_ingress, length(var.http_invoker_members) == 0 ? "ALLOW_INTERNAL_ONLY" : "ALLOW_ALL"
@@ -92,16 +112,20 @@ resource "google_storage_bucket_object" "source" {
   source = data.archive_file.source.output_path
 }
 
-resource "google_cloudfunctions2_function" "enqueue" {
+# Both entry points from one definition: what differs between them is in local.functions.
+resource "google_cloudfunctions2_function" "bridge" {
+  #checkov:skip=CKV_GCP_124:Only enqueue_http allows more than internal ingress: the old enqueuer's callers are outside Google Cloud; only http_invoker_members hold run.invoker (never allUsers), and http_ingress can narrow it.
+  for_each = { for entry_point, f in local.functions : entry_point => f if entry_point != "enqueue_http" || var.enable_http_function }
+
   project     = var.project_id
   location    = var.region
-  name        = var.name_prefix
-  description = "Pub/Sub (push) to Cloud Tasks bridge: entry point enqueue."
+  name        = each.value.name
+  description = each.value.description
   labels      = var.labels
 
   build_config {
     runtime         = var.function_runtime
-    entry_point     = "enqueue"
+    entry_point     = each.key
     service_account = "projects/${var.project_id}/serviceAccounts/${local.build_sa_email}"
 
     source {
@@ -116,13 +140,13 @@ resource "google_cloudfunctions2_function" "enqueue" {
     available_memory                 = var.function_memory
     timeout_seconds                  = var.function_timeout_s
     max_instance_count               = var.function_max_instances
-    min_instance_count               = var.function_min_instances
+    min_instance_count               = each.value.min_instances
     available_cpu                    = var.function_cpu
     max_instance_request_concurrency = var.function_concurrency
-    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
+    ingress_settings                 = each.value.ingress
     all_traffic_on_latest_revision   = true
-    service_account_email            = local.runtime_sa_email
-    environment_variables            = local.function_env
+    service_account_email            = each.value.service_account
+    environment_variables            = each.value.environment
   }
 
   depends_on = [
@@ -132,45 +156,13 @@ resource "google_cloudfunctions2_function" "enqueue" {
   ]
 }
 
-resource "google_cloudfunctions2_function" "enqueue_http" {
-  #checkov:skip=CKV_GCP_124:The old enqueuer's callers are outside Google Cloud; only http_invoker_members hold run.invoker (never allUsers), and http_ingress can narrow it.
-  count = var.enable_http_function ? 1 : 0
+# The two functions were two resources before: their state moves, nothing is replaced.
+moved {
+  from = google_cloudfunctions2_function.enqueue
+  to   = google_cloudfunctions2_function.bridge["enqueue"]
+}
 
-  project     = var.project_id
-  location    = var.region
-  name        = "${var.name_prefix}-http"
-  description = "HTTP entry for the old enqueuer's callers (POST /enqueue): entry point enqueue_http."
-  labels      = var.labels
-
-  build_config {
-    runtime         = var.function_runtime
-    entry_point     = "enqueue_http"
-    service_account = "projects/${var.project_id}/serviceAccounts/${local.build_sa_email}"
-
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.source.name
-      }
-    }
-  }
-
-  service_config {
-    available_memory                 = var.function_memory
-    timeout_seconds                  = var.function_timeout_s
-    max_instance_count               = var.function_max_instances
-    min_instance_count               = 0
-    available_cpu                    = var.function_cpu
-    max_instance_request_concurrency = var.function_concurrency
-    ingress_settings                 = local.http_ingress
-    all_traffic_on_latest_revision   = true
-    service_account_email            = local.http_runtime_sa_email
-    environment_variables            = local.http_function_env
-  }
-
-  depends_on = [
-    google_project_service.apis,
-    google_project_iam_member.build,
-    google_storage_bucket_iam_member.build_source_reader,
-  ]
+moved {
+  from = google_cloudfunctions2_function.enqueue_http[0]
+  to   = google_cloudfunctions2_function.bridge["enqueue_http"]
 }

@@ -39,7 +39,7 @@ resource "google_service_account_iam_member" "push_token_creator" {
 resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.enqueue.name
+  name     = google_cloudfunctions2_function.bridge["enqueue"].name
   role     = "roles/run.invoker"
   member   = local.push_member
 }
@@ -50,7 +50,7 @@ resource "google_cloud_run_v2_service_iam_member" "http_invoker" {
 
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.enqueue_http[0].name
+  name     = google_cloudfunctions2_function.bridge["enqueue_http"].name
   role     = "roles/run.invoker"
   member   = each.value
 }

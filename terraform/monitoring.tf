@@ -1,8 +1,5 @@
 locals {
-  function_names = concat(
-    [google_cloudfunctions2_function.enqueue.name],
-    [for f in google_cloudfunctions2_function.enqueue_http : f.name],
-  )
+  function_names = [for f in google_cloudfunctions2_function.bridge : f.name] # enqueue, then enqueue_http
   # Both functions' log entries: a Cloud Run functions (2nd gen) function logs as the Cloud Run
   # service of the same name.
   function_resource_filter = join(" AND ", [

@@ -1,16 +1,16 @@
 output "function_name" {
   description = "Name of the bridge function (Pub/Sub push entry point enqueue)."
-  value       = google_cloudfunctions2_function.enqueue.name
+  value       = google_cloudfunctions2_function.bridge["enqueue"].name
 }
 
 output "function_uri" {
   description = "URL of the bridge function's Cloud Run service (the push endpoint)."
-  value       = google_cloudfunctions2_function.enqueue.service_config[0].uri
+  value       = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].uri
 }
 
 output "http_function_uri" {
   description = "URL of the HTTP entry point (POST /enqueue), or null when disabled."
-  value       = try(google_cloudfunctions2_function.enqueue_http[0].service_config[0].uri, null)
+  value       = try(google_cloudfunctions2_function.bridge["enqueue_http"].service_config[0].uri, null)
 }
 
 output "function_environment" {

@@ -37,11 +37,11 @@ resource "google_pubsub_subscription" "push" {
   message_retention_duration = "604800s"
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.enqueue.service_config[0].uri
+    push_endpoint = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].uri
 
     oidc_token {
       service_account_email = local.push_sa_email
-      audience              = google_cloudfunctions2_function.enqueue.service_config[0].uri
+      audience              = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].uri
     }
   }
 

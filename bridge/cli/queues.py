@@ -11,50 +11,24 @@ import argparse
 import json
 from typing import IO, Any
 
-from google.api_core import exceptions as api
-
 from bridge.cli.exits import EXIT_OK, EXIT_USAGE, UserError
 from bridge.cli.options import add_where, wrap
-from bridge.cli.status import settings_from_environment, tasks_failure
+from bridge.cli.status import settings_from_environment
+from bridge.cli.tasks_reader import TasksReader
 from bridge.cli.tasks_view import describe_queue, no_queue_meaning
-from bridge.gateway import make_client, status_of
-from bridge.limits import MAX_LIST_TASKS_PAGE, QUEUES_MAX_COUNT
+from bridge.limits import QUEUES_MAX_COUNT
 
 DEFAULT_MAX_COUNT = QUEUES_MAX_COUNT
 MISSING = "MISSING"  # a configured queue that does not exist (not one of Queue.State's names)
 EXIT_MISSING = 3  # as bridge status: no record (here, of a queue)
-PAGE_SIZE = MAX_LIST_TASKS_PAGE
 
 
-def count_tasks(client: Any, queue: str, *, max_count: int, timeout_s: float) -> tuple[int, bool]:
-    """(tasks counted, whether the scan stopped at ``max_count`` before the end)."""
-    counted = 0
-    token = ""
-    while True:
-        page = client.list_tasks(
-            request={
-                "parent": queue,
-                "page_size": min(PAGE_SIZE, max_count),
-                "page_token": token,
-            },
-            timeout=timeout_s,
-        )
-        counted += len(page.tasks)
-        token = page.next_page_token
-        if not token:
-            return counted, False
-        if counted >= max_count:
-            return counted, True
-
-
-def queue_report(client: Any, queue: str, *, max_count: int, timeout_s: float) -> dict[str, Any]:
-    try:
-        report = describe_queue(client.get_queue(name=queue, timeout=timeout_s))
-        count, stopped = count_tasks(client, queue, max_count=max_count, timeout_s=timeout_s)
-    except api.GoogleAPIError as e:
-        if status_of(e) == "NOT_FOUND":
-            return {"queue": queue, "state": MISSING, "detail": no_queue_meaning(queue)}
-        raise tasks_failure(e, doing=f"reading {queue}") from e
+def queue_report(reader: TasksReader, queue: str, *, max_count: int) -> dict[str, Any]:
+    found = reader.queue(queue)
+    if found is None:
+        return {"queue": queue, "state": MISSING, "detail": no_queue_meaning(queue)}
+    report = describe_queue(found)
+    count, stopped = reader.count_tasks(queue, max_count=max_count)
     report.update(tasks=count, counting_stopped=stopped)
     return report
 
@@ -63,11 +37,9 @@ def run_queues(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.max_count < 1:
         raise UserError("--max-count must be 1 or more", EXIT_USAGE)
     settings = settings_from_environment()
-    client = make_client(settings.tasks_emulator_host)
+    reader = TasksReader.for_settings(settings, timeout_s=args.timeout_s)
     reports = {
-        service: queue_report(
-            client, route.queue_path, max_count=args.max_count, timeout_s=args.timeout_s
-        )
+        service: queue_report(reader, route.queue_path, max_count=args.max_count)
         for service, route in settings.routes.items()
     }
     code = EXIT_MISSING if any(r["state"] == MISSING for r in reports.values()) else EXIT_OK

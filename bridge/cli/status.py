@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from google.api_core import exceptions as api
-
-from bridge.cli.exits import EXIT_DENIED, EXIT_FAILED, EXIT_USAGE, UserError
+from bridge.cli.exits import EXIT_FAILED, EXIT_USAGE, UserError
 from bridge.cli.options import add_where, positive_float, wrap
 from bridge.cli.replay import DEAD_LETTER, REJECTED, Candidate, collect
 from bridge.cli.subscription import PubsubSubscription, Subscription
+from bridge.cli.tasks_reader import TasksReader, queue_of
 from bridge.cli.tasks_view import (
     NEVER,
     NEVER_MEANING,
@@ -32,12 +31,10 @@ from bridge.cli.tasks_view import (
     UNCONFIGURED,
     describe_task,
     no_queue_meaning,
-    not_found_kind,
     unconfigured_meaning,
 )
 from bridge.config import Settings, load_settings
 from bridge.errors import ConfigError, PermanentError
-from bridge.gateway import make_client, status_of
 from bridge.limits import STATUS_MAX_SCAN
 from bridge.message import SERVICE_ATTRIBUTE
 from bridge.naming import KeyKind, task_id_for, task_name_for
@@ -154,61 +151,6 @@ def look_in(
     return found, notes
 
 
-def get_task(client: Any, name: str, *, full: bool, timeout_s: float) -> tuple[Any, str | None]:
-    """(the task, None), or (None, ``recently`` | ``never`` | ``no_queue``) when NOT_FOUND.
-    Raised if Cloud Tasks fails otherwise: ``UserError`` (5 denied, 6 failed)."""
-    from google.cloud import tasks_v2
-
-    view = tasks_v2.Task.View.FULL if full else tasks_v2.Task.View.BASIC
-    try:
-        return client.get_task(
-            request={"name": name, "response_view": view}, timeout=timeout_s
-        ), None
-    except api.GoogleAPIError as e:
-        if status_of(e) != "NOT_FOUND":
-            raise tasks_failure(e, doing=f"GetTask {name}") from e
-        kind = not_found_kind(getattr(e, "message", None) or str(e))
-    if kind == NEVER and not queue_exists(client, queue_of(name), timeout_s=timeout_s):
-        return None, NO_QUEUE  # GetQueue tells, whatever words GetTask's NOT_FOUND used
-    return None, kind
-
-
-def queue_of(task_name: str) -> str:
-    return task_name.split("/tasks/")[0]
-
-
-def queue_exists(client: Any, queue: str, *, timeout_s: float) -> bool:
-    try:
-        client.get_queue(name=queue, timeout=timeout_s)
-    except api.GoogleAPIError as e:
-        if status_of(e) == "NOT_FOUND":
-            return False
-        raise tasks_failure(e, doing=f"GetQueue {queue}") from e
-    return True
-
-
-def queue_state(client: Any, queue: str, *, timeout_s: float) -> str | None:
-    """The queue's state (RUNNING, PAUSED, ...); None when it cannot be read (then unsaid)."""
-    try:
-        return str(client.get_queue(name=queue, timeout=timeout_s).state.name)
-    except api.GoogleAPIError:
-        return None
-
-
-def tasks_failure(error: api.GoogleAPIError, *, doing: str) -> UserError:
-    """A Cloud Tasks error as the CLI's: 5 permission denied, else 6."""
-    status = status_of(error)
-    message = getattr(error, "message", None) or str(error)
-    if status in {"PERMISSION_DENIED", "UNAUTHENTICATED"}:
-        return UserError(
-            f"{doing}: permission denied (GetTask needs cloudtasks.tasks.get, ListTasks "
-            f"cloudtasks.tasks.list: roles/cloudtasks.viewer): {message}",
-            EXIT_DENIED,
-        )
-    cause = status or type(error).__name__
-    return UserError(f"{doing}: Cloud Tasks failed ({cause}): {message}", EXIT_FAILED)
-
-
 def settings_from_environment() -> Settings:
     try:
         return load_settings(os.environ)
@@ -224,15 +166,15 @@ def task_report(
     settings: Settings, name: str, *, show_body: bool, timeout_s: float
 ) -> dict[str, Any]:
     """What GetTask says about ``name``: its fields, or why it is not found."""
-    client = make_client(settings.tasks_emulator_host)
-    task, gone = get_task(client, name, full=show_body, timeout_s=timeout_s)
+    reader = TasksReader.for_settings(settings, timeout_s=timeout_s)
+    task, gone = reader.task(name, full=show_body)
     if task is None:
         if gone == NO_QUEUE:
             detail = no_queue_meaning(queue_of(name))
         else:
             detail = RECENT_MEANING if gone == RECENTLY else NEVER_MEANING
         return {"found": False, "not_found": gone, "detail": detail}
-    paused = queue_state(client, queue_of(name), timeout_s=timeout_s)
+    paused = reader.queue_state(queue_of(name))
     view = describe_task(task, queue_state=paused, now=datetime.now(UTC))
     report: dict[str, Any] = {**view.fields, "found": True}
     if show_body:

@@ -15,11 +15,9 @@ from google.rpc import code_pb2
 
 from bridge.logs import RESERVATION_WINDOW
 
-# GetTask's NOT_FOUND says whether the name existed recently (googleapis cloudtasks.proto; the
-# same text in production and in tasks_emulator).
-RECENT_MARK = "existed recently"
-NEVER = "never"
-RECENTLY = "recently"
+# Why a task is not found (bridge.cli.tasks_reader decides which).
+NEVER = "never"  # Cloud Tasks has no record of the name
+RECENTLY = "recently"  # reserved: it ran or was deleted within the window
 
 RECENT_MEANING = (
     "the task completed or was deleted recently (within Cloud Tasks' name-reservation window, "
@@ -33,8 +31,8 @@ NEVER_MEANING = (
 )
 
 
-NO_QUEUE = "no_queue"
-UNCONFIGURED = "unconfigured"
+NO_QUEUE = "no_queue"  # the name's queue does not exist
+UNCONFIGURED = "unconfigured"  # the service is not configured: no task can exist
 
 
 def no_queue_meaning(queue: str) -> str:
@@ -52,11 +50,6 @@ def unconfigured_meaning(service: str) -> str:
         "rejects its messages as unknown_service, so no task exists; configure the service, "
         "then `bridge replay --reason unknown_service` republishes them"
     )
-
-
-def not_found_kind(message: str) -> str:
-    """``recently`` when NOT_FOUND says the name existed recently, else ``never``."""
-    return RECENTLY if RECENT_MARK in message else NEVER
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,12 @@ PublishError                nothing below is a bug of the caller's code; each sa
  ├── AccessDenied           no credentials, or no permission to publish to the topic
  └── PublishFailed          Pub/Sub failed (unavailable, timeout); ``published`` went out first
 
+Every request is sent with an idempotency key: the caller's, or one generated once, before the
+first attempt (``with_key``), and so the same on every retry. A publish whose reply is lost is
+retried (DEADLINE_EXCEEDED, UNKNOWN, ...) and Pub/Sub then holds two messages with two ids; with
+one key between them the bridge makes one task of both. (A message without a key is named by its
+message id: two messages, two tasks.)
+
 The google-cloud-pubsub client is imported when the first message is sent, not before.
 """
 
@@ -22,6 +28,7 @@ import json
 import os
 import threading
 import types
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -44,6 +51,7 @@ from bridge.rejections import message_size as message_size
 from bridge.trace import TRACEPARENT, new_traceparent, parse_traceparent
 
 DEFAULT_TOPIC = "enqueue-requests"
+GENERATED_KEY_PREFIX = "pub-"  # a key the publisher made (the caller gave none)
 DEFAULT_TIMEOUT_S = CLI_TIMEOUT_S
 PROJECT_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "GCLOUD_PROJECT")
 
@@ -419,9 +427,19 @@ class Publisher:
         return message_ids
 
 
+def with_key(envelope: Envelope) -> Envelope:
+    """``envelope`` with an idempotency key: its own, or a new random one (``pub-<uuid4 hex>``)."""
+    if envelope.idempotency_key is not None:
+        return envelope
+    key = f"{GENERATED_KEY_PREFIX}{uuid.uuid4().hex}"
+    return envelope.model_copy(update={"idempotency_key": key})
+
+
 def envelope_message_or_raise(envelope: Envelope) -> OutgoingMessage:
+    """The message to send for ``envelope``, with its key (``with_key``): built once, so every
+    retry of the request carries the same key."""
     try:
-        return envelope_message(envelope)
+        return envelope_message(with_key(envelope))
     except PermanentError as e:
         raise InvalidEnvelope(e.reason, e.detail) from e
 

@@ -17,6 +17,11 @@
  * Every envelope is checked with the bridge's rules before anything is sent, so a mistake is an
  * error here and now, not a rejected message later. Text is sent as UTF-8 (accents, ñ, emoji).
  * Pub/Sub's 429 and 5xx answers are retried with backoff; other errors say what to fix.
+ *
+ * Every envelope carries an idempotency_key: the caller's, or one generated once ('gas-' and a
+ * random UUID) before the first attempt, so every retry sends the same key. A retry after a lost
+ * reply makes a second Pub/Sub message; with the same key the bridge makes one task of both.
+ * Give your own key (a row id, a case id) to make a retry of your own safe too.
  */
 
 var ENQUEUE_PUBSUB_ROOT = 'https://pubsub.googleapis.com/v1/';
@@ -29,6 +34,7 @@ var ENQUEUE_MAX_DEADLINE_S = 1800;
 var ENQUEUE_MAX_ATTEMPTS = 5; // per request; waits 1, 2, 4, 8 s (+ jitter) between attempts
 var ENQUEUE_RETRIED_CODES = [429, 500, 502, 503, 504];
 var ENQUEUE_OPTIONS = ['delay_s', 'idempotency_key', 'deadline_s'];
+var ENQUEUE_GENERATED_KEY_PREFIX = 'gas-'; // a key this library made: the caller gave none
 // W3C trace context, version 00: lowercase hex, trace id and parent id not all zeros.
 var ENQUEUE_TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
@@ -163,7 +169,7 @@ function buildEnvelope_(service, payload, options, where) {
       ENQUEUE_MAX_PAYLOAD_BYTES);
   }
   var envelope = { service: service, payload: payload };
-  if (options === undefined || options === null) return envelope;
+  if (options === undefined || options === null) options = {};
   if (!isPlainObject_(options)) fail('options must be an object, got ' + describe_(options));
   Object.keys(options).forEach(function (name) {
     if (ENQUEUE_OPTIONS.indexOf(name) < 0) {
@@ -200,6 +206,9 @@ function buildEnvelope_(service, payload, options, where) {
         describe_(options.deadline_s));
     }
     envelope.deadline_s = options.deadline_s;
+  }
+  if (envelope.idempotency_key === undefined) {
+    envelope.idempotency_key = ENQUEUE_GENERATED_KEY_PREFIX + Utilities.getUuid();
   }
   return envelope;
 }
@@ -257,7 +266,8 @@ function publishRequest_(url, messages) {
     }
   }
   throw new Error('enqueue: Pub/Sub did not accept the request after ' + ENQUEUE_MAX_ATTEMPTS +
-    ' attempts (' + lastProblem + '); nothing from this request was published, try again later');
+    ' attempts (' + lastProblem + '); Pub/Sub may have taken it all the same (a lost reply): ' +
+    'calling again is safe for envelopes that carry an idempotency_key of your own');
 }
 
 function explain_(code, text, url) {

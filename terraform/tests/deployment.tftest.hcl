@@ -2,17 +2,12 @@
 # terraform/README.md, "Tests"). Assertions cover what a working bridge rests on.
 
 mock_provider "google" {
-  mock_data "google_project" {
-    defaults = {
-      number = "123456789012"
-    }
-  }
+  source = "./tests/mocks/google"
 }
 
 mock_provider "archive" {}
 
 variables {
-  project_id = "bridge-test-project"
   services = {
     brain = {
       url        = "https://brain-abc-uc.a.run.app/process"
@@ -92,7 +87,7 @@ run "deployment" {
     error_message = "CALLER_SA must be run.invoker on the non-public worker only."
   }
   assert {
-    condition     = google_cloud_run_v2_service_iam_member.push_invoker.name == google_cloudfunctions2_function.enqueue.name && google_cloud_run_v2_service_iam_member.push_invoker.role == "roles/run.invoker" && google_cloud_run_v2_service_iam_member.push_invoker.member == "serviceAccount:${google_service_account.push[0].email}"
+    condition     = google_cloud_run_v2_service_iam_member.push_invoker.name == google_cloudfunctions2_function.bridge["enqueue"].name && google_cloud_run_v2_service_iam_member.push_invoker.role == "roles/run.invoker" && google_cloud_run_v2_service_iam_member.push_invoker.member == "serviceAccount:${google_service_account.push[0].email}"
     error_message = "The push identity must be run.invoker on the bridge function."
   }
   assert {
@@ -112,7 +107,7 @@ run "deployment" {
     error_message = "Each listed publisher must be publisher on enqueue-requests, and only there."
   }
   assert {
-    condition     = toset([for b in google_cloud_run_v2_service_iam_member.http_invoker : b.member]) == toset(var.http_invoker_members) && alltrue([for b in google_cloud_run_v2_service_iam_member.http_invoker : b.name == google_cloudfunctions2_function.enqueue_http[0].name && b.role == "roles/run.invoker"])
+    condition     = toset([for b in google_cloud_run_v2_service_iam_member.http_invoker : b.member]) == toset(var.http_invoker_members) && alltrue([for b in google_cloud_run_v2_service_iam_member.http_invoker : b.name == google_cloudfunctions2_function.bridge["enqueue_http"].name && b.role == "roles/run.invoker"])
     error_message = "Only the listed members may invoke the HTTP function."
   }
   assert {
@@ -145,23 +140,23 @@ run "deployment" {
 
   # The functions.
   assert {
-    condition     = google_cloudfunctions2_function.enqueue.build_config[0].entry_point == "enqueue" && google_cloudfunctions2_function.enqueue.service_config[0].ingress_settings == "ALLOW_INTERNAL_ONLY"
+    condition     = google_cloudfunctions2_function.bridge["enqueue"].build_config[0].entry_point == "enqueue" && google_cloudfunctions2_function.bridge["enqueue"].service_config[0].ingress_settings == "ALLOW_INTERNAL_ONLY"
     error_message = "The bridge function must run enqueue with internal-only ingress."
   }
   assert {
-    condition     = google_cloudfunctions2_function.enqueue.service_config[0].available_cpu == "1" && google_cloudfunctions2_function.enqueue.service_config[0].max_instance_request_concurrency == 8 && google_cloudfunctions2_function.enqueue.service_config[0].max_instance_count == 10
+    condition     = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].available_cpu == "1" && google_cloudfunctions2_function.bridge["enqueue"].service_config[0].max_instance_request_concurrency == 8 && google_cloudfunctions2_function.bridge["enqueue"].service_config[0].max_instance_count == 10
     error_message = "The function must get the capacity defaults of BENCHMARKS.md (1 vCPU, concurrency 8, 10 instances)."
   }
   assert {
-    condition     = google_cloudfunctions2_function.enqueue.service_config[0].service_account_email == google_service_account.runtime[0].email && google_cloudfunctions2_function.enqueue.build_config[0].service_account == "projects/bridge-test-project/serviceAccounts/${google_service_account.build[0].email}"
+    condition     = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].service_account_email == google_service_account.runtime[0].email && google_cloudfunctions2_function.bridge["enqueue"].build_config[0].service_account == "projects/bridge-test-project/serviceAccounts/${google_service_account.build[0].email}"
     error_message = "The function must run and build as its own identities, never the default accounts."
   }
   assert {
-    condition     = google_cloudfunctions2_function.enqueue_http[0].build_config[0].entry_point == "enqueue_http" && google_cloudfunctions2_function.enqueue_http[0].service_config[0].environment_variables == tomap({ for k, v in google_cloudfunctions2_function.enqueue.service_config[0].environment_variables : k => v if k != "REJECTED_TOPIC" })
+    condition     = google_cloudfunctions2_function.bridge["enqueue_http"].build_config[0].entry_point == "enqueue_http" && google_cloudfunctions2_function.bridge["enqueue_http"].service_config[0].environment_variables == tomap({ for k, v in google_cloudfunctions2_function.bridge["enqueue"].service_config[0].environment_variables : k => v if k != "REJECTED_TOPIC" })
     error_message = "The HTTP function must run enqueue_http with the same environment, minus REJECTED_TOPIC (it answers 422, never rejects to a topic)."
   }
   assert {
-    condition     = google_cloudfunctions2_function.enqueue_http[0].service_config[0].service_account_email == google_service_account.http_runtime[0].email && google_service_account.http_runtime[0].email != google_service_account.runtime[0].email
+    condition     = google_cloudfunctions2_function.bridge["enqueue_http"].service_config[0].service_account_email == google_service_account.http_runtime[0].email && google_service_account.http_runtime[0].email != google_service_account.runtime[0].email
     error_message = "The HTTP function must run as its own identity, not the Pub/Sub function's."
   }
   assert {
@@ -181,11 +176,11 @@ run "deployment" {
     error_message = "The HTTP function's identity must not publish to the rejected topic (it never needs to)."
   }
   assert {
-    condition     = google_cloudfunctions2_function.enqueue_http[0].service_config[0].ingress_settings == "ALLOW_ALL"
+    condition     = google_cloudfunctions2_function.bridge["enqueue_http"].service_config[0].ingress_settings == "ALLOW_ALL"
     error_message = "With callers listed (http_invoker_members), the HTTP function's default ingress must let them in from outside the VPC."
   }
   assert {
-    condition = google_cloudfunctions2_function.enqueue.service_config[0].environment_variables == tomap({
+    condition = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].environment_variables == tomap({
       PROJECT_ID          = "bridge-test-project"
       TASKS_REGION        = "us-central1"
       CALLER_SA           = google_service_account.caller[0].email
@@ -211,7 +206,7 @@ run "deployment" {
 
   # Delivery.
   assert {
-    condition     = google_pubsub_subscription.push.topic == google_pubsub_topic.requests.id && google_pubsub_subscription.push.push_config[0].push_endpoint == google_cloudfunctions2_function.enqueue.service_config[0].uri && google_pubsub_subscription.push.push_config[0].oidc_token[0].service_account_email == google_service_account.push[0].email
+    condition     = google_pubsub_subscription.push.topic == google_pubsub_topic.requests.id && google_pubsub_subscription.push.push_config[0].push_endpoint == google_cloudfunctions2_function.bridge["enqueue"].service_config[0].uri && google_pubsub_subscription.push.push_config[0].oidc_token[0].service_account_email == google_service_account.push[0].email
     error_message = "The push subscription must deliver enqueue-requests to the function with the push identity's token."
   }
   assert {
@@ -219,7 +214,7 @@ run "deployment" {
     error_message = "The push subscription must dead-letter to the dead-letter topic after max_delivery_attempts."
   }
   assert {
-    condition     = google_pubsub_subscription.push.ack_deadline_seconds >= 3 * tonumber(google_cloudfunctions2_function.enqueue.service_config[0].environment_variables["TASKS_TIMEOUT_S"])
+    condition     = google_pubsub_subscription.push.ack_deadline_seconds >= 3 * tonumber(google_cloudfunctions2_function.bridge["enqueue"].service_config[0].environment_variables["TASKS_TIMEOUT_S"])
     error_message = "The push ack deadline must be well above the bridge's Cloud Tasks timeout."
   }
   assert {

@@ -3,17 +3,12 @@
 # against Google's published metric list and the bridge's own log lines.
 
 mock_provider "google" {
-  mock_data "google_project" {
-    defaults = {
-      number = "123456789012"
-    }
-  }
+  source = "./tests/mocks/google"
 }
 
 mock_provider "archive" {}
 
 variables {
-  project_id = "bridge-test-project"
   services = {
     brain = {
       url = "https://brain-abc-uc.a.run.app/process"

@@ -1,17 +1,12 @@
 # Adoption of the old setup, switches, and the inputs the module refuses.
 
 mock_provider "google" {
-  mock_data "google_project" {
-    defaults = {
-      number = "123456789012"
-    }
-  }
+  source = "./tests/mocks/google"
 }
 
 mock_provider "archive" {}
 
 variables {
-  project_id = "bridge-test-project"
   services = {
     brain = {
       url = "https://brain-abc-uc.a.run.app/process"
@@ -43,7 +38,7 @@ run "old_setup_adopted" {
     error_message = "An adopted account must not be created again."
   }
   assert {
-    condition     = google_cloudfunctions2_function.enqueue.service_config[0].environment_variables["CALLER_SA"] == "enqueuer-api@bridge-test-project.iam.gserviceaccount.com" && google_cloudfunctions2_function.enqueue.service_config[0].service_account_email == "enqueuer-api@bridge-test-project.iam.gserviceaccount.com"
+    condition     = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].environment_variables["CALLER_SA"] == "enqueuer-api@bridge-test-project.iam.gserviceaccount.com" && google_cloudfunctions2_function.bridge["enqueue"].service_config[0].service_account_email == "enqueuer-api@bridge-test-project.iam.gserviceaccount.com"
     error_message = "One account for runtime and CALLER_SA, as the old enqueuer had."
   }
   assert {
@@ -55,7 +50,7 @@ run "old_setup_adopted" {
     error_message = "An existing queue (create_queue = false) is not managed, but still gets the enqueuer binding."
   }
   assert {
-    condition     = length(google_cloudfunctions2_function.enqueue_http) == 0 && length(google_cloud_run_v2_service_iam_member.http_invoker) == 0
+    condition     = !contains(keys(google_cloudfunctions2_function.bridge), "enqueue_http") && length(google_cloud_run_v2_service_iam_member.http_invoker) == 0
     error_message = "The HTTP function must be switchable off."
   }
 }
@@ -68,7 +63,7 @@ run "http_function_without_callers_is_internal_only" {
   }
 
   assert {
-    condition     = google_cloudfunctions2_function.enqueue_http[0].service_config[0].ingress_settings == "ALLOW_INTERNAL_ONLY"
+    condition     = google_cloudfunctions2_function.bridge["enqueue_http"].service_config[0].ingress_settings == "ALLOW_INTERNAL_ONLY"
     error_message = "With no caller listed, the HTTP function's default ingress must be the narrowest: internal only."
   }
 }
@@ -82,7 +77,7 @@ run "http_ingress_can_be_chosen" {
   }
 
   assert {
-    condition     = google_cloudfunctions2_function.enqueue_http[0].service_config[0].ingress_settings == "ALLOW_INTERNAL_AND_GCLB"
+    condition     = google_cloudfunctions2_function.bridge["enqueue_http"].service_config[0].ingress_settings == "ALLOW_INTERNAL_AND_GCLB"
     error_message = "An explicit http_ingress wins."
   }
 }
@@ -91,11 +86,11 @@ run "derived_suffix" {
   command = plan
 
   assert {
-    condition     = google_cloudfunctions2_function.enqueue.service_config[0].environment_variables["BRIDGE_SERVICES"] == "brain:BRAIN,new-worker:NEW_WORKER"
+    condition     = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].environment_variables["BRIDGE_SERVICES"] == "brain:BRAIN,new-worker:NEW_WORKER"
     error_message = "A service without env_suffix gets upper(replace(name, \"-\", \"_\"))."
   }
   assert {
-    condition     = google_cloudfunctions2_function.enqueue.service_config[0].environment_variables["QUEUE_NEW_WORKER"] == "queue-new-worker" && !contains(keys(google_cloudfunctions2_function.enqueue.service_config[0].environment_variables), "AUD_NEW_WORKER") && !contains(keys(google_cloudfunctions2_function.enqueue.service_config[0].environment_variables), "MAX_BODY_BYTES")
+    condition     = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].environment_variables["QUEUE_NEW_WORKER"] == "queue-new-worker" && !contains(keys(google_cloudfunctions2_function.bridge["enqueue"].service_config[0].environment_variables), "AUD_NEW_WORKER") && !contains(keys(google_cloudfunctions2_function.bridge["enqueue"].service_config[0].environment_variables), "MAX_BODY_BYTES")
     error_message = "Optional variables are left to the bridge's defaults when not given."
   }
 }

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +122,10 @@ def test_accents_enye_and_emoji_arrive_intact(
     first, batch = result["steps"]
     message_ids = [first["ok"], *batch["ok"]]
     pulled = {m.message_id: m for m in topic.pull_all(expect=3)}
-    assert [decoded_envelope(pulled[i]) for i in message_ids] == intended
+    received = [decoded_envelope(pulled[i]) for i in message_ids]
+    generated = received[0].idempotency_key or ""  # the caller gave none: the library made one
+    assert re.fullmatch(r"gas-[0-9a-f-]{36}", generated), generated
+    assert [received[0].model_copy(update={"idempotency_key": None}), *received[1:]] == intended
     assert all(pulled[i].attributes == {} for i in message_ids)
     fetch = result["fetches"][0]
     assert (
@@ -250,6 +255,40 @@ def test_429_5xx_and_network_errors_are_retried_with_backoff(
     assert pulled.message_id == step["ok"]
 
 
+def test_a_retry_after_a_lost_reply_sends_the_same_generated_key(
+    node: str, emulator: Emulator, topic: Topic, tmp_path: Path
+) -> None:
+    result = run_apps_script(
+        node,
+        tmp_path,
+        host=emulator.host,
+        properties=props(topic),
+        faults=[
+            {"afterSending": True, "status": 504, "body": "gateway timeout"},
+            None,
+            {"afterSending": True, "throw": "Timeout: https://pubsub.googleapis.com/v1/..."},
+            None,
+        ],
+        steps=[
+            {"call": "enqueue", "args": ["brain", {"n": "ñ"}]},
+            {"call": "enqueue", "args": ["brain", {"n": "ñ"}]},
+        ],
+    )
+    first, second = result["steps"]
+    assert "ok" in first, first
+    assert "ok" in second, second
+    # Two calls, each retried once after Pub/Sub took it: four messages, two keys.
+    pulled = topic.pull_all(expect=4)
+    keys = [decoded_envelope(m).idempotency_key or "" for m in pulled]
+    assert len({m.message_id for m in pulled}) == 4
+    assert sorted(Counter(keys).values()) == [2, 2]
+    assert all(key.startswith("gas-") for key in keys)
+    bodies = [fetch["bodySha256"] for fetch in result["fetches"]]
+    assert bodies[0] == bodies[1]  # the retry sends the very same request
+    assert bodies[2] == bodies[3]
+    assert bodies[0] != bodies[2]  # a new call, a new key
+
+
 @pytest.mark.parametrize("call", ["enqueueBatch", "enqueueBatchTraced"])
 def test_giving_up_after_five_attempts_reports_what_was_published(
     node: str, emulator: Emulator, topic: Topic, tmp_path: Path, call: str
@@ -338,7 +377,10 @@ def test_many_items_are_split_within_the_request_limits(
     pulled = {m.message_id: m for m in topic.pull_all(expect=2512, timeout_s=60)}
     ids = result["steps"][0]["ok"] + result["steps"][1]["ok"]
     decoded = [decoded_envelope(pulled[i]) for i in ids]
-    assert decoded == [Envelope.model_validate(item) for item in small + big]
+    keys = {envelope.idempotency_key for envelope in decoded}
+    assert len(keys) == 2512  # a key of its own for each (none was given)
+    unkeyed = [envelope.model_copy(update={"idempotency_key": None}) for envelope in decoded]
+    assert unkeyed == [Envelope.model_validate(item) for item in small + big]
 
 
 def status_cell(cell: str) -> tuple[str, str, str]:

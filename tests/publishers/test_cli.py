@@ -79,6 +79,24 @@ def test_one_envelope_prints_its_message_id(
     assert f"published 1 to {topic.path}" in err
 
 
+def test_without_key_each_envelope_is_sent_with_a_key_of_its_own(
+    pubsub_env: Emulator, topic: Topic, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(
+        '{"service": "brain", "payload": {"n": 1}}\n'
+        '{"service": "brain", "payload": {"n": 1}}\n'
+        '{"service": "brain", "payload": {"n": 2}, "idempotency_key": "mine"}\n',
+        encoding="utf-8",
+    )
+    code, _, err = run(["publish", "--file", str(rows), "--topic", topic.id], capsys)
+    assert code == 0, err
+    keys = sorted(decoded_envelope(m).idempotency_key or "" for m in topic.pull_all(expect=3))
+    assert keys[0] == "mine"
+    assert keys[1] != keys[2]
+    assert all(key.startswith("pub-") for key in keys[1:])
+
+
 def test_payload_from_a_file(
     pubsub_env: Emulator, topic: Topic, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -260,7 +261,11 @@ def test_a_traced_publish_carries_the_callers_traceparent_and_returns_it() -> No
     assert (sent.message_id, sent.traceparent) == ("1", TRACE)
     (message,) = transport.sent
     assert message.attributes == {"traceparent": TRACE}
-    assert message.data == envelope_message(build_envelope("brain", {"a": 1})).data
+    sent_envelope = parse_envelope(message.data)
+    assert sent_envelope.idempotency_key is not None  # generated: the caller gave none
+    assert sent_envelope.model_copy(update={"idempotency_key": None}) == build_envelope(
+        "brain", {"a": 1}
+    )
 
 
 def test_without_one_a_new_sampled_traceparent_is_made_each_time() -> None:
@@ -282,6 +287,60 @@ def test_an_invalid_traceparent_is_refused_before_sending(bad: str) -> None:
     with pytest.raises(InvalidEnvelope, match="traceparent"):
         publisher.publish_traced(build_envelope("brain", {}), traceparent=bad)
     assert transport.sent == []
+
+
+def test_a_request_without_a_key_is_sent_with_a_new_one_and_a_given_key_is_kept() -> None:
+    transport = RecordingTransport()
+    publisher = Publisher(topic="t", project="p", transport=transport)
+    publisher.publish_many(
+        [
+            build_envelope("brain", {"i": 1}),
+            build_envelope("brain", {"i": 1}),
+            build_envelope("brain", {"i": 2}, idempotency_key="mine"),
+        ]
+    )
+    publisher.publish_traced(build_envelope("brain", {"i": 3}))
+    keys = [parse_envelope(m.data).idempotency_key or "" for m in transport.sent]
+    assert keys[2] == "mine"
+    generated = [keys[0], keys[1], keys[3]]
+    assert len(set(generated)) == 3  # one per request, even for equal envelopes
+    for key in generated:
+        assert re.fullmatch(r"pub-[0-9a-f]{32}", key), key
+
+
+class LosesFirstReply:
+    """A GAPIC publisher whose first reply is lost: the request reaches Pub/Sub, then the call
+    fails DEADLINE_EXCEEDED, as a timeout after the commit does. Honours the ``retry`` given."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.requests: list[Any] = []
+
+    def publish(self, *, request: Any, timeout: float, retry: Any) -> Any:
+        def attempt() -> Any:
+            response = self.real.publish(request=request, timeout=timeout, retry=None)
+            self.requests.append(request)
+            if len(self.requests) == 1:
+                raise api.DeadlineExceeded("the reply was lost")
+            return response
+
+        return retry(attempt)()
+
+
+def test_a_publish_whose_reply_was_lost_is_retried_with_the_same_key(
+    pubsub_env: Emulator, topic: Topic
+) -> None:
+    lossy = LosesFirstReply(PubsubTransport().client())
+    publisher = Publisher(topic=topic.id, transport=PubsubTransport(client=lossy))
+    message_id = publisher.publish(build_envelope("brain", {"row": "ñ"}))
+    assert len(lossy.requests) == 2  # retried after the lost reply
+    pulled = topic.pull_all(expect=2)  # two messages in Pub/Sub, two ids ...
+    assert len({m.message_id for m in pulled}) == 2
+    assert message_id in {m.message_id for m in pulled}
+    keys = {decoded_envelope(m).idempotency_key for m in pulled}
+    (key,) = keys  # ... and one key: the bridge names both the same task
+    assert key is not None
+    assert key.startswith("pub-")
 
 
 def test_traced_message_keeps_other_attributes() -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from google.cloud import tasks_v2
 
-from bridge.cli.tasks_view import describe_queue, describe_task, not_found_kind
+from bridge.cli.tasks_view import describe_queue, describe_task
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 NAME = "projects/p/locations/l/queues/q/tasks/abc"
@@ -77,21 +76,6 @@ def test_a_retrying_task_shows_its_last_response() -> None:
 def test_a_paused_queue_says_so() -> None:
     view = describe_task(task(schedule_time=NOW), queue_state="PAUSED", now=NOW)
     assert view.state == "paused"
-
-
-@pytest.mark.parametrize(
-    ("message", "kind"),
-    [
-        (
-            "The task no longer exists, though a task with this name existed recently. The task "
-            "either successfully completed or was deleted.",
-            "recently",
-        ),
-        ("Requested entity was not found.", "never"),
-    ],
-)
-def test_not_found_tells_recent_from_never(message: str, kind: str) -> None:
-    assert not_found_kind(message) == kind
 
 
 def test_a_queue_and_its_settings() -> None:

@@ -1,4 +1,5 @@
-"""The gRPC adapter: every RPC is served, errors carry the code, bad bytes crash nothing."""
+"""The gRPC adapter: every RPC is served under its service, errors carry the code, bad bytes are
+the caller's fault (INVALID_ARGUMENT) and crash nothing."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from tasks_emulator import api
 from tests.tasks_emulator.conftest import Emulator
 
 
-@pytest.mark.parametrize("rpc", sorted(api.RPCS))
+@pytest.mark.parametrize("rpc", sorted(rpc for rpc in api.RPCS if api.GRPC_SERVICES[rpc]))
 def test_every_rpc_is_served_and_validates(emulator: Emulator, rpc: str) -> None:
     _, request_class, response_class = api.RPCS[rpc]
     with grpc.insecure_channel(emulator.grpc_target) as channel:
         call = channel.unary_unary(
-            f"/{api.SERVICE_NAME}/{rpc}",
+            f"/{api.GRPC_SERVICES[rpc]}/{rpc}",
             request_serializer=request_class.SerializeToString,
             response_deserializer=response_class.FromString,
         )
@@ -24,12 +25,25 @@ def test_every_rpc_is_served_and_validates(emulator: Emulator, rpc: str) -> None
     assert "must be of the form" in caught.value.details()
 
 
-def test_undecodable_bytes_fail_the_call_not_the_server(emulator: Emulator) -> None:
+@pytest.mark.parametrize(
+    ("rpc", "data"),
+    [
+        ("CreateTask", b"\xff\xff\xff"),  # a truncated varint
+        ("CreateTask", b"\x12\x05ab"),  # task: a length past the end
+        ("GetQueue", b"\x0a\x02\xff\xfe"),  # name: not UTF-8
+        ("BatchCreateTasks", b"\x12\xff\xff\xff\xff\x0f"),
+        ("GetOperation", b"\x0f"),  # an invalid wire type
+    ],
+)
+def test_undecodable_bytes_are_invalid_argument_not_a_crash(
+    emulator: Emulator, rpc: str, data: bytes
+) -> None:
     with grpc.insecure_channel(emulator.grpc_target) as channel:
-        call = channel.unary_unary(f"/{api.SERVICE_NAME}/CreateTask")
+        call = channel.unary_unary(f"/{api.GRPC_SERVICES[rpc]}/{rpc}")
         with pytest.raises(grpc.RpcError) as caught:
-            call(b"\xff\xff\xff", timeout=10)
-        assert caught.value.code() == grpc.StatusCode.INTERNAL
+            call(data, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"not a valid {rpc} request" in caught.value.details()
         listed = channel.unary_unary(
             f"/{api.SERVICE_NAME}/ListQueues",
             request_serializer=api.ListQueuesRequest.SerializeToString,

@@ -102,6 +102,39 @@ class FakeService:
     def run_task(self, request: Message) -> Message:
         return self._answer("RunTask", request)
 
+    def batch_create_tasks(self, request: Message) -> Message:
+        return self._answer("BatchCreateTasks", request)
+
+    def batch_delete_tasks(self, request: Message) -> Message:
+        return self._answer("BatchDeleteTasks", request)
+
+    def buffer_task(self, request: Message) -> Message:
+        return self._answer("BufferTask", request)
+
+    def get_cmek_config(self, request: Message) -> Message:
+        return self._answer("GetCmekConfig", request)
+
+    def update_cmek_config(self, request: Message) -> Message:
+        return self._answer("UpdateCmekConfig", request)
+
+    def list_locations(self, request: Message) -> Message:
+        return self._answer("ListLocations", request)
+
+    def get_location(self, request: Message) -> Message:
+        return self._answer("GetLocation", request)
+
+    def get_operation(self, request: Message) -> Message:
+        return self._answer("GetOperation", request)
+
+    def list_operations(self, request: Message) -> Message:
+        return self._answer("ListOperations", request)
+
+    def delete_operation(self, request: Message) -> Message:
+        return self._answer("DeleteOperation", request)
+
+    def cancel_operation(self, request: Message) -> Message:
+        return self._answer("CancelOperation", request)
+
 
 ISSUER = TokenIssuer.load_or_create(None)
 

@@ -234,10 +234,11 @@ def contract_state(
 
 
 def resources(state: dict[str, Any], address: str | None = None) -> list[dict[str, Any]]:
-    """Managed resources of a state; only the instances of ``address`` when given."""
+    """Managed resources of a state; only the instances of ``address`` when given (one instance
+    when it has an index, ``bridge["enqueue"]``)."""
     found: list[dict[str, Any]] = [
         r for r in state["root_module"]["resources"] if r["mode"] == "managed"
     ]
     if address is None:
         return found
-    return [r for r in found if r["address"].split("[")[0] == address]
+    return [r for r in found if address in (r["address"], r["address"].split("[")[0])]

@@ -38,7 +38,7 @@ def applied(
     request: pytest.FixtureRequest, contract_state: Callable[[Path], dict[str, Any]]
 ) -> tuple[dict[str, str], dict[str, Any]]:
     state = contract_state(TFVARS[request.param])
-    (function,) = resources(state, "google_cloudfunctions2_function.enqueue")
+    (function,) = resources(state, 'google_cloudfunctions2_function.bridge["enqueue"]')
     env: dict[str, str] = function["values"]["service_config"][0]["environment_variables"]
     return env, state
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 
 from tests.terraform.conftest import (
     EXAMPLE_TFVARS,
+    TERRAFORM_DIR,
     Terraform,
     apply_contract,
     resources,
@@ -30,6 +32,15 @@ from tests.terraform.conftest import (
 SNAPSHOT = Path(__file__).parent / "data" / "planned-example.json"
 MOCKED = "<mocked>"
 JSON_VALUES = {"dashboard_json"}  # strings holding JSON: compared as the structure they encode
+
+
+MOVED = re.compile(r"moved\s*\{\s*from\s*=\s*(\S+)\s*to\s*=\s*(\S+)\s*\}")
+
+
+def moves() -> dict[str, str]:
+    """The module's ``moved`` blocks: an address of the snapshot -> where its state lives now."""
+    source = "\n".join(p.read_text(encoding="utf-8") for p in sorted(TERRAFORM_DIR.glob("*.tf")))
+    return dict(MOVED.findall(source))
 
 
 def planned(state: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +85,12 @@ def differences(expected: Any, actual: Any, path: str = "") -> list[str]:
     return [] if expected == actual else [f"{path}: {expected!r} != {actual!r}"]
 
 
+def test_every_move_names_a_resource_of_the_snapshot() -> None:
+    recorded = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    assert moves(), "the functions' moved blocks are gone: the snapshot's addresses changed?"
+    assert [old for old in moves() if old not in recorded] == []
+
+
 def test_masked_marks_only_what_differs() -> None:
     first = {"name": "q", "id": "abc12345", "tiles": [{"x": 0, "uid": "k1"}]}
     second = {"name": "q", "id": "zzz99999", "tiles": [{"x": 0, "uid": "k2"}]}
@@ -100,6 +117,10 @@ def test_the_example_deployment_plans_as_the_snapshot(
         again = planned(apply_contract(terraform, initialised_module, EXAMPLE_TFVARS))
         SNAPSHOT.write_text(json.dumps(masked(now, again), indent=1, sort_keys=True) + "\n")
         pytest.skip(f"wrote {SNAPSHOT.name}: review its diff")
-    snapshot = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    # The same resources: a moved one is compared where Terraform moves its state.
+    snapshot = {
+        moves().get(address, address): resource
+        for address, resource in json.loads(SNAPSHOT.read_text(encoding="utf-8")).items()
+    }
     assert sorted(now) == sorted(snapshot), "the planned resources are not the snapshot's"
     assert differences(snapshot, now) == []

@@ -34,7 +34,8 @@ function main() {
       };
     }
   });
-  const fetches = log.fetches.map(({ body, ...rest }) => ({ ...rest, bodyBytes: body.length }));
+  const digest = (body) => require('node:crypto').createHash('sha256').update(body, 'latin1').digest('hex');
+  const fetches = log.fetches.map(({ body, ...rest }) => ({ ...rest, bodyBytes: body.length, bodySha256: digest(body) }));
   process.stdout.write(JSON.stringify({ steps, fetches, sleeps: log.sleeps, alerts: log.alerts, menus: log.menus, grid }));
 }
 

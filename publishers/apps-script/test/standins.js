@@ -145,7 +145,19 @@ function makeStandIns(config) {
       const record = { url, method, headers, body: body.toString('latin1') };
       log.fetches.push(record);
       let result;
+      const forward = () => {
+        const target = `http://${config.emulatorHost}/${url.slice(PUBSUB_ROOT.length)}`;
+        const out = childProcess.execFileSync(process.execPath, [FETCH_SYNC], {
+          input: JSON.stringify({ url: target, method, headers, bodyBase64: body.toString('base64'), timeoutMs: 30000 }),
+          maxBuffer: 64 * 1024 * 1024,
+        });
+        const answer = JSON.parse(out.toString('utf8'));
+        if (answer.error) throw new Error(`Address unavailable: ${url} (${answer.error})`);
+        return answer;
+      };
       const fault = faults.shift(); // null: this request goes through
+      // afterSending: Pub/Sub takes the request, then its reply is lost (the fault answers).
+      if (fault && fault.afterSending) forward();
       if (fault && fault.throw) {
         record.fault = fault;
         throw new Error(fault.throw); // as Apps Script does for DNS failures, timeouts
@@ -154,13 +166,7 @@ function makeStandIns(config) {
         record.fault = fault;
         result = { status: fault.status, headers: {}, bodyBase64: Buffer.from(fault.body || '').toString('base64') };
       } else {
-        const target = `http://${config.emulatorHost}/${url.slice(PUBSUB_ROOT.length)}`;
-        const out = childProcess.execFileSync(process.execPath, [FETCH_SYNC], {
-          input: JSON.stringify({ url: target, method, headers, bodyBase64: body.toString('base64'), timeoutMs: 30000 }),
-          maxBuffer: 64 * 1024 * 1024,
-        });
-        result = JSON.parse(out.toString('utf8'));
-        if (result.error) throw new Error(`Address unavailable: ${url} (${result.error})`);
+        result = forward();
       }
       record.status = result.status;
       const response = httpResponse(result.status, result.headers, Buffer.from(result.bodyBase64, 'base64'));

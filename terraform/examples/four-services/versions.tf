@@ -1,14 +1,10 @@
 terraform {
   required_version = ">= 1.9"
 
+  # The example configures google; the module's own versions.tf bounds google and archive.
   required_providers {
     google = {
-      source  = "hashicorp/google"
-      version = ">= 8.7, < 9"
-    }
-    archive = {
-      source  = "hashicorp/archive"
-      version = ">= 2.4, < 3"
+      source = "hashicorp/google"
     }
   }
 

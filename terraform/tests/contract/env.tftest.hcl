@@ -4,11 +4,7 @@
 # -test-directory=tests/contract -var-file=...; it sets no variables of its own.
 
 mock_provider "google" {
-  mock_data "google_project" {
-    defaults = {
-      number = "123456789012"
-    }
-  }
+  source = "./tests/mocks/google"
   mock_resource "google_service_account" {
     defaults = {
       email = "mocked-sa@mocked-project.iam.gserviceaccount.com"
@@ -27,7 +23,7 @@ run "env" {
   command = apply
 
   assert {
-    condition     = google_cloudfunctions2_function.enqueue.service_config[0].environment_variables == tomap(output.function_environment)
+    condition     = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].environment_variables == tomap(output.function_environment)
     error_message = "The function's environment must be the one the module reports."
   }
 }
