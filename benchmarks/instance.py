@@ -9,7 +9,7 @@ Shapes, each its own functions-framework process, all started at once (one per l
 the Cloud Tasks emulator of that latency), then driven in turn, round after round, in an order
 that alternates, so that load from the other tenants of this machine hits all alike:
 
-- ``bridge``: ``main.py``, ``enqueue``, served as deployed (``bridge.stack.runner.SERVING_ENV``);
+- ``bridge``: ``main.py``, ``enqueue``, served as deployed (``bridge.stack.runner.function_argv``);
 - ``minimal-async`` / ``noop-async``: ``benchmarks/minimal_main.py``'s ASGI baselines, served the
   same way (one CreateTask of a fixed task / nothing);
 - ``minimal-threads`` / ``noop-flask``: its Flask baselines with ``THREADS`` = in flight;
@@ -59,7 +59,6 @@ from bridge.stack.runner import (
     REGION,
     REPO_ROOT,
     SERVICES,
-    SERVING_ENV,
     function_argv,
 )
 from bridge.stack.tasks_admin import TasksAdmin
@@ -92,17 +91,17 @@ class Shape:
 
 
 def shapes(*, in_flight: int, old_source: Path) -> dict[str, Shape]:
+    deployed: dict[str, str] = {}  # the ASGI stack needs no variable: function_argv says why
     threads = {"THREADS": str(in_flight)}
-    flask = {"FUNCTION_USE_ASGI": ""}  # the Flask baselines: never the ASGI server
     both = (RAW, BINARY)
     table = [
-        Shape("bridge", REPO_ROOT / "main.py", "enqueue", SERVING_ENV, both),
-        Shape("minimal-async", MINIMAL, "minimal_async", SERVING_ENV, both),
-        Shape("noop-async", MINIMAL, "noop_async", SERVING_ENV),
-        Shape("minimal-threads", MINIMAL, "minimal", flask | threads),
-        Shape("noop-flask", MINIMAL, "noop", flask | threads),
-        Shape("old-default", old_source, "enqueue", flask),
-        Shape("old-threads", old_source, "enqueue", flask | threads),
+        Shape("bridge", REPO_ROOT / "main.py", "enqueue", deployed, both),
+        Shape("minimal-async", MINIMAL, "minimal_async", deployed, both),
+        Shape("noop-async", MINIMAL, "noop_async", deployed),
+        Shape("minimal-threads", MINIMAL, "minimal", threads),
+        Shape("noop-flask", MINIMAL, "noop", threads),
+        Shape("old-default", old_source, "enqueue", {}),  # THREADS unset: 4 per CPU
+        Shape("old-threads", old_source, "enqueue", threads),
     ]
     return {shape.name: shape for shape in table}
 

@@ -33,7 +33,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any
 
 from bridge.stack import procs
@@ -131,15 +131,14 @@ def find_pubsub_emulator() -> Path:
     return candidate
 
 
-# How functions-framework serves the function, here as deployed (terraform/function.tf sets the
-# same variables; tests/terraform checks they agree). See BENCHMARKS.md, "One instance".
-SERVING_ENV: Mapping[str, str] = MappingProxyType({})
-
-
 def function_argv(
     *, target: str, source: Path, port: int, signature: str = "cloudevent"
 ) -> list[str]:
-    """The command that serves ``target`` of ``source`` on ``127.0.0.1:port``."""
+    """The command that serves ``target`` of ``source`` on ``127.0.0.1:port``, as Cloud Run's
+    Python runtime does: the ``functions-framework`` command, no serving variable. ``main.py``'s
+    ``functions_framework.aio`` entry points select the ASGI stack (gunicorn with one uvicorn
+    worker) by themselves; ``THREADS`` means nothing there. ``make up``, the demo, the tests and
+    ``make bench-instance`` all serve through this."""
     return [
         str(Path(sys.executable).parent / "functions-framework"),
         f"--target={target}",
@@ -487,7 +486,7 @@ class Stack:
             name,
             function_argv(target=target, source=source, port=port, signature=signature),
             log_path=self.log_path(name),
-            env={**self.function_env(), **SERVING_ENV},
+            env=self.function_env(),
             cwd=REPO_ROOT,
         )
         self._procs[proc.name] = proc
