@@ -265,7 +265,7 @@ class Bench:
         self.work = work
         self.procs: list[Proc] = []
 
-    def start_emulator(self, latency_ms: int, *, api_threads: int) -> str:
+    def start_emulator(self, latency_ms: int, *, api_threads: int) -> tuple[str, Proc]:
         port, http_port = procs.free_port(), procs.free_port()
         argv = [
             sys.executable,
@@ -293,7 +293,7 @@ class Bench:
             admin.ensure_queue(service.queue_path, policy)
             admin.pause(service.queue_path)  # tasks accumulate; nothing is dispatched
         admin.close()
-        return host
+        return host, proc
 
     def serve(self, shape: Shape, *, tasks_host: str, latency_ms: int) -> tuple[Proc, int]:
         port = procs.free_port()
@@ -333,6 +333,7 @@ def extract_old_shape(work: Path) -> Path:
 class Figures:
     rates: list[float] = field(default_factory=list)
     cpu_ms: list[float] = field(default_factory=list)
+    emulator_cpu_ms: list[float] = field(default_factory=list)
     peak_rss_mib: float = 0.0
     failures: dict[str, int] = field(default_factory=dict)
 
@@ -365,8 +366,11 @@ def main() -> None:
     results: dict[tuple[str, str, int], Figures] = {}
     try:
         servers: dict[tuple[str, int], tuple[Proc, int]] = {}
+        emulators: dict[int, Proc] = {}
         for latency_ms in latencies:
-            host = bench.start_emulator(latency_ms, api_threads=args.in_flight + 16)
+            host, emulators[latency_ms] = bench.start_emulator(
+                latency_ms, api_threads=args.in_flight + 16
+            )
             for name in chosen:
                 servers[(name, latency_ms)] = bench.serve(
                     table[name], tasks_host=host, latency_ms=latency_ms
@@ -396,14 +400,18 @@ def main() -> None:
                 latency_ms = int(latency)
                 proc, port = servers[(name, latency_ms)]
                 figures = results[(name, mode, latency_ms)]
-                cpu_before = group_cpu_s(proc.pid)
+                emulator = emulators[latency_ms].pid
+                cpu_before, emulator_before = group_cpu_s(proc.pid), group_cpu_s(emulator)
                 with RssSampler(proc.pid) as rss:
                     drive = asyncio.run(
                         _drive(port, mode, pushes, in_flight=args.in_flight, seconds=args.seconds)
                     )
                 cpu_s = group_cpu_s(proc.pid) - cpu_before
+                emulator_s = group_cpu_s(emulator) - emulator_before
+                answered = max(1, drive.answered)
                 figures.rates.append(drive.answered / drive.elapsed_s)
-                figures.cpu_ms.append(cpu_s * 1000 / max(1, drive.answered))
+                figures.cpu_ms.append(cpu_s * 1000 / answered)
+                figures.emulator_cpu_ms.append(emulator_s * 1000 / answered)
                 figures.peak_rss_mib = max(figures.peak_rss_mib, rss.peak_mib)
                 for status, count in drive.failures.items():
                     figures.failures[status] = figures.failures.get(status, 0) + count
@@ -436,14 +444,19 @@ def report(
     )
     for latency_ms in latencies:
         print(f"\nCreateTask latency {latency_ms} ms")
-        print(f"  {'shape':<24}{'msg/s':>22}{'CPU ms/msg':>12}{'peak RSS':>11}  failures")
+        print(
+            f"  {'shape':<24}{'msg/s':>22}{'CPU ms/msg':>12}{'emulator':>10}{'peak RSS':>11}"
+            "  failures"
+        )
         rows = {k: v for k, v in results.items() if k[2] == latency_ms}
         for (name, mode, _), figures in rows.items():
             rate, low, high = summary(figures.rates)
             cpu = statistics.median(figures.cpu_ms)
+            emulator_cpu = statistics.median(figures.emulator_cpu_ms)
             print(
                 f"  {name + ' ' + mode:<24}{rate:8.0f} [{low:5.0f}-{high:5.0f}]"
-                f"{cpu:12.3f}{figures.peak_rss_mib:8.1f} MiB  {figures.failures or '-'}"
+                f"{cpu:12.3f}{emulator_cpu:10.3f}{figures.peak_rss_mib:8.1f} MiB"
+                f"  {figures.failures or '-'}"
             )
         bridge = rows.get(("bridge", RAW, latency_ms))
         minimals = [rows[k] for k in rows if k[0].startswith("minimal") and k[1] == RAW]
