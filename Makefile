@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser test test-emulator-alone lint typecheck unit bench bench-console bench-stack bench-emulator soak fuzz demo up terraform-tools test-terraform
+.PHONY: help install browser test test-emulator-alone lint typecheck unit bench bench-console bench-stack bench-instance bench-emulator soak fuzz demo up terraform-tools test-terraform
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -94,6 +94,10 @@ bench-console: install browser ## tasks_emulator's console: a queue of 10,000 pe
 
 bench-stack: install ## throughput and latency through the local stack, against a minimal function
 	$(PY) -m benchmarks.throughput
+
+bench-instance: install ## one instance under pushes in flight, at 0/30/100 ms CreateTask latency, beside minimal and no-op functions and the old shape; then cold start
+	$(PY) -m benchmarks.instance
+	$(PY) -m benchmarks.cold_start --runs 9
 
 # The baseline bench-emulator compares tasks_emulator with: gcloud-tasks-emulator pins protobuf<5, so it
 # gets a virtualenv of its own. Nothing but this benchmark uses it.

@@ -130,6 +130,24 @@ def find_pubsub_emulator() -> Path:
     return candidate
 
 
+def function_argv(
+    *, target: str, source: Path, port: int, signature: str = "cloudevent"
+) -> list[str]:
+    """The command that serves ``target`` of ``source`` on ``127.0.0.1:port``, as Cloud Run's
+    Python runtime does: the ``functions-framework`` command, no serving variable. ``main.py``'s
+    ``functions_framework.aio`` entry points select the ASGI stack (gunicorn with one uvicorn
+    worker) by themselves; ``THREADS`` means nothing there. ``make up``, the demo, the tests and
+    ``make bench-instance`` all serve through this."""
+    return [
+        str(Path(sys.executable).parent / "functions-framework"),
+        f"--target={target}",
+        f"--signature-type={signature}",
+        f"--source={source}",
+        "--host=127.0.0.1",
+        f"--port={port}",
+    ]
+
+
 def check_prerequisites(source: Path) -> dict[str, Path]:
     """Everything the stack runs, or one ``MissingPrerequisite`` listing all that is missing."""
     missing: list[str] = []
@@ -460,14 +478,7 @@ class Stack:
         self.echo(f"starting functions-framework ({source.name}, {target}) on {url}")
         proc = procs.start(
             name,
-            [
-                str(self._paths["functions_framework"]),
-                f"--target={target}",
-                f"--signature-type={signature}",
-                f"--source={source}",
-                "--host=127.0.0.1",
-                f"--port={port}",
-            ],
+            function_argv(target=target, source=source, port=port, signature=signature),
             log_path=self.log_path(name),
             env=self.function_env(),
             cwd=REPO_ROOT,
