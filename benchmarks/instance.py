@@ -50,12 +50,12 @@ from pathlib import Path
 
 from benchmarks.stats import summary
 from bridge.stack import procs
+from bridge.stack.emulator import READY_LINE
 from bridge.stack.procs import Proc, StackError
 from bridge.stack.queue_policy import terraform_defaults
 from bridge.stack.runner import (
     CALLER_SA,
     PROJECT_ID,
-    READY_LINE,
     REGION,
     REPO_ROOT,
     SERVICES,
