@@ -70,10 +70,12 @@ def stack() -> Iterator[Stack]:
     yield from running_stack()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserContext]:
-    """One headless Chromium for every page test of a run (Playwright's sync API allows one per
-    thread): tests/console/browser.py says which browser and how; started on first use only."""
+    """A headless Chromium for one test module's pages (tests/console/browser.py says which and
+    how). Per module: Playwright's sync API runs an asyncio loop on this thread while it is open,
+    so one open across the session would break every later test that runs a loop of its own, and
+    two open at once are refused."""
     from tests.console.browser import chromium
 
     with chromium() as context:
