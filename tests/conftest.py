@@ -24,6 +24,32 @@ PUBLISHED_AT = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 28, 12, 0, 5, tzinfo=UTC)
 
 
+def probe_in_fresh_interpreter(code: str, **env: str) -> Any:
+    """What ``code`` prints last, as JSON, run by a fresh interpreter in the repository with the
+    old enqueuer's environment (plus ``env``): what a cold start imports, seen from outside."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    environ = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(repo),
+        **old_enqueuer_env(),
+        **env,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def old_enqueuer_env() -> dict[str, str]:
     """The variables the old enqueuer's README sets, plus the rejected topic."""
     env = {
