@@ -33,9 +33,7 @@ import argparse
 import concurrent.futures
 import hashlib
 import os
-import re
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -53,6 +51,7 @@ from google.protobuf import timestamp_pb2
 
 from benchmarks.stats import summary
 from bridge.stack import procs
+from bridge.stack.emulator import start_tasks_emulator
 from bridge.stack.procs import MissingPrerequisite
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -61,8 +60,6 @@ LOOPBACK = Path(__file__).with_name("gcloud_tasks_loopback.py")
 PARENT = "projects/bench-project/locations/us-central1"
 THREADS = 4
 BODY = b"x" * 2000  # with the URL and headers, a task of ~2 KB
-READY = re.compile(r"tasks_emulator ready: grpc (\S+):(\d+)")
-READY_TIMEOUT_S = 60.0
 LATENESS_TASKS = 1000
 LATENESS_SPACING_S = 0.01  # 100 tasks/s
 LATENESS_LEAD_S = 3.0
@@ -162,20 +159,9 @@ class Target:
 
 
 def _start_ours(name: str, *, data_dir: Path | None, log_dir: Path) -> Target:
-    argv = [sys.executable, "-m", "tasks_emulator", "--port", "0", "--http-port", "0"]
-    if data_dir is not None:
-        argv += ["--data-dir", str(data_dir)]
-    proc = procs.start(name, argv, log_path=log_dir / f"{name}.log", cwd=REPO_ROOT)
-    found: list[str] = []
-
-    def ready() -> bool:
-        match = READY.search(proc.tail(50))
-        if match:
-            found.append(f"{match.group(1)}:{match.group(2)}")
-        return bool(match)
-
-    procs.wait_until(ready, what=f"{name} to be ready", timeout_s=READY_TIMEOUT_S, watch=[proc])
-    return Target(name=name, proc=proc, address=found[0])
+    args = ["--port=0", "--http-port=0", *([f"--data-dir={data_dir}"] if data_dir else [])]
+    started = start_tasks_emulator(name, log_path=log_dir / f"{name}.log", args=args)
+    return Target(name=name, proc=started.proc, address=started.grpc_target)
 
 
 def _start_gcloud(*, log_dir: Path) -> Target:

@@ -1,10 +1,15 @@
 """The Cloud Tasks gateway: the function's only code that talks to Cloud Tasks, and where its
-errors are translated into the bridge's (``raise ... from e``, in one place). The ``bridge``
-command reads through its own boundary, ``bridge.cli.tasks_reader``, with this module's rules.
+errors are translated into the bridge's (``raise ... from e``, in one place: ``_translate``). The
+``bridge`` command reads through its own boundary, ``bridge.cli.tasks_reader``, with this
+module's rules.
 
-One client per process, created on first use (not at import: cold start matters), shared by
-functions-framework's threads. ``CLOUD_TASKS_EMULATOR_HOST`` points it at an emulator over an
-insecure channel with no credentials.
+Two faces of the same calls: ``AsyncCloudTasksGateway`` (``CloudTasksAsyncClient`` over grpc.aio),
+what the function serves with, on one event loop; ``CloudTasksGateway`` (the blocking client), for
+the operator's tools. Both build the same request and read every answer through the same table.
+
+One client per process, created on first use (not at import: cold start matters, and a grpc.aio
+channel belongs to the event loop of the process that serves). ``CLOUD_TASKS_EMULATOR_HOST`` points
+it at an emulator over an insecure channel with no credentials.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ class CreateResult:
 
 class TaskGateway(Protocol):
     def create(self, spec: TaskSpec) -> CreateResult: ...
+
+
+class AsyncTaskGateway(Protocol):
+    async def create(self, spec: TaskSpec) -> CreateResult: ...
 
 
 # What each Cloud Tasks status makes of a CreateTask: one table, mirrored in the README (a test
@@ -83,26 +92,23 @@ class CloudTasksGateway:
         self._lock = threading.Lock()
 
     def create(self, spec: TaskSpec) -> CreateResult:
-        request = cloudtasks.CreateTaskRequest.wrap(build_request(spec))
         try:
-            created = self._get_client().create_task(request=request, timeout=self._timeout_s)
+            created = self._get_client().create_task(
+                request=_create_request(spec), timeout=self._timeout_s
+            )
         except core_exceptions.GoogleAPIError as e:  # every answer but OK, and timeouts
             duplicate = _translate(e, spec)  # raised unless ALREADY_EXISTS
             return replace(duplicate, task_state=self.state_of(duplicate.task_name))
-        return CreateResult(task_name=created.name or spec.task_name, duplicate=False)
+        return _created(created, spec)
 
     def state_of(self, task_name: str) -> TaskState:
-        """What a name that CreateTask found taken is: one GetTask (BASIC view, no payload).
-
-        A failed GetTask is ``unknown``, never an error: ALREADY_EXISTS already proved the name
-        taken, so a redelivery would only meet ALREADY_EXISTS again; the state is for the log.
-        (Production needs ``cloudtasks.tasks.get``, which roles/cloudtasks.enqueuer lacks.)
-        """
-        request = cloudtasks.GetTaskRequest(name=task_name)
+        """What a name that CreateTask found taken is (``_state_after``)."""
         try:
-            self._get_client().get_task(request=request, timeout=self._timeout_s)
+            self._get_client().get_task(
+                request=cloudtasks.GetTaskRequest(name=task_name), timeout=self._timeout_s
+            )
         except core_exceptions.GoogleAPIError as e:
-            return TaskState.RESERVED if is_reserved(e, name_taken=True) else TaskState.UNKNOWN
+            return _state_after(e)
         return TaskState.PENDING
 
     def _get_client(self) -> Any:
@@ -111,6 +117,84 @@ class CloudTasksGateway:
                 if self._client is None:
                     self._client = self._factory()
         return self._client
+
+
+class AsyncCloudTasksGateway:
+    """The function's gateway: the same calls as ``CloudTasksGateway``, awaited on grpc.aio, so
+    one process holds as many CreateTasks in flight as Cloud Run sends it requests."""
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float,
+        emulator_host: str | None = None,
+        client_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self._timeout_s = timeout_s
+        self._factory = client_factory or (lambda: make_async_client(emulator_host))
+        self._client: Any = None  # one event loop, no await before it is set: no lock needed
+
+    async def create(self, spec: TaskSpec) -> CreateResult:
+        try:
+            created = await self._get_client().create_task(
+                request=_create_request(spec), timeout=self._timeout_s
+            )
+        except core_exceptions.GoogleAPIError as e:  # every answer but OK, and timeouts
+            duplicate = _translate(e, spec)  # raised unless ALREADY_EXISTS
+            return replace(duplicate, task_state=await self.state_of(duplicate.task_name))
+        return _created(created, spec)
+
+    async def state_of(self, task_name: str) -> TaskState:
+        """What a name that CreateTask found taken is (``_state_after``)."""
+        try:
+            await self._get_client().get_task(
+                request=cloudtasks.GetTaskRequest(name=task_name), timeout=self._timeout_s
+            )
+        except core_exceptions.GoogleAPIError as e:
+            return _state_after(e)
+        return TaskState.PENDING
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            self._client = self._factory()
+        return self._client
+
+
+def _create_request(spec: TaskSpec) -> Any:
+    """A proto-plus ``CreateTaskRequest`` around the raw message (wrapped, not copied)."""
+    return cloudtasks.CreateTaskRequest.wrap(build_request(spec))
+
+
+def _created(created: Any, spec: TaskSpec) -> CreateResult:
+    return CreateResult(task_name=created.name or spec.task_name, duplicate=False)
+
+
+def _state_after(error: core_exceptions.GoogleAPIError) -> TaskState:
+    """What a name CreateTask found taken is, from the GetTask (BASIC view, no payload) that failed.
+
+    A failed GetTask is ``unknown``, never an error: ALREADY_EXISTS already proved the name taken,
+    so a redelivery would only meet ALREADY_EXISTS again; the state is for the log. (Production
+    needs ``cloudtasks.tasks.get``, which roles/cloudtasks.enqueuer lacks.) The queue exists
+    (CreateTask reached it): NOT_FOUND is the name's reservation.
+    """
+    return TaskState.RESERVED if status_of(error) == "NOT_FOUND" else TaskState.UNKNOWN
+
+
+def make_async_client(emulator_host: str | None) -> tasks_v2.CloudTasksAsyncClient:
+    """Call in the event loop that will use it (a grpc.aio channel belongs to one loop)."""
+    if not emulator_host:
+        return tasks_v2.CloudTasksAsyncClient()
+    import grpc  # only the emulator path needs a hand-made channel
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud.tasks_v2.services.cloud_tasks.transports import (
+        CloudTasksGrpcAsyncIOTransport,
+    )
+
+    transport = CloudTasksGrpcAsyncIOTransport(
+        channel=grpc.aio.insecure_channel(emulator_host),
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+    )
+    return tasks_v2.CloudTasksAsyncClient(transport=transport)
 
 
 def make_client(emulator_host: str | None) -> tasks_v2.CloudTasksClient:

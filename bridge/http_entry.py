@@ -4,6 +4,9 @@ Status codes: 200 created or duplicate; 422 with a FastAPI-style ``{"detail": [.
 invalid request; 413 for a body over the limit; 503 with ``Retry-After`` when Cloud Tasks fails
 in a way that retrying may fix. Without ``idempotency_key`` a random key is used, as before:
 such requests are not deduplicated.
+
+Served on functions-framework's ASGI stack (Starlette): ``handle`` is a coroutine awaiting its
+CreateTask, so one instance serves many callers at once.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from datetime import datetime
 from time import perf_counter
 from typing import Any
 
-import flask
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from bridge.clock import utc_now
 from bridge.config import Settings
 from bridge.envelope import parse_envelope
 from bridge.errors import PermanentError, Reason, TransientError
-from bridge.gateway import TaskGateway
+from bridge.gateway import AsyncTaskGateway
 from bridge.limits import MAX_REQUEST_BYTES, RETRY_AFTER_S
 from bridge.logs import Outcome, duplicate_note, fingerprint, log_outcome
 from bridge.naming import KeyKind
@@ -33,7 +37,7 @@ class HttpBridge:
         self,
         *,
         settings: Settings,
-        gateway: TaskGateway,
+        gateway: AsyncTaskGateway,
         clock: Callable[[], datetime] = utc_now,
         new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
@@ -42,8 +46,8 @@ class HttpBridge:
         self._clock = clock
         self._new_key = new_key
 
-    def handle(self, request: flask.Request) -> flask.Response:
-        if request.path.rstrip("/") != "/enqueue":
+    async def handle(self, request: Request) -> JSONResponse:
+        if request.url.path.rstrip("/") != "/enqueue":
             return _json({"detail": "Not Found"}, 404)
         if request.method != "POST":
             return _json({"detail": "Method Not Allowed"}, 405, Allow="POST")
@@ -51,10 +55,10 @@ class HttpBridge:
         trace = parse_traceparent(request.headers.get(TRACEPARENT))
         traced = log_fields(trace, project_id=self._settings.project_id)
         too_large = _json({"detail": f"request body over {MAX_REQUEST_BYTES} bytes"}, 413)
-        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+        if _content_length(request) > MAX_REQUEST_BYTES:
             return too_large
         # Read at most one byte past the limit, whatever Content-Length claimed (or omitted).
-        body = request.stream.read(MAX_REQUEST_BYTES + 1)
+        body = await _read_at_most(request, MAX_REQUEST_BYTES + 1)
         if len(body) > MAX_REQUEST_BYTES:
             return too_large
         try:
@@ -70,7 +74,7 @@ class HttpBridge:
                 now=now,
                 traceparent=trace.traceparent if trace else None,
             )
-            result = self._gateway.create(spec)
+            result = await self._gateway.create(spec)
         except PermanentError as e:
             _log(Outcome.REJECTED, body, started, reason=e.reason.value, error=e.detail, **traced)
             if e.reason is Reason.TOO_LARGE:
@@ -119,11 +123,27 @@ def _detail_item(error: PermanentError, settings: Settings) -> dict[str, Any]:
     return item
 
 
-def _json(body: dict[str, Any], status: int, **headers: str) -> flask.Response:
-    response = flask.jsonify(body)
-    response.status_code = status
-    response.headers.update(headers)
-    return response
+def _content_length(request: Request) -> int:
+    """The declared length; 0 when absent or unreadable (the read below caps the body anyway)."""
+    try:
+        return int(request.headers.get("content-length", "0"))
+    except ValueError:
+        return 0
+
+
+async def _read_at_most(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    read = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        read += len(chunk)
+        if read >= limit:
+            break  # stop reading: the rest of the body is never pulled from the connection
+    return b"".join(chunks)[:limit]
+
+
+def _json(body: dict[str, Any], status: int, **headers: str) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def _log(

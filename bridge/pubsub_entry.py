@@ -5,6 +5,10 @@ module decides only what happens next.
 
 Ack or retry is decided here and nowhere else: returning acks the message (2xx); raising
 ``TransientError`` makes the function answer 5xx, so Pub/Sub redelivers it.
+
+``handle`` is a coroutine: the function serves many pushes at once on one event loop, each
+awaiting its CreateTask (or its rejection's publish). Everything between the awaits is the
+synchronous core, which never blocks.
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ from bridge.config import Settings
 from bridge.envelope import Envelope
 from bridge.errors import PermanentError, TransientError
 from bridge.event import PubsubMessage, UnreadableMessage, decode_event, printable_id
-from bridge.gateway import TaskGateway
+from bridge.gateway import AsyncTaskGateway
 from bridge.logs import Outcome, duplicate_note, fingerprint, log_outcome
 from bridge.message import SERVICE_ATTRIBUTE, envelope_of, plan_envelope, unwrapped
 from bridge.plan import TaskSpec
-from bridge.rejections import RejectionSink, rejection_for
+from bridge.rejections import AsyncRejectionSink, rejection_for
 from bridge.trace import log_fields, trace_of
 
 
@@ -33,8 +37,8 @@ class PubsubBridge:
         self,
         *,
         settings: Settings,
-        gateway: TaskGateway,
-        rejections: RejectionSink,
+        gateway: AsyncTaskGateway,
+        rejections: AsyncRejectionSink,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._settings = settings
@@ -42,7 +46,7 @@ class PubsubBridge:
         self._rejections = rejections
         self._clock = clock
 
-    def handle(self, *, event_id: str | None, event_time: str | None, data: Any) -> Outcome:
+    async def handle(self, *, event_id: str | None, event_time: str | None, data: Any) -> Outcome:
         """Raised if worth retrying: ``TransientError``. Any other end acks the message."""
         started = perf_counter()
         try:
@@ -55,18 +59,18 @@ class PubsubBridge:
                 attributes={},
                 publish_time=None,
             )
-            return self._reject(unreadable, e, started=started)
+            return await self._reject(unreadable, e, started=started)
         envelope: Envelope | None = None
         try:
             envelope = envelope_of(message)
             spec = plan_envelope(envelope, message, settings=self._settings, now=self._clock())
         except PermanentError as e:
             service = envelope.service if envelope else None
-            return self._reject(message, e, started=started, service=service)
+            return await self._reject(message, e, started=started, service=service)
         try:
-            result = self._gateway.create(spec)
+            result = await self._gateway.create(spec)
         except PermanentError as e:
-            return self._reject(message, e, started=started, service=envelope.service)
+            return await self._reject(message, e, started=started, service=envelope.service)
         except TransientError as e:
             self._log(Outcome.RETRY, message, started, spec=spec, reason=e.code, error=e.detail)
             raise
@@ -84,7 +88,7 @@ class PubsubBridge:
         )
         return outcome
 
-    def _reject(
+    async def _reject(
         self,
         message: PubsubMessage,
         error: PermanentError,
@@ -99,7 +103,7 @@ class PubsubBridge:
             error=error,
         )
         try:
-            self._rejections.reject(rejection)
+            await self._rejections.reject_async(rejection)
         except TransientError as e:
             self._log(
                 Outcome.RETRY,

@@ -16,6 +16,7 @@ The Pub/Sub client is imported and created on the first rejection: most instance
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 from collections.abc import Mapping
@@ -51,6 +52,11 @@ class OutgoingMessage:
 class RejectionSink(Protocol):
     def reject(self, message: OutgoingMessage) -> None:
         """Raised if not stored: ``TransientError`` (the original is then retried, not lost)."""
+
+
+class AsyncRejectionSink(Protocol):
+    async def reject_async(self, message: OutgoingMessage) -> None:
+        """``reject`` on the function's event loop: the same answers, no thread held."""
 
 
 def rejection_for(
@@ -194,15 +200,25 @@ class PubsubRejectionSink:
 
     def reject(self, message: OutgoingMessage) -> None:
         try:
-            future = self._get_publisher().publish(
-                self._topic_path, message.data, **message.attributes
-            )
-            future.result(timeout=self._timeout_s)
+            self._publish(message).result(timeout=self._timeout_s)
         except PUBLISH_FAILURES as e:  # the rejection is not stored: retry
-            raise TransientError(
-                code=type(e).__name__,
-                detail=f"publishing to {self._topic_path}: {self._describe(e)}",
-            ) from e
+            raise self._failed(e) from e
+
+    async def reject_async(self, message: OutgoingMessage) -> None:
+        # The client's future is a concurrent.futures.Future: awaited, it holds no thread.
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(self._publish(message)), self._timeout_s)
+        except PUBLISH_FAILURES as e:  # TimeoutError included
+            raise self._failed(e) from e
+
+    def _publish(self, message: OutgoingMessage) -> Any:
+        return self._get_publisher().publish(self._topic_path, message.data, **message.attributes)
+
+    def _failed(self, error: BaseException) -> TransientError:
+        return TransientError(
+            code=type(error).__name__,
+            detail=f"publishing to {self._topic_path}: {self._describe(error)}",
+        )
 
     def _describe(self, error: BaseException) -> str:
         """The cause in words: a timeout's own message is empty."""
@@ -232,4 +248,7 @@ class DroppingRejectionSink:
     """The explicit opt-out (``DROP_REJECTED=true``): the rejection is only logged, at ERROR."""
 
     def reject(self, message: OutgoingMessage) -> None:
+        return None
+
+    async def reject_async(self, message: OutgoingMessage) -> None:
         return None

@@ -1,7 +1,7 @@
 """``/_emulator/faults``: the fault plan, read and changed at run time over the HTTP port.
 
 - ``GET``: the plan in force, the counts of faults injected by kind, the recent events
-  (``?since=SEQ``: only those after event SEQ);
+  (``?since=SEQ``: only those after event SEQ; ``?limit=N``: the last N of them, 0 for none);
 - ``PUT``: replace the plan with the body's, ``{"faults": [...], "latency": [...], "seed": N}``
   (the same specs as the command line; each key optional);
 - ``POST``: add the body's faults to those in force;
@@ -20,7 +20,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from tasks_emulator import faults
-from tasks_emulator.fault_injection import FaultInjector
+from tasks_emulator.fault_injection import MAX_EVENTS, FaultInjector
 from tasks_emulator.loopback import NotLoopback, require_loopback
 
 PREFIX = "/_emulator/faults"
@@ -56,12 +56,15 @@ def _plan_of(request: Request) -> faults.FaultPlan:
         raise _BadRequest(str(e)) from e
 
 
-def _since(request: Request) -> int:
-    text = request.args.get("since", "0")
+def _number(request: Request, name: str, *, default: int, what: str) -> int:
+    text = request.args.get(name, str(default))
     try:
-        return int(text)
+        value = int(text)
     except ValueError as e:
-        raise _BadRequest(f"since={text!r} is not an event number") from e
+        raise _BadRequest(f"{name}={text!r} is not {what}") from e
+    if value < 0 and name == "limit":
+        raise _BadRequest(f"{name}={text!r} is not {what}")
+    return value
 
 
 def _respond(request: Request, injector: FaultInjector) -> Response:
@@ -74,8 +77,10 @@ def _respond(request: Request, injector: FaultInjector) -> Response:
     try:
         if request.method == "GET":
             report = injector.report()
-            since = _since(request)
-            report["events"] = [event for event in report["events"] if event["seq"] > since]
+            since = _number(request, "since", default=0, what="an event number")
+            limit = _number(request, "limit", default=MAX_EVENTS, what="a count of events >= 0")
+            events = [event for event in report["events"] if event["seq"] > since]
+            report["events"] = events[len(events) - limit :] if limit else []
             return _ok(report)
         if request.method == "PUT":
             injector.replace(_plan_of(request))

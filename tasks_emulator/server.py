@@ -27,7 +27,7 @@ import grpc
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
-from tasks_emulator import api, fault_admin, faults, grpc_api, names, rest_api
+from tasks_emulator import api, console, fault_admin, faults, grpc_api, names, rest_api
 from tasks_emulator.dispatcher import Dispatcher
 from tasks_emulator.errors import ApiError
 from tasks_emulator.fault_injection import FaultInjector, FaultyApi
@@ -180,9 +180,12 @@ class Emulator:
         self._http = make_server(
             options.host,
             options.http_port,
-            DispatcherMiddleware(
-                rest_api.make_rest_app(served, self.issuer, test_helpers=self.service),
-                {fault_admin.PREFIX: fault_admin.make_admin_app(self.faults)},
+            console.mount(
+                DispatcherMiddleware(
+                    rest_api.make_rest_app(served, self.issuer, test_helpers=self.service),
+                    {fault_admin.PREFIX: fault_admin.make_admin_app(self.faults)},
+                ),
+                console.Console(store=self.store, service=self.service, issuer=self.issuer),
             ),
             threaded=True,
         )
@@ -202,6 +205,7 @@ class Emulator:
             f"tasks_emulator ready: grpc {_grpc_address(host, self.grpc_port)} "
             f"http {self.http_url} "
             f"oidc {self.http_url}/.well-known/openid-configuration "
+            f"console {self.http_url}{console.PREFIX}/ "
             f"data-dir {self.options.data_dir or '(memory)'}"
         )
 

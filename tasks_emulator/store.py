@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from tasks_emulator import api
 from tasks_emulator.validation import seconds, set_seconds
@@ -86,6 +86,18 @@ class Taken:
     execution_count: int
     previous_response: int | None
     first_attempt_s: float
+
+
+class TaskPeek(NamedTuple):
+    """One live task as the console lists it (``Store.peek_tasks``); a tuple: 10,000 of them
+    are made per look at a large queue, and a frozen dataclass costs several times as much."""
+
+    name: str
+    due_s: float
+    attempted: bool  # dispatched at least once (a retry waits, or an attempt is in flight)
+    in_flight: bool
+    execution_count: int
+    previous_response: int | None
 
 
 _Statement = tuple[str, Any, bool]  # SQL, its parameters, whether they are many rows
@@ -596,6 +608,43 @@ class Store:
                     (config.name, config.SerializeToString()),
                 )
             self._cmek_configs[config.name] = _copy(config)
+
+    # --- reads for the console (tasks_emulator.console): copies, taken under the lock; nothing
+    # on the dispatch path calls these, and they change nothing.
+    def all_queues(self) -> list[Any]:
+        """Copies of every queue, in name order."""
+        with self._lock:
+            return [_copy(self._queues[name]) for name in sorted(self._queues)]
+
+    def peek_tasks(self, queue: str) -> list[TaskPeek]:
+        """What the console shows of each live task of ``queue``, without parsing one."""
+        peeks = []
+        with self._lock:
+            tasks = self._tasks
+            for name in self._by_queue.get(queue, ()):
+                record = tasks[name]
+                live = record.live is not None
+                peeks.append(
+                    TaskPeek(
+                        name,
+                        record.due_s,
+                        live or record.first_attempt_s > 0.0,
+                        live,
+                        record.execution_count,
+                        record.previous_response,
+                    )
+                )
+        return peeks
+
+    def reserved_in(self, queue: str, *, now_s: float) -> list[tuple[str, float]]:
+        """(name, when it was reserved) of ``queue``'s task names reserved now."""
+        prefix = queue + "/tasks/"
+        with self._lock:
+            return [
+                (name, expiry_s - self._name_reserve_s)
+                for name, expiry_s in self._reserved.items()
+                if expiry_s > now_s and name.startswith(prefix)
+            ]
 
 
 def _save_task(db: _Batch, name: str, record: TaskRecord) -> None:

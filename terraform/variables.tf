@@ -253,9 +253,9 @@ variable "function_cpu" {
 }
 
 variable "function_concurrency" {
-  description = "Requests one instance serves at once. The bridge waits on CreateTask most of the time, so several per vCPU keep it busy; functions-framework serves 4 threads per CPU."
+  description = "Requests one instance serves at once. The bridge is a coroutine on functions-framework's ASGI stack (main.py's functions_framework.aio entry points select it: no THREADS or FUNCTION_USE_ASGI to set): a request holds no thread while it waits on CreateTask (20-50 ms in production), so one vCPU keeps about 80 in flight and stays CPU-bound, about 1,000 messages/s measured (BENCHMARKS.md, \"One instance\"). Far above 80 only queues requests inside the instance, where Cloud Run would start another."
   type        = number
-  default     = 8
+  default     = 80
 
   validation {
     condition     = var.function_concurrency >= 1 && var.function_concurrency <= 1000

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bridge.errors import BridgeError, ConfigError, PermanentError, Reason, TransientError
 
 # Stable: rejected messages carry these in bridge_reason, and `bridge replay --reason` takes them.
@@ -16,19 +18,33 @@ def test_the_reason_codes_never_change() -> None:
     assert [reason.value for reason in Reason] == REASONS
 
 
-def test_each_error_carries_its_context() -> None:
-    config = ConfigError("TASKS_REGION", "bad")
-    assert (str(config), config.variable) == ("TASKS_REGION: bad", "TASKS_REGION")
-    permanent = PermanentError(Reason.TOO_LARGE, "too big", field="payload")
-    assert (permanent.reason, permanent.detail, permanent.field) == (
-        Reason.TOO_LARGE,
-        "too big",
-        "payload",
-    )
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        # What an operator reads first: the variable to fix, the upstream condition.
+        (ConfigError("TASKS_REGION", "'us central' is not a region"), "TASKS_REGION: "),
+        (TransientError(code="UNAVAILABLE", detail="down"), "UNAVAILABLE: down"),
+        (PermanentError(Reason.TOO_LARGE, "payload is 2000000 bytes"), "payload is 2000000 bytes"),
+    ],
+)
+def test_the_message_leads_with_what_to_look_at(error: BridgeError, shown: str) -> None:
+    assert str(error).startswith(shown)
+
+
+def test_ack_or_retry_cannot_be_confused() -> None:
+    """``except TransientError`` (retry) never catches a permanent error (ack), nor the reverse;
+    both are BridgeErrors, and neither is a ConfigError (which stops the instance)."""
+    permanent = PermanentError(Reason.BAD_JSON, "not JSON")
     transient = TransientError(code="UNAVAILABLE", detail="down")
-    assert (str(transient), transient.code, transient.detail) == (
-        "UNAVAILABLE: down",
-        "UNAVAILABLE",
-        "down",
-    )
-    assert all(isinstance(e, BridgeError) for e in (config, permanent, transient))
+    assert not isinstance(permanent, TransientError)
+    assert not isinstance(transient, PermanentError)
+    assert not isinstance(permanent, ConfigError)
+    assert not isinstance(transient, ConfigError)
+    assert isinstance(permanent, BridgeError)
+    assert isinstance(transient, BridgeError)
+
+
+def test_a_transient_error_needs_keywords() -> None:
+    # code and detail are both strings: positional arguments could be swapped unnoticed.
+    with pytest.raises(TypeError):
+        TransientError("UNAVAILABLE", "down")  # type: ignore[call-arg]

@@ -6,59 +6,34 @@ request is built by hand, so the header can be missing or lie, as a hostile clie
 
 from __future__ import annotations
 
-import io
+import asyncio
 import json
-from typing import Any
 
-import flask
 import pytest
+from starlette.responses import Response
 
 from bridge.config import Settings
 from bridge.http_entry import HttpBridge
 from bridge.limits import MAX_REQUEST_BYTES
 from tests.conftest import NOW
-from tests.doubles import FakeGateway
+from tests.doubles import FakeGateway, RequestBody, starlette_request
 
-APP = flask.Flask(__name__)
-
-
-class CountingStream(io.BytesIO):
-    """The request body; remembers how many bytes were read from it."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.read_bytes = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        chunk = super().read(size)
-        self.read_bytes += len(chunk)
-        return chunk
-
-    def readinto(self, buffer: Any) -> int:
-        count = super().readinto(buffer)
-        self.read_bytes += count
-        return count
+CHUNK_BYTES = 65_536  # what uvicorn hands the app at a time, about
 
 
 def post(
     bridge: HttpBridge, body: bytes, *, content_length: int | None
-) -> tuple[flask.Response, CountingStream]:
-    stream = CountingStream(body)
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/enqueue",
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": stream,
-        "CONTENT_TYPE": "application/json",
-    }
-    if content_length is None:
-        environ["wsgi.input_terminated"] = True  # a chunked body: the server knows where it ends
-    else:
-        environ["CONTENT_LENGTH"] = str(content_length)
-    with APP.app_context():
-        return bridge.handle(flask.Request(environ)), stream
+) -> tuple[Response, RequestBody]:
+    """``content_length`` None: a chunked body (the server knows where it ends); else the
+    server delivers what the header claimed, as an HTTP server frames a request."""
+    delivered = body if content_length is None else body[:content_length]
+    stream = RequestBody(
+        [delivered[i : i + CHUNK_BYTES] for i in range(0, len(delivered), CHUNK_BYTES)]
+    )
+    headers = {"Content-Type": "application/json"}
+    if content_length is not None:
+        headers["Content-Length"] = str(content_length)
+    return asyncio.run(bridge.handle(starlette_request(stream, headers=headers))), stream
 
 
 @pytest.fixture
@@ -74,9 +49,11 @@ def envelope_of_size(size: int) -> bytes:
 def test_without_content_length_a_body_over_the_cap_is_413_read_no_further(
     bridge: HttpBridge, gateway: FakeGateway
 ) -> None:
-    response, stream = post(bridge, envelope_of_size(MAX_REQUEST_BYTES + 5000), content_length=None)
+    body = envelope_of_size(MAX_REQUEST_BYTES + 10 * CHUNK_BYTES)
+    response, stream = post(bridge, body, content_length=None)
     assert response.status_code == 413
-    assert stream.read_bytes <= MAX_REQUEST_BYTES + 1
+    # An ASGI body comes in chunks: one past the cap is pulled at most, never the rest.
+    assert stream.read_bytes <= MAX_REQUEST_BYTES + CHUNK_BYTES
     assert gateway.calls == 0
 
 
@@ -115,5 +92,5 @@ def test_a_body_exactly_at_the_cap_is_read_and_judged_by_its_payload(
     response, stream = post(bridge, body, content_length=len(body))
     assert stream.read_bytes == len(body)  # read whole: not cut by the request cap
     assert response.status_code == 413  # its payload is over MAX_BODY_BYTES
-    assert response.get_json()["detail"].startswith("payload:")
+    assert json.loads(bytes(response.body))["detail"].startswith("payload:")
     assert gateway.calls == 0

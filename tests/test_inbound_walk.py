@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import pytest
-from flask.testing import FlaskClient
 from google.api_core import exceptions as core_exceptions
 
 import bridge.rejections
 import bridge.wrapped
 from bridge.wrapped import wrap
+from tests import test_main_contract as contract
 from tests.conftest import push_body
-from tests.test_main_contract import ENVELOPE, FakePublisher, FakeTasksClient, ce_headers, serve
+from tests.test_main_contract import ENVELOPE, Client, FakePublisher, FakeTasksClient, ce_headers
 
 SINK = Path(bridge.rejections.__file__).resolve()
 WRAPPED = Path(bridge.wrapped.__file__).resolve()
@@ -30,7 +30,8 @@ WRAPPED = Path(bridge.wrapped.__file__).resolve()
 
 @contextmanager
 def files_entered() -> Iterator[set[Path]]:
-    """The source files of every Python function called inside the block (this thread)."""
+    """The source files of every Python function called inside the block (in any thread started
+    meanwhile, too: the test client serves the ASGI app from one of its own)."""
     seen: set[str] = set()
 
     def profile(frame: FrameType, event: str, arg: Any) -> None:
@@ -39,40 +40,29 @@ def files_entered() -> Iterator[set[Path]]:
 
     entered: set[Path] = set()
     sys.setprofile(profile)
+    threading.setprofile(profile)
     try:
         yield entered
     finally:
+        threading.setprofile(None)
         sys.setprofile(None)
         entered.update(Path(name).resolve() for name in seen if not name.startswith("<"))
 
 
-@pytest.fixture
-def tasks(monkeypatch: pytest.MonkeyPatch) -> FakeTasksClient:
-    client = FakeTasksClient()
-    monkeypatch.setattr("bridge.gateway.make_client", lambda host: client)
-    return client
+# The contract tests' fixtures (the real main.py; fake Cloud Tasks client and publisher), reused.
+tasks = contract.tasks
+publisher = contract.publisher
+function = contract.function
 
 
-@pytest.fixture
-def publisher(monkeypatch: pytest.MonkeyPatch) -> FakePublisher:
-    fake = FakePublisher()
-    monkeypatch.setattr("bridge.rejections.make_publisher", lambda: fake)
-    return fake
-
-
-@pytest.fixture
-def function(tasks: FakeTasksClient, publisher: FakePublisher) -> FlaskClient:
-    return serve("enqueue", "cloudevent")
-
-
-def walk(function: FlaskClient, body: dict[str, Any]) -> set[Path]:
+def walk(function: Client, body: dict[str, Any]) -> set[Path]:
     with files_entered() as entered:
         assert function.post("/", headers=ce_headers(), json=body).status_code == 200
     return entered
 
 
 def test_a_task_created_never_enters_the_sink(
-    function: FlaskClient, tasks: FakeTasksClient, publisher: FakePublisher
+    function: Client, tasks: FakeTasksClient, publisher: FakePublisher
 ) -> None:
     entered = walk(function, push_body(ENVELOPE))
     assert len(tasks.requests) == 1
@@ -82,7 +72,7 @@ def test_a_task_created_never_enters_the_sink(
 
 
 def test_a_wrapped_replay_is_unwrapped_without_entering_the_sink(
-    function: FlaskClient, tasks: FakeTasksClient, publisher: FakePublisher
+    function: Client, tasks: FakeTasksClient, publisher: FakePublisher
 ) -> None:
     data = wrap(json.dumps(ENVELOPE).encode(), {"bridge_origin_message_id": "4343"})
     entered = walk(function, push_body(data.decode(), attributes={"bridge_wrapped": "true"}))
@@ -93,7 +83,7 @@ def test_a_wrapped_replay_is_unwrapped_without_entering_the_sink(
 
 
 def test_a_duplicate_never_enters_the_sink(
-    function: FlaskClient, tasks: FakeTasksClient, publisher: FakePublisher
+    function: Client, tasks: FakeTasksClient, publisher: FakePublisher
 ) -> None:
     tasks.errors.append(core_exceptions.AlreadyExists("task exists"))
     entered = walk(function, push_body(ENVELOPE))
@@ -103,7 +93,7 @@ def test_a_duplicate_never_enters_the_sink(
 
 
 def test_a_rejected_message_does_enter_the_sink(
-    function: FlaskClient, tasks: FakeTasksClient, publisher: FakePublisher
+    function: Client, tasks: FakeTasksClient, publisher: FakePublisher
 ) -> None:
     entered = walk(function, push_body("{not json"))
     assert tasks.requests == []

@@ -33,6 +33,7 @@ DEPLOYED = [
     "bridge/naming.py",
     "bridge/plan.py",
     "bridge/pubsub_entry.py",
+    "bridge/push.py",
     "bridge/rejections.py",
     "bridge/task.py",
     "bridge/trace.py",

@@ -1,23 +1,27 @@
 """Contract tests: the real main.py served by functions-framework, with each event shape.
 
 Only the two network edges are replaced (the Cloud Tasks client and the Pub/Sub publisher);
-everything between the HTTP request and the CreateTask call is the deployed code.
+everything between the HTTP request and the CreateTask call is the deployed code: the ASGI app
+functions-framework builds for it (``create_app`` sees the ``functions_framework.aio`` entry
+points), driven by Starlette's test client.
 """
 
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import json
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from functions_framework import create_app
 from google.api_core import exceptions as core_exceptions
 from google.pubsub_v1 import types as pubsub_types
+from starlette.testclient import TestClient
 
 from bridge.config import load_settings
 from bridge.errors import ConfigError
@@ -38,13 +42,13 @@ class FakeTasksClient:
         self.errors: list[Exception] = []
         self.get_errors: list[Exception] = []
 
-    def create_task(self, *, request: Any, timeout: float) -> Any:
+    async def create_task(self, *, request: Any, timeout: float) -> Any:
         self.requests.append(request)
         if self.errors:
             raise self.errors.pop(0)
         return request.task
 
-    def get_task(self, *, request: Any, timeout: float) -> Any:
+    async def get_task(self, *, request: Any, timeout: float) -> Any:
         if self.get_errors:
             raise self.get_errors.pop(0)
         return request
@@ -52,31 +56,28 @@ class FakeTasksClient:
 
 class FakePublisher:
     """Publishes nowhere, but builds the message as the real client does (so a string that is not
-    UTF-8 fails here as it would there)."""
+    UTF-8 fails here as it would there). Its futures are the client's kind (concurrent.futures):
+    done at once, or never when ``silent``."""
 
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes, dict[str, str]]] = []
-        self.timeouts_s: list[float] = []
+        self.silent = False
 
     def publish(self, topic: str, data: bytes, **attributes: str) -> Any:
         pubsub_types.PubsubMessage.serialize(
             pubsub_types.PubsubMessage(data=data, attributes=attributes)
         )
         self.published.append((topic, data, attributes))
-        waits = self.timeouts_s
-
-        class Done:
-            def result(self, timeout: float) -> str:
-                waits.append(timeout)
-                return "id"
-
-        return Done()
+        future: concurrent.futures.Future[str] = concurrent.futures.Future()
+        if not self.silent:
+            future.set_result("id")
+        return future
 
 
 @pytest.fixture
 def tasks(monkeypatch: pytest.MonkeyPatch) -> FakeTasksClient:
     client = FakeTasksClient()
-    monkeypatch.setattr("bridge.gateway.make_client", lambda host: client)
+    monkeypatch.setattr("bridge.gateway.make_async_client", lambda host: client)
     return client
 
 
@@ -87,20 +88,58 @@ def publisher(monkeypatch: pytest.MonkeyPatch) -> FakePublisher:
     return fake
 
 
-def serve(target: str, signature: str, **env: str) -> FlaskClient:
+class Answer:
+    """A response, read as the tests below read it."""
+
+    def __init__(self, response: Any) -> None:
+        self.status_code: int = response.status_code
+        self.headers = response.headers
+        self._response = response
+
+    def get_json(self) -> Any:
+        return self._response.json()
+
+
+class Client:
+    """The served function, posted to as a push subscription or a caller would."""
+
+    def __init__(self, app: Any) -> None:
+        self._client = TestClient(app, raise_server_exceptions=False)
+
+    def post(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        data: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> Answer:
+        headers = dict(headers or {})
+        if content_type:
+            headers["Content-Type"] = content_type
+        if json is not None:
+            return Answer(self._client.post(path, json=json, headers=headers))
+        content = data.encode() if isinstance(data, str) else data
+        return Answer(self._client.post(path, content=content, headers=headers))
+
+    def get(self, path: str) -> Answer:
+        return Answer(self._client.get(path))
+
+
+def serve(target: str, signature: str, **env: str) -> Client:
     os.environ.update(old_enqueuer_env() | env)
     os.environ["FUNCTION_TARGET"] = target
-    client: FlaskClient = create_app(target, MAIN, signature).test_client()
-    return client
+    return Client(create_app(target, MAIN, signature))
 
 
 @pytest.fixture
-def function(tasks: FakeTasksClient, publisher: FakePublisher) -> FlaskClient:
+def function(tasks: FakeTasksClient, publisher: FakePublisher) -> Client:
     return serve("enqueue", "cloudevent")
 
 
 @pytest.fixture
-def http(tasks: FakeTasksClient) -> FlaskClient:
+def http(tasks: FakeTasksClient) -> Client:
     return serve("enqueue_http", "http")
 
 
@@ -116,7 +155,7 @@ def ce_headers(**extra: str) -> dict[str, str]:
     }
 
 
-def test_eventarc_binary_mode(function: FlaskClient, tasks: FakeTasksClient) -> None:
+def test_eventarc_binary_mode(function: Client, tasks: FakeTasksClient) -> None:
     response = function.post("/", headers=ce_headers(), json=push_body(ENVELOPE))
     assert response.status_code == 200
     (request,) = tasks.requests
@@ -124,7 +163,7 @@ def test_eventarc_binary_mode(function: FlaskClient, tasks: FakeTasksClient) -> 
     assert json.loads(request.task.http_request.body) == ENVELOPE["payload"]
 
 
-def test_eventarc_structured_mode(function: FlaskClient, tasks: FakeTasksClient) -> None:
+def test_eventarc_structured_mode(function: Client, tasks: FakeTasksClient) -> None:
     event = {
         "specversion": "1.0",
         "id": "1001",
@@ -142,7 +181,7 @@ def test_eventarc_structured_mode(function: FlaskClient, tasks: FakeTasksClient)
 
 
 @pytest.mark.parametrize("path", ["/", "/projects/demo-project/topics/enqueue-requests"])
-def test_raw_push_body(function: FlaskClient, tasks: FakeTasksClient, path: str) -> None:
+def test_raw_push_body(function: Client, tasks: FakeTasksClient, path: str) -> None:
     response = function.post(path, json=push_body(ENVELOPE, attributes={}))
     assert response.status_code == 200
     (request,) = tasks.requests
@@ -150,7 +189,7 @@ def test_raw_push_body(function: FlaskClient, tasks: FakeTasksClient, path: str)
 
 
 def test_raw_push_attribute_only_message_with_empty_data(
-    function: FlaskClient, tasks: FakeTasksClient, publisher: FakePublisher
+    function: Client, tasks: FakeTasksClient, publisher: FakePublisher
 ) -> None:
     body = push_body("", attributes={"service": "brain"})
     assert function.post("/", json=body).status_code == 200
@@ -160,15 +199,20 @@ def test_raw_push_attribute_only_message_with_empty_data(
 
 
 def test_a_rejection_waits_publish_timeout_s_not_the_createtask_timeout(
-    tasks: FakeTasksClient, publisher: FakePublisher
+    tasks: FakeTasksClient, publisher: FakePublisher, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    function = serve("enqueue", "cloudevent", TASKS_TIMEOUT_S="7", PUBLISH_TIMEOUT_S="25")
+    function = serve("enqueue", "cloudevent", TASKS_TIMEOUT_S="7", PUBLISH_TIMEOUT_S="1")
+    publisher.silent = True  # Pub/Sub never confirms
     body = push_body("", attributes={"service": "brain"})
-    assert function.post("/", json=body).status_code == 200
-    assert publisher.timeouts_s == [25.0]
+    started = time.monotonic()
+    assert function.post("/", json=body).status_code == 503  # not stored: redelivered
+    assert 1 <= time.monotonic() - started < 5
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line["outcome"] == "retry"
+    assert "no confirmation within 1 s" in line["error"]
 
 
-def test_raw_push_without_data_is_refused_by_functions_framework(function: FlaskClient) -> None:
+def test_raw_push_without_data_is_refused_by_functions_framework(function: Client) -> None:
     # Documented limitation: functions-framework answers 400 before the bridge runs, so such a
     # message can only end in the dead-letter topic. Our publishers always send data.
     body = push_body("{}")
@@ -178,7 +222,7 @@ def test_raw_push_without_data_is_refused_by_functions_framework(function: Flask
 
 @pytest.mark.parametrize("name", ["binary", "text", "duplicatedFields"])
 def test_google_cloudevents_samples_are_rejected_with_their_data(
-    function: FlaskClient, publisher: FakePublisher, name: str
+    function: Client, publisher: FakePublisher, name: str
 ) -> None:
     sample = json.loads((SAMPLES / f"MessagePublishedData-{name}.json").read_text())
     response = function.post("/", headers=ce_headers(), json=sample)
@@ -191,7 +235,7 @@ def test_google_cloudevents_samples_are_rejected_with_their_data(
 
 
 def test_a_transient_failure_answers_503_for_redelivery(
-    function: FlaskClient, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
+    function: Client, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tasks.errors.append(core_exceptions.ServiceUnavailable("down"))
     assert function.post("/", json=push_body(ENVELOPE)).status_code == 503
@@ -201,9 +245,18 @@ def test_a_transient_failure_answers_503_for_redelivery(
     assert function.post("/", json=push_body(ENVELOPE)).status_code == 200
 
 
-def test_duplicate_is_acked(function: FlaskClient, tasks: FakeTasksClient) -> None:
+def test_duplicate_is_acked_as_a_duplicate_not_a_rejection(
+    function: Client,
+    tasks: FakeTasksClient,
+    publisher: FakePublisher,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     tasks.errors.append(core_exceptions.AlreadyExists("exists"))
-    assert function.post("/", json=push_body(ENVELOPE)).status_code == 200
+    assert function.post("/", json=push_body(ENVELOPE)).status_code == 200  # acked
+    # A rejection is acked with 200 too: what makes it a duplicate is the log and no rejection.
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["outcome"] == "duplicate"
+    assert publisher.published == []
+    assert len(tasks.requests) == 1
 
 
 @pytest.mark.parametrize(
@@ -216,7 +269,7 @@ def test_duplicate_is_acked(function: FlaskClient, tasks: FakeTasksClient) -> No
     ],
 )
 def test_a_duplicate_logs_its_task_state(
-    function: FlaskClient,
+    function: Client,
     tasks: FakeTasksClient,
     capsys: pytest.CaptureFixture[str],
     get_error: Exception | None,
@@ -235,7 +288,7 @@ def test_a_duplicate_logs_its_task_state(
 
 
 def test_aborted_is_retried_not_acked_as_a_duplicate(
-    function: FlaskClient, tasks: FakeTasksClient, publisher: FakePublisher
+    function: Client, tasks: FakeTasksClient, publisher: FakePublisher
 ) -> None:
     tasks.errors.append(core_exceptions.Aborted("concurrent modification"))  # also a Conflict
     assert function.post("/", json=push_body(ENVELOPE)).status_code == 503
@@ -254,7 +307,7 @@ def test_aborted_is_retried_not_acked_as_a_duplicate(
     ],
 )
 def test_hostile_pushes_are_answered_2xx_never_5xx(
-    function: FlaskClient,
+    function: Client,
     tasks: FakeTasksClient,
     publisher: FakePublisher,
     message: dict[str, Any],
@@ -295,9 +348,7 @@ def test_a_bad_variable_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None
 # --- POST /enqueue --------------------------------------------------------------------------
 
 
-def test_http_created_answers_like_the_old_enqueuer(
-    http: FlaskClient, tasks: FakeTasksClient
-) -> None:
+def test_http_created_answers_like_the_old_enqueuer(http: Client, tasks: FakeTasksClient) -> None:
     response = http.post("/enqueue", json=ENVELOPE)
     assert response.status_code == 200
     body = response.get_json()
@@ -314,7 +365,7 @@ def test_http_created_answers_like_the_old_enqueuer(
     assert "X-Pubsub-Message-Id" not in request.task.http_request.headers
 
 
-def test_http_duplicate(http: FlaskClient, tasks: FakeTasksClient) -> None:
+def test_http_duplicate(http: Client, tasks: FakeTasksClient) -> None:
     tasks.errors.append(core_exceptions.AlreadyExists("exists"))
     response = http.post("/enqueue", json=ENVELOPE)
     assert response.status_code == 200
@@ -323,7 +374,7 @@ def test_http_duplicate(http: FlaskClient, tasks: FakeTasksClient) -> None:
 
 
 def test_http_reserved_duplicate_says_it_will_not_run(
-    http: FlaskClient, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
+    http: Client, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tasks.errors.append(core_exceptions.AlreadyExists("exists"))
     tasks.get_errors.append(core_exceptions.NotFound("existed recently"))
@@ -338,7 +389,7 @@ def test_http_reserved_duplicate_says_it_will_not_run(
     assert "will NOT run" in line["message"]
 
 
-def test_http_aborted_is_503_not_a_duplicate(http: FlaskClient, tasks: FakeTasksClient) -> None:
+def test_http_aborted_is_503_not_a_duplicate(http: Client, tasks: FakeTasksClient) -> None:
     tasks.errors.append(core_exceptions.Aborted("concurrent modification"))
     response = http.post("/enqueue", json=ENVELOPE)
     assert response.status_code == 503
@@ -346,7 +397,7 @@ def test_http_aborted_is_503_not_a_duplicate(http: FlaskClient, tasks: FakeTasks
     assert "ABORTED" in response.get_json()["detail"]
 
 
-def test_http_without_key_gets_a_random_one(http: FlaskClient, tasks: FakeTasksClient) -> None:
+def test_http_without_key_gets_a_random_one(http: Client, tasks: FakeTasksClient) -> None:
     unkeyed = {"service": "brain", "payload": {}}
     first = http.post("/enqueue", json=unkeyed).get_json()
     second = http.post("/enqueue", json=unkeyed).get_json()
@@ -357,13 +408,13 @@ def test_http_without_key_gets_a_random_one(http: FlaskClient, tasks: FakeTasksC
     )
 
 
-def test_http_delay_counts_from_now(http: FlaskClient, tasks: FakeTasksClient) -> None:
+def test_http_delay_counts_from_now(http: Client, tasks: FakeTasksClient) -> None:
     http.post("/enqueue", json={"service": "brain", "payload": {}, "delay_s": 3600})
     scheduled = tasks.requests[0].task.schedule_time
     assert abs(scheduled - (datetime.now(UTC) + timedelta(hours=1))) < timedelta(seconds=30)
 
 
-def test_http_unknown_service_is_422_listing_the_known_ones(http: FlaskClient) -> None:
+def test_http_unknown_service_is_422_listing_the_known_ones(http: Client) -> None:
     response = http.post("/enqueue", json={"service": "cerebro", "payload": {}})
     assert response.status_code == 422
     (item,) = response.get_json()["detail"]
@@ -393,7 +444,7 @@ def test_http_unknown_service_is_422_listing_the_known_ones(http: FlaskClient) -
     ],
 )
 def test_http_invalid_requests_are_422(
-    http: FlaskClient, body: bytes, kind: str, loc: list[str]
+    http: Client, body: bytes, kind: str, loc: list[str]
 ) -> None:
     response = http.post("/enqueue", data=body, content_type="application/json")
     assert response.status_code == 422
@@ -409,7 +460,7 @@ def test_http_payload_over_the_limit_is_413(tasks: FakeTasksClient) -> None:
     assert tasks.requests == []
 
 
-def test_http_request_over_10_mb_is_413(http: FlaskClient) -> None:
+def test_http_request_over_10_mb_is_413(http: Client) -> None:
     body = b'{"service": "brain", "payload": {"x": "' + b"y" * MAX_REQUEST_BYTES + b'"}}'
     response = http.post("/enqueue", data=body, content_type="application/json")
     assert response.status_code == 413
@@ -417,7 +468,7 @@ def test_http_request_over_10_mb_is_413(http: FlaskClient) -> None:
 
 
 def test_http_transient_failure_is_503_with_retry_after(
-    http: FlaskClient, tasks: FakeTasksClient
+    http: Client, tasks: FakeTasksClient
 ) -> None:
     tasks.errors.append(core_exceptions.DeadlineExceeded("slow"))
     response = http.post("/enqueue", json=ENVELOPE)
@@ -425,7 +476,7 @@ def test_http_transient_failure_is_503_with_retry_after(
     assert response.headers["Retry-After"] == "5"
 
 
-def test_http_other_paths_and_methods(http: FlaskClient) -> None:
+def test_http_other_paths_and_methods(http: Client) -> None:
     assert http.post("/other", json=ENVELOPE).status_code == 404
     response = http.get("/enqueue")
     assert response.status_code == 405
@@ -438,7 +489,7 @@ def test_http_entry_works_with_the_old_environment_alone(tasks: FakeTasksClient)
     os.environ.clear()
     os.environ.update(env)
     os.environ["FUNCTION_TARGET"] = "enqueue_http"
-    client = create_app("enqueue_http", MAIN, "http").test_client()
+    client = Client(create_app("enqueue_http", MAIN, "http"))
     assert client.post("/enqueue", json=ENVELOPE).status_code == 200
     assert load_settings(env).rejected_topic is None
 
@@ -456,7 +507,7 @@ TRACEPARENT = f"00-{TRACE_ID}-{SPAN_ID}-01"
 
 @pytest.mark.parametrize("attribute", ["traceparent", "googclient_traceparent"])
 def test_a_published_trace_reaches_the_worker_and_every_log_line(
-    function: FlaskClient,
+    function: Client,
     tasks: FakeTasksClient,
     capsys: pytest.CaptureFixture[str],
     attribute: str,
@@ -476,7 +527,7 @@ def test_a_published_trace_reaches_the_worker_and_every_log_line(
 
 
 def test_a_rejected_message_keeps_its_trace_in_the_log(
-    function: FlaskClient, capsys: pytest.CaptureFixture[str]
+    function: Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
     body = push_body({"service": "nope", "payload": {}}, attributes={"traceparent": TRACEPARENT})
     assert function.post("/", json=body).status_code == 200
@@ -490,7 +541,7 @@ def test_a_rejected_message_keeps_its_trace_in_the_log(
     ["00-xyz", TRACEPARENT.upper(), f"ff-{TRACE_ID}-{SPAN_ID}-01", f"00-{'0' * 32}-{SPAN_ID}-01"],
 )
 def test_an_invalid_trace_is_ignored_never_rejected(
-    function: FlaskClient, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str], value: str
+    function: Client, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str], value: str
 ) -> None:
     body = push_body(ENVELOPE, attributes={"traceparent": value})
     assert function.post("/", json=body).status_code == 200
@@ -502,7 +553,7 @@ def test_an_invalid_trace_is_ignored_never_rejected(
 
 
 def test_an_invalid_traceparent_falls_back_to_pubsubs_own(
-    function: FlaskClient, tasks: FakeTasksClient
+    function: Client, tasks: FakeTasksClient
 ) -> None:
     attributes = {"traceparent": "garbage", "googclient_traceparent": TRACEPARENT}
     assert function.post("/", json=push_body(ENVELOPE, attributes=attributes)).status_code == 200
@@ -511,7 +562,7 @@ def test_an_invalid_traceparent_falls_back_to_pubsubs_own(
 
 
 def test_http_trace_header_is_forwarded_and_logged(
-    http: FlaskClient, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
+    http: Client, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     response = http.post("/enqueue", json=ENVELOPE, headers={"traceparent": TRACEPARENT})
     assert response.status_code == 200
@@ -522,7 +573,7 @@ def test_http_trace_header_is_forwarded_and_logged(
 
 
 def test_the_python_publishers_trace_reaches_the_worker_and_the_log(
-    function: FlaskClient, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
+    function: Client, tasks: FakeTasksClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from bridge.publishing.publisher import build_envelope, envelope_message, traced_message
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -20,7 +21,6 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-import flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +32,7 @@ from bridge.limits import MAX_DELAY_S
 from bridge.logs import Outcome
 from bridge.pubsub_entry import PubsubBridge
 from tests.conftest import NOW, old_enqueuer_env, push_body
-from tests.doubles import FakeGateway, RecordingSink
+from tests.doubles import FakeGateway, RecordingSink, starlette_request
 
 SETTINGS = load_settings(old_enqueuer_env())
 # `make fuzz` multiplies every example count by FUZZ_SCALE (20 unless set: see the Makefile);
@@ -88,6 +88,10 @@ def envelopes(draw: st.DrawFn) -> dict[str, Any]:
     return envelope
 
 
+def handle(bridge: PubsubBridge, body: object) -> Outcome:
+    return asyncio.run(bridge.handle(event_id=None, event_time=None, data=body))
+
+
 def make_bridge(config: Settings = SETTINGS) -> tuple[PubsubBridge, FakeGateway, RecordingSink]:
     gateway, sink = FakeGateway(), RecordingSink()
     return (
@@ -108,14 +112,14 @@ def test_valid_envelopes_become_one_deterministic_task(
 ) -> None:
     bridge, gateway, sink = make_bridge()
     body = push_body(envelope, message_id=message_id)
-    assert bridge.handle(event_id=None, event_time=None, data=body) is Outcome.CREATED
+    assert handle(bridge, body) is Outcome.CREATED
     (spec,) = gateway.created.values()
     assert TASK_NAME.fullmatch(spec.task_name)
     assert json.loads(spec.body) == envelope["payload"]
     assert spec.route.service == envelope["service"]
     assert all(HEADER_VALUE.fullmatch(v) for v in spec.headers.values())
     # Redelivered: the same name, so Cloud Tasks would refuse a second task.
-    assert bridge.handle(event_id=None, event_time=None, data=body) is Outcome.DUPLICATE
+    assert handle(bridge, body) is Outcome.DUPLICATE
     assert sink.rejected == []
 
 
@@ -127,10 +131,8 @@ def test_attribute_mode_gives_the_same_task_as_envelope_mode(envelope: dict[str,
         k: str(envelope[k]) for k in ("delay_s", "idempotency_key", "deadline_s") if k in envelope
     }
     by_envelope, by_attributes = make_bridge(), make_bridge()
-    by_envelope[0].handle(event_id=None, event_time=None, data=push_body(envelope))
-    by_attributes[0].handle(
-        event_id=None, event_time=None, data=push_body(envelope["payload"], attributes=attributes)
-    )
+    handle(by_envelope[0], push_body(envelope))
+    handle(by_attributes[0], push_body(envelope["payload"], attributes=attributes))
     (one,) = by_envelope[1].created.values()
     (two,) = by_attributes[1].created.values()
     assert (one.task_name, one.schedule_time, one.deadline_s) == (
@@ -216,7 +218,7 @@ def test_each_malformation_is_rejected_with_its_reason(case: tuple[bytes, Reason
     bridge, gateway, sink = make_bridge()
     body = push_body("", attributes={"origin": "sheet"}, message_id="55")
     body["message"]["data"] = base64.b64encode(data).decode()
-    assert bridge.handle(event_id=None, event_time=None, data=body) is Outcome.REJECTED
+    assert handle(bridge, body) is Outcome.REJECTED
     (rejected,) = sink.rejected
     assert rejected.attributes["bridge_reason"] == reason.value
     assert rejected.data == data  # nothing lost
@@ -245,7 +247,7 @@ def test_arbitrary_messages_become_a_task_or_a_classified_rejection(
     bridge, gateway, sink = make_bridge(replace(SETTINGS, max_body_bytes=200))
     body = push_body("", attributes=attributes)
     body["message"]["data"] = base64.b64encode(data).decode()
-    outcome = bridge.handle(event_id=None, event_time=None, data=body)
+    outcome = handle(bridge, body)
     if outcome is Outcome.REJECTED:
         (rejected,) = sink.rejected
         assert Reason(rejected.attributes["bridge_reason"])  # a documented code
@@ -280,9 +282,6 @@ def test_decoding_arbitrary_events_only_raises_permanent_errors(
     assert reason in (Reason.BAD_EVENT, Reason.BAD_BASE64)
 
 
-APP = flask.Flask("fuzz")
-
-
 @settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     body=st.binary(max_size=400) | envelopes().map(encode) | malformed().map(lambda c: c[0]),
@@ -306,9 +305,8 @@ def test_http_entry_answers_every_body_with_a_defined_status(
     headers["Content-Type"] = "application/json"
     if traceparent.isascii() and traceparent.isprintable():
         headers["traceparent"] = traceparent
-    with APP.test_request_context("/enqueue", method="POST", data=body, headers=headers):
-        response = bridge.handle(flask.request)
-    answer = response.get_json()
+    response = asyncio.run(bridge.handle(starlette_request(body, headers=headers)))
+    answer = json.loads(bytes(response.body))
     assert response.status_code in (200, 413, 422)
     if response.status_code == 200:
         (spec,) = gateway.created.values()
@@ -375,7 +373,7 @@ def test_no_push_makes_a_5xx_or_an_unsafe_header(
         message["data"] = base64.b64encode(encode(envelope)).decode()
     # Returning is a 2xx; a TransientError would be a 503 (here: a rejection Pub/Sub would
     # refuse, forever), anything else a 500.
-    outcome = bridge.handle(event_id=None, event_time=None, data={"message": message})
+    outcome = handle(bridge, {"message": message})
     if outcome is Outcome.REJECTED:
         (rejected,) = sink.rejected  # the strict sink took it: Pub/Sub would store it
         assert Reason(rejected.attributes["bridge_reason"])
@@ -402,8 +400,8 @@ def test_no_request_to_post_enqueue_makes_a_500(service: str, key: str, payload_
         json.dumps(envelope).encode(),  # lone surrogates as \ud800 escapes
         json.dumps(envelope, ensure_ascii=False).encode("utf-8", "surrogatepass"),
     ):
-        with APP.test_request_context("/enqueue", method="POST", data=body):
-            response = bridge.handle(flask.request)
-        assert response.status_code in (200, 422), response.get_json()
+        request = starlette_request(body, headers={"Content-Type": "application/json"})
+        response = asyncio.run(bridge.handle(request))
+        assert response.status_code in (200, 422), response.body
     for spec in gateway.created.values():
         assert all(HEADER_VALUE.fullmatch(v) for v in spec.headers.values()), spec.headers

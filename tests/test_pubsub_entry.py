@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from datetime import timedelta
@@ -21,7 +22,7 @@ ENVELOPE = {"service": "brain", "payload": {"texto": "ñandú"}, "idempotency_ke
 
 
 def handle(bridge: PubsubBridge, body: object) -> Outcome:
-    return bridge.handle(event_id="ce-1", event_time=None, data=body)
+    return asyncio.run(bridge.handle(event_id="ce-1", event_time=None, data=body))
 
 
 def test_an_envelope_becomes_one_task(

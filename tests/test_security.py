@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tracemalloc
 
@@ -16,7 +17,7 @@ from tests.doubles import FakeGateway, RecordingSink
 
 
 def handle(bridge: PubsubBridge, body: object) -> Outcome:
-    return bridge.handle(event_id="1", event_time=None, data=body)
+    return asyncio.run(bridge.handle(event_id="1", event_time=None, data=body))
 
 
 @pytest.mark.parametrize("field", ["url", "audience", "queue", "headers", "oidc_token"])

@@ -11,6 +11,10 @@ and nothing here is deployed.
     caller_check.py             Cloud Run's IAM in miniature: the OIDC token, audience, caller
     worker.py                   the recording worker standing in for the four services
     runner.py                   the Stack: starts, wires and stops all of the above
+    outcomes.py                 what became of each published message (taps + the function's log)
+    feed.py                     the taps on the stack's topics and the function's log, as they grow
+    bridge_page.py              the bridge's page (messages, outcomes, replay) and demo's report
+    page/                       its static HTML, JS and CSS
     demo.py                     ``make demo``: publishes real messages and prints a report
     __main__.py                 ``python -m bridge.stack demo|up``
 """

@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from types import FrameType
 
-from bridge.stack import demo
+from bridge.stack import bridge_page, demo
 from bridge.stack.procs import MissingPrerequisite, StackError
 from bridge.stack.runner import (
     CALLER_SA,
@@ -72,10 +72,32 @@ def up() -> int:
             worker_urls=urls,
             extra_env=audiences,
         ) as s:
-            pubsub = f"http://{s.pubsub_host}/"
-            print(
-                f"""
+            page = bridge_page.for_stack(s).start()
+            try:
+                return _serve(s, page)
+            finally:
+                page.stop()
+    except KeyboardInterrupt:
+        print("\nstopped every process the stack started", flush=True)
+    except MissingPrerequisite as err:
+        print(f"make up: {err}", file=sys.stderr)
+        return 2
+    except StackError as err:
+        print(f"make up: the stack failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _serve(s: Stack, page: bridge_page.BridgePage) -> int:
+    """Print how to use the running stack, then keep it up until a process dies (or Ctrl-C)."""
+    pubsub = f"http://{s.pubsub_host}/"
+    print(
+        f"""
 The local stack is up. Ctrl-C stops every process it started.
+
+  Look at it in a browser:
+  messages and outcomes  {page.url}  (what the bridge did with each message; replay)
+  Cloud Tasks console    {s.console_url}  (queues, tasks, run / pause / purge)
 
   Pub/Sub emulator       {s.pubsub_host}  project {PROJECT_ID}, topic {TOPIC}
   Cloud Tasks emulator   {s.tasks_host}  queues {", ".join(x.queue_id for x in SERVICES)}
@@ -119,22 +141,13 @@ Where is my request? The `bridge` command needs the function's variables; they a
 
 The function's log (one JSON line per message): tail -f {s.log_path("function")}
 """,
-                flush=True,
-            )
-            while True:
-                time.sleep(1)
-                if dead := s.dead_processes():
-                    print(f"{', '.join(dead)} exited; stopping the stack", flush=True)
-                    return 1
-    except KeyboardInterrupt:
-        print("\nstopped every process the stack started", flush=True)
-    except MissingPrerequisite as err:
-        print(f"make up: {err}", file=sys.stderr)
-        return 2
-    except StackError as err:
-        print(f"make up: the stack failed: {err}", file=sys.stderr)
-        return 1
-    return 0
+        flush=True,
+    )
+    while True:
+        time.sleep(1)
+        if dead := s.dead_processes():
+            print(f"{', '.join(dead)} exited; stopping the stack", flush=True)
+            return 1
 
 
 def main(argv: list[str]) -> int:

@@ -24,8 +24,11 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from bridge.stack import bridge_page
+from bridge.stack.feed import Feed
 from bridge.stack.poll import TimedOut, poll_until
 from bridge.stack.procs import MissingPrerequisite, StackError
 from bridge.stack.pubsub_rest import PulledMessage
@@ -33,6 +36,7 @@ from bridge.stack.runner import REJECTED_SUBSCRIPTION, REJECTED_TOPIC, TOPIC, St
 from bridge.stack.worker import Received
 
 DELAY_S = 5
+REPORT_PAGE = "report.html"  # in the run's state directory
 SETTLE_S = 3.0  # after the last expected delivery: a window in which a second one would show
 RETRY_KEY = "CASE-008-retry"
 REPUBLISH_TITLE = "a re-publish after the task ran"
@@ -170,6 +174,8 @@ def run(out: Any = sys.stdout) -> int:
     try:
         with Stack(echo=lambda line: say(f"· {line}")) as stack:
             say(f"· the stack is up; logs in {stack.state_dir}")
+            feed = bridge_page.stack_feed(stack)  # before publishing: it sees every message
+            feed.start()
             policy = stack.queue_policy
             say(
                 f"· queues as Terraform makes them: {policy.max_dispatches_per_second:g}/s, "
@@ -179,7 +185,9 @@ def run(out: Any = sys.stdout) -> int:
             _exercise(stack, sent, say)
             _report(stack, sent, say)
             cli_failures = _operator_view(stack, sent, say)
+            report = _report_page(stack, feed)
         say("· stopped every process the demo started")
+        say(f"· the report page (open it in a browser): {report.as_uri()}")
     except KeyboardInterrupt:
         say("· interrupted: stopped every process the demo started")
         return 130
@@ -196,6 +204,15 @@ def run(out: Any = sys.stdout) -> int:
     for line in failures:
         say(f"make demo: {line}")
     return 1 if failures else 0
+
+
+def _report_page(stack: Stack, feed: Feed) -> Path:
+    """The bridge's page as one file: what each message became, once every outcome is logged."""
+    feed.refresh()
+    feed.stop()
+    return bridge_page.write_report(
+        stack.state_dir / REPORT_PAGE, snapshot=feed.snapshot(), console_url=stack.console_url
+    )
 
 
 def _wait(check: Callable[[], bool], *, timeout_s: float, what: str) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -38,6 +37,7 @@ from typing import Any
 
 from bridge.stack import procs
 from bridge.stack.caller_check import CallerCheck
+from bridge.stack.emulator import start_tasks_emulator
 from bridge.stack.poll import poll_until
 from bridge.stack.procs import MissingPrerequisite, Proc, StackError
 from bridge.stack.pubsub_rest import PubSubRest, PulledMessage
@@ -46,7 +46,6 @@ from bridge.stack.tasks_admin import TasksAdmin
 from bridge.stack.worker import Received, RecordingWorker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-READY_LINE = re.compile(r"tasks_emulator ready: grpc (?P<grpc>\S+)")
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 PEM_CERTS_PATH = "/oauth2/v1/certs"  # the emulator's keys in Google's v1 certs format
 
@@ -131,6 +130,24 @@ def find_pubsub_emulator() -> Path:
     return candidate
 
 
+def function_argv(
+    *, target: str, source: Path, port: int, signature: str = "cloudevent"
+) -> list[str]:
+    """The command that serves ``target`` of ``source`` on ``127.0.0.1:port``, as Cloud Run's
+    Python runtime does: the ``functions-framework`` command, no serving variable. ``main.py``'s
+    ``functions_framework.aio`` entry points select the ASGI stack (gunicorn with one uvicorn
+    worker) by themselves; ``THREADS`` means nothing there. ``make up``, the demo, the tests and
+    ``make bench-instance`` all serve through this."""
+    return [
+        str(Path(sys.executable).parent / "functions-framework"),
+        f"--target={target}",
+        f"--signature-type={signature}",
+        f"--source={source}",
+        "--host=127.0.0.1",
+        f"--port={port}",
+    ]
+
+
 def check_prerequisites(source: Path) -> dict[str, Path]:
     """Everything the stack runs, or one ``MissingPrerequisite`` listing all that is missing."""
     missing: list[str] = []
@@ -173,10 +190,13 @@ class Stack:
         queue_policy: QueuePolicy | None = None,
         worker_urls: Mapping[str, str] | None = None,
         extra_queues: Sequence[str] = (),
+        tasks_emulator_args: Sequence[str] = (),
     ) -> None:
         """``queue_policy``: the queues' settings (default: Terraform's). ``worker_urls``:
         service name -> a worker of your own, in place of the recording worker.
-        ``extra_queues``: ids of more queues to create (for services added by ``extra_env``)."""
+        ``extra_queues``: ids of more queues to create (for services added by ``extra_env``).
+        ``tasks_emulator_args``: more flags for the Cloud Tasks emulator, on every (re)start
+        (``--fault ...``, say)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.state_dir = state_dir or REPO_ROOT / ".stack" / f"{stamp}-{os.getpid()}"
         self.extra_env = dict(extra_env or {})
@@ -185,6 +205,7 @@ class Stack:
         self.echo = echo or (lambda _line: None)
         self.queue_policy = queue_policy or terraform_defaults()
         self.worker_urls = dict(worker_urls or {})
+        self.tasks_emulator_args = list(tasks_emulator_args)
         self.queue_paths = [s.queue_path for s in SERVICES] + [
             f"projects/{PROJECT_ID}/locations/{REGION}/queues/{queue_id}"
             for queue_id in extra_queues
@@ -297,6 +318,11 @@ class Stack:
         return f"http://127.0.0.1:{self.tasks_http_port}{DISCOVERY_PATH}"
 
     @property
+    def console_url(self) -> str:
+        """tasks_emulator's console: the queues and tasks in a browser."""
+        return f"http://127.0.0.1:{self.tasks_http_port}/console/"
+
+    @property
     def pem_certs_url(self) -> str:
         return f"http://127.0.0.1:{self.tasks_http_port}{PEM_CERTS_PATH}"
 
@@ -308,31 +334,17 @@ class Stack:
         """Start (or restart, on the same ports and data dir) the Cloud Tasks emulator, then
         give the four queues Terraform's settings. A restart loses no task."""
         self.echo(f"starting the Cloud Tasks emulator on {self.tasks_host}")
-        argv = [
-            sys.executable,
-            "-m",
-            "tasks_emulator",
-            "--host=127.0.0.1",
-            f"--port={self.tasks_port}",
-            f"--http-port={self.tasks_http_port}",
-            f"--data-dir={self.tasks_data_dir}",
-        ]
-        log_path = self.log_path("tasks-emulator")
-        offset = log_path.stat().st_size if log_path.exists() else 0
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        proc = procs.start("tasks-emulator", argv, log_path=log_path, env=env, cwd=REPO_ROOT)
-        self._procs[proc.name] = proc
-
-        def ready() -> bool:
-            text = log_path.read_bytes()[offset:].decode("utf-8", "replace")
-            return READY_LINE.search(text) is not None
-
-        procs.wait_until(
-            ready,
-            what="the Cloud Tasks emulator's ready line",
-            timeout_s=READY_TIMEOUT_S,
-            watch=[proc],
+        started = start_tasks_emulator(
+            "tasks-emulator",
+            log_path=self.log_path("tasks-emulator"),
+            args=(
+                f"--port={self.tasks_port}",
+                f"--http-port={self.tasks_http_port}",
+                f"--data-dir={self.tasks_data_dir}",
+                *self.tasks_emulator_args,
+            ),
         )
+        self._procs[started.proc.name] = started.proc
         if self.tasks is None:
             self.tasks = TasksAdmin(self.tasks_host)
         for queue_path in self.queue_paths:
@@ -466,14 +478,7 @@ class Stack:
         self.echo(f"starting functions-framework ({source.name}, {target}) on {url}")
         proc = procs.start(
             name,
-            [
-                str(self._paths["functions_framework"]),
-                f"--target={target}",
-                f"--signature-type={signature}",
-                f"--source={source}",
-                "--host=127.0.0.1",
-                f"--port={port}",
-            ],
+            function_argv(target=target, source=source, port=port, signature=signature),
             log_path=self.log_path(name),
             env=self.function_env(),
             cwd=REPO_ROOT,

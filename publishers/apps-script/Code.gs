@@ -25,12 +25,17 @@
  */
 
 var ENQUEUE_PUBSUB_ROOT = 'https://pubsub.googleapis.com/v1/';
+// The bridge's limits (bridge/limits.py; tests/test_limits.py checks these copies against it).
 var ENQUEUE_MAX_REQUEST_MESSAGES = 1000; // Pub/Sub: at most 1,000 messages per publish request
-var ENQUEUE_MAX_REQUEST_BYTES = 9000000; // and 10 MB: keep a margin for the JSON around the data
-var ENQUEUE_MAX_PAYLOAD_BYTES = 1000000; // the bridge refuses larger payloads (Cloud Tasks: 1 MB)
-var ENQUEUE_MAX_DELAY_S = 30 * 24 * 3600;
-var ENQUEUE_MIN_DEADLINE_S = 15;
-var ENQUEUE_MAX_DEADLINE_S = 1800;
+// Not bridge/limits.py's MAX_REQUEST_BYTES (10,000,000) on purpose: this counts the JSON of the
+// REST request (each message's data in base64, the JSON around it), the bridge's publisher the
+// protobuf; 1 MB below Pub/Sub's 10 MB leaves the REST framing a margin.
+var ENQUEUE_MAX_REQUEST_BYTES = 9000000;
+var ENQUEUE_MAX_PAYLOAD_BYTES = 1000000; // DEFAULT_MAX_BODY_BYTES (Cloud Tasks: 1 MB a task)
+var ENQUEUE_MAX_DELAY_S = 30 * 24 * 3600; // MAX_DELAY_S
+var ENQUEUE_MIN_DEADLINE_S = 15; // MIN_DEADLINE_S
+var ENQUEUE_MAX_DEADLINE_S = 1800; // MAX_DEADLINE_S
+var ENQUEUE_MAX_KEY_CHARS = 500; // MAX_KEY_CHARS
 var ENQUEUE_MAX_ATTEMPTS = 5; // per request; waits 1, 2, 4, 8 s (+ jitter) between attempts
 var ENQUEUE_RETRIED_CODES = [429, 500, 502, 503, 504];
 var ENQUEUE_OPTIONS = ['delay_s', 'idempotency_key', 'deadline_s'];
@@ -186,10 +191,10 @@ function buildEnvelope_(service, payload, options, where) {
   }
   if (options.idempotency_key !== undefined) {
     var key = options.idempotency_key;
-    if (typeof key !== 'string' || key.length < 1 || key.length > 500 ||
+    if (typeof key !== 'string' || key.length < 1 || key.length > ENQUEUE_MAX_KEY_CHARS ||
         !/^[\x20-\x7e]+$/.test(key)) {
-      fail('options.idempotency_key must be 1 to 500 printable ASCII characters (no accents, ' +
-        'no line breaks), got ' + describe_(key));
+      fail('options.idempotency_key must be 1 to ' + ENQUEUE_MAX_KEY_CHARS + ' printable ASCII ' +
+        'characters (no accents, no line breaks), got ' + describe_(key));
     }
     // As the bridge (bad_idempotency_key): HTTP strips the spaces, so "K " and "K" would be two
     // tasks that the worker sees with one key.

@@ -144,8 +144,8 @@ run "deployment" {
     error_message = "The bridge function must run enqueue with internal-only ingress."
   }
   assert {
-    condition     = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].available_cpu == "1" && google_cloudfunctions2_function.bridge["enqueue"].service_config[0].max_instance_request_concurrency == 8 && google_cloudfunctions2_function.bridge["enqueue"].service_config[0].max_instance_count == 10
-    error_message = "The function must get the capacity defaults of BENCHMARKS.md (1 vCPU, concurrency 8, 10 instances)."
+    condition     = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].available_cpu == "1" && google_cloudfunctions2_function.bridge["enqueue"].service_config[0].max_instance_request_concurrency == 80 && google_cloudfunctions2_function.bridge["enqueue"].service_config[0].max_instance_count == 10
+    error_message = "The function must get the capacity defaults of BENCHMARKS.md (1 vCPU, concurrency 80, 10 instances)."
   }
   assert {
     condition     = google_cloudfunctions2_function.bridge["enqueue"].service_config[0].service_account_email == google_service_account.runtime[0].email && google_cloudfunctions2_function.bridge["enqueue"].build_config[0].service_account == "projects/bridge-test-project/serviceAccounts/${google_service_account.build[0].email}"

@@ -3,11 +3,11 @@ with the reason, the original data and the original attributes."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 
+from bridge.stack.poll import gather_for
 from bridge.stack.runner import REJECTED_TOPIC, Stack
 from tests.e2e.conftest import pull_matching
 
@@ -57,15 +57,15 @@ def test_malformed_message_is_acked_once_and_rejected(
 
     # Acked once: no redelivery within several redelivery periods, so no second log line and
     # no second rejection. (Absence can only be observed over a window.)
-    deadline = time.monotonic() + REDELIVERY_WINDOW_S
-    more = []
-    while time.monotonic() < deadline:
-        more += [
+    more = gather_for(
+        lambda: [
             m
             for m in stack.pubsub.pull(rejected_subscription)
             if m.attributes.get("bridge_message_id") == message_id
-        ]
-        time.sleep(0.2)
+        ],
+        window_s=REDELIVERY_WINDOW_S,
+        interval_s=0.2,
+    )
     assert more == []
     assert stack.outcomes(message_id) == ["rejected"]
     assert not [r for r in stack.worker.records() if r.header("X-Pubsub-Message-Id") == message_id]

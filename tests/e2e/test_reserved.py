@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from google.api_core import exceptions as api_exceptions
 
-from bridge.stack.poll import poll_until
+from bridge.stack.poll import TimedOut, poll_until
 from bridge.stack.runner import Stack
 from tests.e2e.conftest import log_line
 
@@ -48,7 +48,7 @@ def test_key_republished_after_its_task_ran_is_reserved_and_does_not_run(
     assert entry["severity"] == "WARNING"
     assert "will NOT run" in entry["message"]
     assert entry["task"] == task
-    with pytest.raises(AssertionError):  # TimedOut: no second request within the window
+    with pytest.raises(TimedOut):  # no second request within the window
         stack.worker.wait_for(for_key, count=2, timeout_s=NOT_AGAIN_S)
     assert len([r for r in stack.worker.records() if for_key(r)]) == 1
 

@@ -11,7 +11,6 @@ import base64
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,10 +22,11 @@ from bridge.envelope import Envelope
 from bridge.event import PubsubMessage, decode_event
 from bridge.message import envelope_of
 from bridge.stack import procs
-from bridge.stack.poll import poll_until
+from bridge.stack.poll import gather_for, poll_until
 from bridge.stack.procs import MissingPrerequisite
 from bridge.stack.pubsub_rest import PubSubRest, PulledMessage
 from bridge.stack.runner import find_pubsub_emulator
+from tests.prerequisites import missing_prerequisite
 
 PROJECT = "publish-tests"
 
@@ -54,9 +54,7 @@ def emulator() -> Iterator[Emulator]:
         if shutil.which("java") is None:
             raise MissingPrerequisite("Java is not on PATH: the Pub/Sub emulator needs a JRE 11+")
     except MissingPrerequisite as err:
-        if os.environ.get("CI"):
-            pytest.fail(str(err))
-        pytest.skip(str(err))
+        missing_prerequisite(str(err))
     port = procs.free_port()
     state = Path(tempfile.mkdtemp(prefix="bridge-publish-tests-"))
     proc = procs.start(
@@ -108,12 +106,9 @@ class Topic:
     def pull_for(self, window_s: float = NOTHING_WINDOW_S) -> list[PulledMessage]:
         """Everything that arrives within ``window_s`` (acked): a check that nothing was sent
         waits this bounded window, not one immediate pull that a late message would miss."""
-        found: list[PulledMessage] = []
-        deadline = time.monotonic() + window_s
-        while time.monotonic() < deadline:
-            found.extend(self.rest.pull(self.subscription, max_messages=1000))
-            time.sleep(0.1)
-        return found
+        return gather_for(
+            lambda: self.rest.pull(self.subscription, max_messages=1000), window_s=window_s
+        )
 
     def pull_all(
         self, *, expect: int | None = None, timeout_s: float = 20.0

@@ -5,7 +5,6 @@ the bridge's own decoder, to exactly the envelopes intended."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 from bridge.envelope import Envelope
 from bridge.message import traceparent_of
 from bridge.trace import parse_traceparent
+from tests.prerequisites import missing_prerequisite
 from tests.publishers.conftest import PROJECT, Emulator, Topic, as_bridge_sees_it, decoded_envelope
 
 HARNESS = Path(__file__).resolve().parents[2] / "publishers" / "apps-script" / "test" / "harness.js"
@@ -32,9 +32,7 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def node() -> str:
     if NODE is None:
-        if os.environ.get("CI"):
-            pytest.fail("node is not on PATH: the Apps Script tests need Node 20")
-        pytest.skip("node is not on PATH: the Apps Script tests need Node 20")
+        missing_prerequisite("node is not on PATH: the Apps Script tests need Node 20")
     return NODE
 
 

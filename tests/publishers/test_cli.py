@@ -19,6 +19,7 @@ from bridge.envelope import Envelope
 from bridge.publishing.publisher import PublishFailed
 from bridge.rejections import OutgoingMessage
 from bridge.trace import parse_traceparent
+from tests.prerequisites import missing_prerequisite
 from tests.publishers.conftest import PROJECT, Emulator, Topic, decoded_envelope
 
 REPO = Path(__file__).resolve().parents[2]
@@ -389,9 +390,7 @@ def test_empty_stdin_is_an_input_error(emulator: Emulator, topic: Topic) -> None
 def test_the_console_script_is_installed_by_make_install() -> None:
     script = Path(sys.executable).parent / "bridge"
     if not script.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{script} is missing: `make install` runs pip install -e . --no-deps")
-        pytest.skip(f"{script} is missing: run `make install`")
+        missing_prerequisite(f"{script} is missing: `make install` runs pip install -e . --no-deps")
     done = subprocess.run(
         [str(script), "replay", "--help"],
         capture_output=True,

@@ -1,4 +1,5 @@
-"""``poll_until``: returns once the predicate holds, raises naming what at the deadline."""
+"""``poll_until``: returns once the predicate holds, raises naming what at the deadline;
+``gather_for``: everything fetched over the whole window."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 
 import pytest
 
-from bridge.stack.poll import TimedOut, poll_until
+from bridge.stack.poll import TimedOut, gather_for, poll_until
 
 
 def test_returns_as_soon_as_the_predicate_holds() -> None:
@@ -29,3 +30,11 @@ def test_raises_naming_what_it_waited_for() -> None:
 
 def test_a_timeout_is_a_failed_assertion_in_a_test() -> None:
     assert issubclass(TimedOut, AssertionError)
+
+
+def test_gather_for_keeps_fetching_until_the_window_ends() -> None:
+    arrivals = iter([[], ["late"], [], ["later", "last"]])
+    started = time.monotonic()
+    got = gather_for(lambda: next(arrivals, []), window_s=0.3, interval_s=0.05)
+    assert got == ["late", "later", "last"]  # one immediate look would have seen nothing
+    assert time.monotonic() - started >= 0.3

@@ -17,7 +17,7 @@ from google.api_core import exceptions
 from google.cloud import tasks_v2
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from tasks_emulator import retry, service
+from tasks_emulator import retry
 from tests.tasks_emulator.conftest import (
     CLIENTS,
     PARENT,
@@ -26,6 +26,7 @@ from tests.tasks_emulator.conftest import (
     new_queue_name,
     wait_for,
 )
+from tests.tasks_emulator.test_service import PRODUCTION_TASK_GONE
 
 SA = "worker-invoker@emu-project.iam.gserviceaccount.com"
 QUIET_S = 1.0  # how long "nothing more happens" is watched
@@ -55,7 +56,7 @@ def _gone(client: Any, name: str) -> bool:
     try:
         client.get_task(name=name)
     except exceptions.NotFound as e:
-        return bool(e.message.endswith(service.TASK_GONE))  # REST prefixes the method and URL
+        return bool(e.message.endswith(PRODUCTION_TASK_GONE))  # REST prefixes the method and URL
     return False
 
 

@@ -87,6 +87,9 @@ def test_put_post_delete_change_what_the_client_meets(
     assert event["what"] == "answered UNAVAILABLE without doing anything"
     newer = requests.get(admin, params={"since": event["seq"]}, timeout=TIMEOUT_S).json()
     assert all(e["seq"] > event["seq"] for e in newer["events"])
+    last = requests.get(admin, params={"limit": 1}, timeout=TIMEOUT_S).json()
+    assert last["events"] == report["events"][-1:]
+    assert requests.get(admin, params={"limit": 0}, timeout=TIMEOUT_S).json()["events"] == []
     assert requests.delete(admin, timeout=TIMEOUT_S).json()["plan"]["faults"] == []
     assert client.get_queue(name=queue, retry=None).name == queue
     assert requests.get(admin, timeout=TIMEOUT_S).json()["injected"]  # the counts stay
@@ -144,6 +147,9 @@ def test_bad_query_wrong_method_and_unknown_path(admin: str) -> None:
     answer = requests.get(admin, params={"since": "x"}, timeout=TIMEOUT_S)
     assert answer.status_code == 400
     assert "since='x' is not an event number" in answer.json()["error"]["message"]
+    answer = requests.get(admin, params={"limit": "-1"}, timeout=TIMEOUT_S)
+    assert answer.status_code == 400
+    assert "limit='-1' is not a count of events >= 0" in answer.json()["error"]["message"]
     answer = requests.patch(admin, data="{}", timeout=TIMEOUT_S)
     assert answer.status_code == 405
     assert answer.headers["Allow"] == "DELETE, GET, POST, PUT"

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from google.api_core import exceptions
 
+from tasks_emulator import api, faults
 from tests.tasks_emulator.conftest import (
     CLIENTS,
     PARENT,
@@ -179,3 +180,15 @@ def test_bad_fault_flags_exit_2_naming_them(args: list[str], message: str) -> No
     )
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_every_rpc_can_be_faulted_also_those_added_later(
+    emulator_factory: Callable[..., Emulator], transport: str
+) -> None:
+    for rpc in api.RPCS:  # each spec parses: the wrapper covers whatever RPCS lists
+        assert faults.parse_fault(f"{rpc}:before:UNAVAILABLE:1").rpc == rpc
+    emulator = emulator_factory("--fault", "ListLocations:before:UNAVAILABLE:1")
+    client = CLIENTS[transport](emulator)
+    with pytest.raises(exceptions.ServiceUnavailable):
+        client.list_locations(request={"name": f"projects/{PARENT.split('/')[1]}"}, retry=None)
+    client.create_queue(parent=PARENT, queue={"name": new_queue_name()}, retry=None)  # not faulted

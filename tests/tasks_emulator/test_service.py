@@ -24,6 +24,25 @@ from tests.tasks_emulator.conftest import PARENT, new_queue_name
 URL = "http://127.0.0.1:9/never"  # nothing is dispatched: every queue here is paused
 
 
+# Production's words, spelled out here (googleapis cloudtasks.proto and Cloud Tasks' answers), not
+# read from the emulator: a changed message in service.py must fail these tests. QUEUE_DELETED
+# has no production wording on record: that one is the emulator's own (service.QUEUE_DELETED).
+PRODUCTION_QUEUE_NOT_FOUND = (
+    "Queue does not exist. If you just created the queue, wait at least a minute for the queue "
+    "to initialize."
+)
+PRODUCTION_QUEUE_EXISTS = "Queue already exists"
+PRODUCTION_QUEUE_RECENTLY_DELETED = (
+    "The queue cannot be created because a queue with this name existed too recently."
+)
+PRODUCTION_TASK_EXISTS = "Requested entity already exists"
+PRODUCTION_NOT_FOUND = "Requested entity was not found."
+PRODUCTION_TASK_GONE = (
+    "The task no longer exists, though a task with this name existed recently. The task either "
+    "successfully completed or was deleted."
+)
+
+
 @contextmanager
 def fails(kind: type[Exception], message: str) -> Iterator[None]:
     with pytest.raises(kind) as caught:
@@ -67,15 +86,15 @@ def test_a_new_queue_has_productions_defaults(client: Any) -> None:
 
 
 def test_create_queue_twice_already_exists(client: Any, queue_name: str) -> None:
-    with fails(exceptions.Conflict, service.QUEUE_EXISTS):
+    with fails(exceptions.Conflict, PRODUCTION_QUEUE_EXISTS):
         client.create_queue(parent=PARENT, queue={"name": queue_name})
 
 
 def test_a_deleted_queue_name_cannot_be_used_again(client: Any, queue_name: str) -> None:
     client.delete_queue(name=queue_name)
-    with fails(exceptions.NotFound, service.QUEUE_NOT_FOUND):
+    with fails(exceptions.NotFound, PRODUCTION_QUEUE_NOT_FOUND):
         client.get_queue(name=queue_name)
-    with fails(exceptions.BadRequest, service.QUEUE_RECENTLY_DELETED):
+    with fails(exceptions.BadRequest, PRODUCTION_QUEUE_RECENTLY_DELETED):
         client.create_queue(parent=PARENT, queue={"name": queue_name})
     with fails(exceptions.BadRequest, service.QUEUE_DELETED):  # FAILED_PRECONDITION
         client.create_task(parent=queue_name, task=_task(queue_name))
@@ -83,7 +102,7 @@ def test_a_deleted_queue_name_cannot_be_used_again(client: Any, queue_name: str)
 
 @pytest.mark.parametrize("rpc", ["get_queue", "pause_queue", "resume_queue", "purge_queue"])
 def test_an_unknown_queue_is_not_found(client: Any, rpc: str) -> None:
-    with fails(exceptions.NotFound, service.QUEUE_NOT_FOUND):
+    with fails(exceptions.NotFound, PRODUCTION_QUEUE_NOT_FOUND):
         getattr(client, rpc)(name=new_queue_name())
 
 
@@ -170,9 +189,9 @@ def test_purge_deletes_the_tasks_and_reserves_their_names(client: Any, paused_qu
     purged = client.purge_queue(name=paused_queue)
     assert purged.purge_time is not None
     assert list(client.list_tasks(parent=paused_queue)) == []
-    with fails(exceptions.Conflict, service.TASK_EXISTS):
+    with fails(exceptions.Conflict, PRODUCTION_TASK_EXISTS):
         client.create_task(parent=paused_queue, task=_task(paused_queue, "a"))
-    with fails(exceptions.NotFound, service.TASK_GONE):
+    with fails(exceptions.NotFound, PRODUCTION_TASK_GONE):
         client.get_task(name=f"{paused_queue}/tasks/a")
 
 
@@ -187,7 +206,7 @@ def test_a_task_without_a_name_gets_a_generated_id(client: Any, paused_queue: st
 
 def test_the_same_name_twice_already_exists(client: Any, paused_queue: str) -> None:
     client.create_task(parent=paused_queue, task=_task(paused_queue, "once"))
-    with fails(exceptions.Conflict, service.TASK_EXISTS):
+    with fails(exceptions.Conflict, PRODUCTION_TASK_EXISTS):
         client.create_task(parent=paused_queue, task=_task(paused_queue, "once"))
     assert len(list(client.list_tasks(parent=paused_queue))) == 1
 
@@ -195,24 +214,24 @@ def test_the_same_name_twice_already_exists(client: Any, paused_queue: str) -> N
 def test_a_deleted_task_name_stays_reserved(client: Any, paused_queue: str) -> None:
     name = client.create_task(parent=paused_queue, task=_task(paused_queue, "gone")).name
     client.delete_task(name=name)
-    with fails(exceptions.Conflict, service.TASK_EXISTS):
+    with fails(exceptions.Conflict, PRODUCTION_TASK_EXISTS):
         client.create_task(parent=paused_queue, task=_task(paused_queue, "gone"))
-    with fails(exceptions.NotFound, service.TASK_GONE):
+    with fails(exceptions.NotFound, PRODUCTION_TASK_GONE):
         client.get_task(name=name)
-    with fails(exceptions.NotFound, service.TASK_GONE):
+    with fails(exceptions.NotFound, PRODUCTION_TASK_GONE):
         client.delete_task(name=name)
 
 
 def test_a_task_that_never_existed_is_not_found(client: Any, paused_queue: str) -> None:
-    with fails(exceptions.NotFound, service.NOT_FOUND):
+    with fails(exceptions.NotFound, PRODUCTION_NOT_FOUND):
         client.get_task(name=f"{paused_queue}/tasks/never")
-    with fails(exceptions.NotFound, service.NOT_FOUND):
+    with fails(exceptions.NotFound, PRODUCTION_NOT_FOUND):
         client.run_task(name=f"{paused_queue}/tasks/never")
 
 
 def test_create_task_in_an_unknown_queue_is_not_found(client: Any) -> None:
     queue = new_queue_name()
-    with fails(exceptions.NotFound, service.QUEUE_NOT_FOUND):
+    with fails(exceptions.NotFound, PRODUCTION_QUEUE_NOT_FOUND):
         client.create_task(parent=queue, task=_task(queue))
 
 

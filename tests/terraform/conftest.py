@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.prerequisites import missing_prerequisite
+
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO / "terraform"
 TF_VENV = REPO / ".venv-tf"
@@ -47,11 +49,8 @@ def _missing_tools() -> str | None:
 
 def require_tools() -> None:
     reason = _missing_tools()
-    if reason is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+    if reason is not None:
+        missing_prerequisite(reason)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ lines the bridge really writes, captured from the bridge run in-process.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import flask
 import pytest
 
 from bridge.config import load_settings
@@ -28,7 +28,7 @@ from bridge.http_entry import HttpBridge
 from bridge.logs import Outcome, TaskState
 from bridge.pubsub_entry import PubsubBridge
 from tests.conftest import NOW, old_enqueuer_env, push_body
-from tests.doubles import FakeGateway, RecordingSink
+from tests.doubles import FakeGateway, RecordingSink, starlette_request
 from tests.terraform.conftest import EXAMPLE_TFVARS, TF_VENV, resources
 
 GOOGLE = json.loads((Path(__file__).parent / "data" / "google-metrics.json").read_text())
@@ -333,22 +333,25 @@ def logged_lines() -> list[dict[str, Any]]:
     envelope = {"service": "brain", "payload": {"x": 1}, "idempotency_key": "CASE-001"}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.stdout", _Lines(captured))
-        pubsub.handle(event_id="1", event_time=None, data=push_body(envelope, message_id="1"))
-        pubsub.handle(event_id="2", event_time=None, data=push_body(envelope, message_id="2"))
-        pubsub.handle(
-            event_id="3", event_time=None, data=push_body({"service": "nope", "payload": {}})
-        )
-        pubsub.handle(event_id="4", event_time=None, data=push_body("not json"))
+        for event_id, body in (
+            ("1", push_body(envelope, message_id="1")),
+            ("2", push_body(envelope, message_id="2")),
+            ("3", push_body({"service": "nope", "payload": {}})),
+            ("4", push_body("not json")),
+        ):
+            asyncio.run(pubsub.handle(event_id=event_id, event_time=None, data=body))
         gateway.errors.append(TransientError(code="UNAVAILABLE", detail="test"))
         with pytest.raises(TransientError):
-            pubsub.handle(
-                event_id="5", event_time=None, data=push_body({**envelope, "idempotency_key": "K2"})
+            asyncio.run(
+                pubsub.handle(
+                    event_id="5",
+                    event_time=None,
+                    data=push_body({**envelope, "idempotency_key": "K2"}),
+                )
             )
         http = HttpBridge(settings=settings, gateway=FakeGateway(), clock=lambda: NOW)
-        app = flask.Flask(__name__)
         for body in (envelope, envelope, {"service": "nope", "payload": {}}):
-            with app.test_request_context("/enqueue", method="POST", json=body):
-                http.handle(flask.request)
+            asyncio.run(http.handle(starlette_request(json.dumps(body).encode())))
     lines = [json.loads(line) for line in "".join(captured).splitlines()]
     assert {line["outcome"] for line in lines} == {o.value for o in Outcome}
     return lines
