@@ -16,6 +16,8 @@ from bridge.pubsub_entry import PubsubBridge
 from tests.doubles import FakeGateway, RecordingSink
 
 if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext
+
     from bridge.stack.runner import Stack
 
 PROJECT = "demo-project"
@@ -92,6 +94,16 @@ def stack() -> Iterator[Stack]:
     from tests.e2e.conftest import running_stack  # the stack's modules load only when needed
 
     yield from running_stack()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[BrowserContext]:
+    """One headless Chromium for every page test of a run (Playwright's sync API allows one per
+    thread): tests/console/browser.py says which browser and how; started on first use only."""
+    from tests.console.browser import chromium
+
+    with chromium() as context:
+        yield context
 
 
 @pytest.fixture

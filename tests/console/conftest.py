@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from tests.console.browser import chromium
 from tests.tasks_emulator.conftest import Emulator, Worker, grpc_client, start_emulator
 
 
@@ -38,12 +37,6 @@ def console_worker(console_emulator: Emulator) -> Iterator[Worker]:
         yield worker
     finally:
         worker.close()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[BrowserContext]:
-    with chromium() as context:
-        yield context
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from bridge.stack import bridge_page
 from bridge.stack.runner import Stack
 from bridge.stack.worker import Received
-from tests.console.browser import chromium, screenshot
+from tests.console.browser import screenshot
 from tests.e2e.conftest import delivered_once
 from tests.e2e.test_status import configure_service
 
@@ -32,13 +32,15 @@ def page_url(stack: Stack) -> Iterator[str]:
 
 
 @pytest.fixture
-def tab() -> Iterator[Page]:
-    with chromium() as context:
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda error: errors.append(str(error)))
+def tab(browser: BrowserContext) -> Iterator[Page]:
+    tab = browser.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    try:
         yield tab
-        assert errors == [], f"JavaScript errors on the page: {errors}"
+    finally:
+        tab.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
 def row(tab: Page, message_id: str) -> Locator:

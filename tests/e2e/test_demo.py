@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from playwright.sync_api import BrowserContext
 
 from bridge.stack.demo import Sent, account
 from bridge.stack.runner import REPO_ROOT
@@ -80,7 +81,9 @@ def test_a_republish_after_the_run_must_be_a_reserved_duplicate() -> None:
 
 
 @pytest.mark.e2e
-def test_make_demo_runs_end_to_end_and_accounts_for_every_message() -> None:
+def test_make_demo_runs_end_to_end_and_accounts_for_every_message(
+    browser: BrowserContext,
+) -> None:
     """What ``make demo`` runs, in a process of its own with its own stack: exit 0, the summary
     line, and the operator's commands answering on that stack."""
     done = subprocess.run(
@@ -114,21 +117,21 @@ def test_make_demo_runs_end_to_end_and_accounts_for_every_message() -> None:
     assert all(" RUNNING  tasks=0 " in row for row in table)  # every task ran and was dropped
     assert "· stopped every process the demo started" in lines
     [report_line] = [line for line in lines if line.startswith(REPORT_LINE)]
-    check_the_report_page(report_line.removeprefix(REPORT_LINE))
+    check_the_report_page(browser, report_line.removeprefix(REPORT_LINE))
 
 
 REPORT_LINE = "· the report page (open it in a browser): "
 
 
-def check_the_report_page(url: str) -> None:
+def check_the_report_page(browser: BrowserContext, url: str) -> None:
     """The demo's report page, opened from disk: every message with its outcome, no server."""
     from playwright.sync_api import expect
 
-    from tests.console.browser import chromium, screenshot
+    from tests.console.browser import screenshot
 
     assert url.startswith("file://")
-    with chromium() as context:
-        page = context.new_page()
+    page = browser.new_page()
+    try:
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(url)
@@ -141,3 +144,5 @@ def check_the_report_page(url: str) -> None:
         expect(page.get_by_role("button", name="Replay")).to_have_count(0)  # nothing to replay to
         screenshot(page, "demo-report")
         assert errors == []
+    finally:
+        page.close()
