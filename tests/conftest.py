@@ -96,10 +96,12 @@ def stack() -> Iterator[Stack]:
     yield from running_stack()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserContext]:
-    """One headless Chromium for every page test of a run (Playwright's sync API allows one per
-    thread): tests/console/browser.py says which browser and how; started on first use only."""
+    """One headless Chromium per test module that uses it (tests/console/browser.py says which
+    browser and how). Playwright's sync API allows one at a time per thread, and while it runs it
+    marks the thread's asyncio loop as running, so asyncio.run() fails: a module's browser is
+    closed before the next module's tests (the async entry points' among them) run."""
     from tests.console.browser import chromium
 
     with chromium() as context:
