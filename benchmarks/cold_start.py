@@ -52,15 +52,16 @@ def bench_env() -> dict[str, str]:
     return env
 
 
-def measure(code: str) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of a fresh interpreter running ``code``."""
+def measure(code: str) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MiB) of a fresh interpreter running ``code``. The CPU
+    time (user + system) is what a loaded shared machine disturbs least."""
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=bench_env())
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{code!r} failed with status {status}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -71,19 +72,21 @@ def main() -> None:
     measure(check)  # also warms the page cache for both
     measure(FLOOR)
     walls: dict[str, list[float]] = {FLOOR: [], FLOOR_LAZY: [], OURS: []}
+    cpus: dict[str, list[float]] = {FLOOR: [], FLOOR_LAZY: [], OURS: []}
     rsss: dict[str, list[float]] = {FLOOR: [], FLOOR_LAZY: [], OURS: []}
     for _ in range(runs):
         for code in (FLOOR, OURS, FLOOR_LAZY):
-            wall, rss = measure(code)
+            wall, cpu, rss = measure(code)
             walls[code].append(wall)
+            cpus[code].append(cpu)
             rsss[code].append(rss)
-    print(f"cold start, {runs} alternating runs each, median [min-max]")
-    print(f"floor: {FLOOR}")
-    print(ratio_line("import main: wall", walls[OURS], walls[FLOOR], "s"))
-    print(ratio_line("import main: peak RSS", rsss[OURS], rsss[FLOOR], "MiB"))
-    print(f"lazy floor: {FLOOR_LAZY}")
-    print(ratio_line("import main: wall", walls[OURS], walls[FLOOR_LAZY], "s"))
-    print(ratio_line("import main: peak RSS", rsss[OURS], rsss[FLOOR_LAZY], "MiB"))
+    load = os.getloadavg()
+    print(f"cold start, {runs} alternating runs each, median [min-max]; load {load[0]:.2f}")
+    for label, floor in (("floor", FLOOR), ("lazy floor", FLOOR_LAZY)):
+        print(f"{label}: {floor}")
+        print(ratio_line("import main: wall", walls[OURS], walls[floor], "s"))
+        print(ratio_line("import main: CPU", cpus[OURS], cpus[floor], "s"))
+        print(ratio_line("import main: peak RSS", rsss[OURS], rsss[floor], "MiB"))
     print(f"not loaded at cold start: {', '.join(MUST_NOT_LOAD)}")
 
 

@@ -261,12 +261,15 @@ class Soak:
         idents = [f"{prefix}-p{n}" for n in range(5)]
         envelopes = [build_envelope("brain", {"soak": i, "fill": "x" * 200}) for i in idents]
         self.lossy_publisher.publish_many(envelopes)
+        wanted = set(idents)
+        sent = {
+            json.loads(data)["payload"]["soak"]: (data, ids)
+            for data, ids in self.lossy.take_ids().items()
+        }
+        if set(sent) != wanted:
+            raise StackError(f"lost-reply publishes unaccounted for: {wanted ^ set(sent)}")
         for ident in idents:
-            [(data, ids)] = [
-                (data, ids)
-                for data, ids in self.lossy.ids_by_data.items()
-                if json.loads(data)["payload"]["soak"] == ident
-            ]
+            data, ids = sent[ident]
             request = Request(ident, "brain", json.loads(data)["idempotency_key"])
             request.message_ids += ids
             self.plan.requests[ident] = request

@@ -202,6 +202,12 @@ class LostReplyClient:
 
         return retry(attempt)()
 
+    def take_ids(self) -> dict[bytes, list[str]]:
+        """Every message id per data since the last call (and forget them)."""
+        with self._lock:
+            taken, self.ids_by_data = self.ids_by_data, {}
+        return taken
+
 
 # -- the same message pushed twice at once ------------------------------------------------------
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from cloudevents import exceptions as ce_exceptions
@@ -70,7 +71,8 @@ def _converted(
         )
     except EventConversionException as e:
         raise NotAPush(
-            400, f"not a CloudEvent ({why}), and not a Pub/Sub push either: {e!r}"
+            HTTPStatus.BAD_REQUEST,
+            f"not a CloudEvent ({why}), and not a Pub/Sub push either: {e!r}",
         ) from e
 
 
@@ -101,13 +103,15 @@ class _RawPush:
             mimetype == "application/json"
             or (mimetype.startswith("application/") and mimetype.endswith("+json"))
         ):
-            raise NotAPush(415, "the request body is not JSON (Content-Type)")
+            raise NotAPush(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "the request body is not JSON (Content-Type)"
+            )
         if self._parsed is not None:
             return self._parsed
         try:
             return json.loads(self._body)
         except ValueError as e:
-            raise NotAPush(400, f"the request body is not JSON: {e}") from e
+            raise NotAPush(HTTPStatus.BAD_REQUEST, f"the request body is not JSON: {e}") from e
 
 
 class PushEntry:
@@ -118,7 +122,9 @@ class PushEntry:
 
     async def answer(self, request: Request) -> PlainTextResponse:
         if request.method != "POST":
-            return PlainTextResponse("Method Not Allowed", 405, headers={"Allow": "POST"})
+            return PlainTextResponse(
+                "Method Not Allowed", HTTPStatus.METHOD_NOT_ALLOWED, headers={"Allow": "POST"}
+            )
         body = await request.body()
         try:
             event = read_event(headers=request.headers, path=request.url.path, body=body)
@@ -129,5 +135,5 @@ class PushEntry:
                 event_id=event.get("id"), event_time=event.get("time"), data=event.data
             )
         except TransientError as e:
-            return PlainTextResponse(f"retry later: {e.code}", 503)
+            return PlainTextResponse(f"retry later: {e.code}", HTTPStatus.SERVICE_UNAVAILABLE)
         return PlainTextResponse("OK")

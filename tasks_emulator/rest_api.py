@@ -5,11 +5,13 @@ The routes are the ``google.api.http`` rules of ``google/cloud/tasks/v2/cloudtas
 is the whole request (``*``) or one field of it (``queue``), and every other field comes from the
 query string in its JSON name (``pageSize``, ``responseView``, ``updateMask``). The client also
 sends ``$alt=json;enum-encoding=int``: enums go out as numbers then, as Google's frontend does.
+The client's location and operations mixins have their rules too; BufferTask takes the raw body.
+A body is at most 10 MB however it is framed, and broken framing is the client's fault (400).
 
 Every error answers Google's body, ``{"error": {code, message, status}}``: the service's
 ``ApiError`` as it says, malformed JSON or a bad field 400 INVALID_ARGUMENT naming it, an unknown
 path 404 NOT_FOUND, a known path with the wrong method 405. The same port serves the OIDC
-discovery document and the issuer's keys (see ``oidc``).
+discovery document and the issuer's keys (see ``oidc``), and the test helpers (``helpers``).
 """
 
 from __future__ import annotations

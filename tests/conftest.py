@@ -26,6 +26,32 @@ PUBLISHED_AT = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 28, 12, 0, 5, tzinfo=UTC)
 
 
+def probe_in_fresh_interpreter(code: str, **env: str) -> Any:
+    """What ``code`` prints last, as JSON, run by a fresh interpreter in the repository with the
+    old enqueuer's environment (plus ``env``): what a cold start imports, seen from outside."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    environ = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(repo),
+        **old_enqueuer_env(),
+        **env,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def old_enqueuer_env() -> dict[str, str]:
     """The variables the old enqueuer's README sets, plus the rejected topic."""
     env = {
@@ -72,10 +98,10 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserContext]:
-    """A headless Chromium for one test module's pages (tests/console/browser.py says which and
-    how). Per module: Playwright's sync API runs an asyncio loop on this thread while it is open,
-    so one open across the session would break every later test that runs a loop of its own, and
-    two open at once are refused."""
+    """One headless Chromium per test module that uses it (tests/console/browser.py says which
+    browser and how). Playwright's sync API allows one at a time per thread, and while it runs it
+    marks the thread's asyncio loop as running, so asyncio.run() fails: a module's browser is
+    closed before the next module's tests (the async entry points' among them) run."""
     from tests.console.browser import chromium
 
     with chromium() as context:

@@ -7,15 +7,11 @@ ships exactly ``DEPLOYED``: a new module must be added here on purpose.
 from __future__ import annotations
 
 import ast
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import old_enqueuer_env
+from tests.conftest import probe_in_fresh_interpreter
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOYED = [
@@ -48,26 +44,11 @@ NOT_DEPLOYED = [
 
 def bridge_modules_imported_by_main(function_target: str) -> list[str]:
     """The issue's check, as anyone can run it with the function's environment set."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(REPO),
-        "FUNCTION_TARGET": function_target,
-        **old_enqueuer_env(),
-    }
     probe = (
         "import main, sys, json; "
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('bridge'))))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    modules: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    modules: list[str] = probe_in_fresh_interpreter(probe, FUNCTION_TARGET=function_target)
     return modules
 
 

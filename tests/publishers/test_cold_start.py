@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import old_enqueuer_env
+from tests.conftest import probe_in_fresh_interpreter
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = [
@@ -22,20 +18,10 @@ HEAVY = [
 
 
 def imported_by(code: str) -> dict[str, bool]:
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), **old_enqueuer_env()}
     probe = (
         f"import sys, json\n{code}\nprint(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    result: dict[str, bool] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, bool] = probe_in_fresh_interpreter(probe)
     return result
 
 

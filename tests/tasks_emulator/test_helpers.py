@@ -51,6 +51,28 @@ def test_reset_forgets_queues_tasks_and_reserved_names_without_a_restart(
         again.get_queue(name=QUEUE)
 
 
+def test_reset_forgets_iam_policies_cmek_configs_and_operations(
+    emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = emulator_factory()
+    client = grpc_client(emulator)
+    client.create_queue(parent=PARENT, queue={"name": QUEUE})
+    binding = {"role": "roles/cloudtasks.viewer", "members": ["allUsers"]}
+    client.set_iam_policy(request={"resource": QUEUE, "policy": {"bindings": [binding]}})
+    cmek = f"{PARENT}/cmekConfig"
+    key = f"{PARENT}/keyRings/r/cryptoKeys/k"
+    client.update_cmek_config(cmek_config={"name": cmek, "kms_key": key})
+    operation = client.batch_delete_tasks(parent=QUEUE, names=[f"{QUEUE}/tasks/none"])
+    with pytest.raises(exceptions.Aborted):  # nothing to delete: none succeeded
+        operation.result(timeout=30)
+    requests.post(f"{emulator.http_url}/_emulator/reset", timeout=10)
+    client.create_queue(parent=PARENT, queue={"name": QUEUE})
+    assert list(client.get_iam_policy(request={"resource": QUEUE}).bindings) == []
+    assert client.get_cmek_config(name=cmek).kms_key == ""
+    with pytest.raises(exceptions.NotFound):
+        client.get_operation(request={"name": operation.operation.name})
+
+
 def test_reset_frees_a_deleted_queues_name(emulator_factory: Callable[..., Emulator]) -> None:
     emulator = emulator_factory()
     client = grpc_client(emulator)
