@@ -45,9 +45,9 @@ class AsyncTaskGateway(Protocol):
     async def create(self, spec: TaskSpec) -> CreateResult: ...
 
 
-# What each Cloud Tasks status makes of a CreateTask: one table, mirrored in the README (a test
-# compares them). The code is gRPC's; over REST it is the error body's ``status`` (409 Conflict is
-# ALREADY_EXISTS or ABORTED; 400 is INVALID_ARGUMENT, OUT_OF_RANGE or FAILED_PRECONDITION), never
+# What each Cloud Tasks status makes of a CreateTask: one table, mirrored in docs/operating.md (a
+# test compares them). The code is gRPC's; over REST it is the error body's ``status`` (409 Conflict
+# is ALREADY_EXISTS or ABORTED; 400 is INVALID_ARGUMENT, OUT_OF_RANGE or FAILED_PRECONDITION), never
 # guessed from the HTTP status alone. Only ALREADY_EXISTS proves the task exists; only the request
 # itself being wrong is permanent. Everything else is retried, which for a named task is safe: a
 # repeat that finds the task answers ALREADY_EXISTS. The "infrastructure" answers (missing queue or
@@ -175,9 +175,10 @@ def _state_after(error: core_exceptions.GoogleAPIError) -> TaskState:
     A failed GetTask is ``unknown``, never an error: ALREADY_EXISTS already proved the name taken,
     so a redelivery would only meet ALREADY_EXISTS again; the state is for the log. (Production
     needs ``cloudtasks.tasks.get``, which roles/cloudtasks.enqueuer lacks.) The queue exists
-    (CreateTask reached it): NOT_FOUND is the name's reservation.
+    (CreateTask reached it): NOT_FOUND is the name's reservation (``is_reserved``, the one rule
+    ``bridge status`` uses too).
     """
-    return TaskState.RESERVED if status_of(error) == "NOT_FOUND" else TaskState.UNKNOWN
+    return TaskState.RESERVED if is_reserved(error, name_taken=True) else TaskState.UNKNOWN
 
 
 def make_async_client(emulator_host: str | None) -> tasks_v2.CloudTasksAsyncClient:

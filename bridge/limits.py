@@ -34,8 +34,9 @@ DEFAULT_MAX_BODY_BYTES = MAX_TASK_BYTES  # MAX_BODY_BYTES: what a worker receive
 MIN_MAX_BODY_BYTES = 2  # "{}"
 MAX_MAX_BODY_BYTES = MAX_REQUEST_BYTES  # no larger body can arrive through Pub/Sub
 # TASKS_TIMEOUT_S (one CreateTask call) and PUBLISH_TIMEOUT_S (one rejection publish): well under
-# any push ack deadline Terraform allows (at least 3 x TASKS_TIMEOUT_S, default 60 s; README,
-# "Configuration"), so both fit in one push request before Pub/Sub gives up on it.
+# any push ack deadline Terraform allows (at least 3 x TASKS_TIMEOUT_S, default 60 s;
+# docs/configuration.md, "Configuration"), so both fit in one push request before Pub/Sub gives
+# up on it.
 DEFAULT_TASKS_TIMEOUT_S = 10.0
 DEFAULT_PUBLISH_TIMEOUT_S = 10.0
 MIN_TIMEOUT_S, MAX_TIMEOUT_S = 1.0, 300.0

@@ -73,7 +73,7 @@ def exact_body(data: bytes, *, max_body_bytes: int) -> bytes:
 
 def encode_body(payload: object, *, max_body_bytes: int) -> bytes:
     """Envelope mode: the payload as the worker receives it, re-serialised as compact UTF-8 JSON
-    (non-ASCII kept as is; see the README for what that normalises)."""
+    (non-ASCII kept as is; see docs/configuration.md for what that normalises)."""
     try:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except ValueError as e:  # NaN or Infinity: not JSON, a worker could not parse it

@@ -360,11 +360,11 @@ def test_over_rest_the_error_bodys_status_decides(
         assert outcome is OUTCOME_BY_STATUS[status]
 
 
-README = Path(__file__).parent.parent / "README.md"
+README = Path(__file__).parent.parent / "docs" / "operating.md"
 
 
 def readme_status_table() -> dict[str, str]:
-    """The README's "What Cloud Tasks' answers become" table: status -> outcome."""
+    """docs/operating.md's "What Cloud Tasks' answers become" table: status -> outcome."""
     text = README.read_text(encoding="utf-8")
     section = text.split("### What Cloud Tasks' answers become", 1)[1]
     table = section.split("\n\n|", 1)[1].split("\n\n", 1)[0]

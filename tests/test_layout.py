@@ -171,9 +171,9 @@ def test_the_import_rule_lets_deployed_imports_pass(source: str, importer: str) 
     assert import_offenders(source, importer=importer) == []
 
 
-def test_the_readme_layout_names_every_deployed_module() -> None:
-    """The README's layout table is where a reader learns what runs in the function."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+def test_the_layout_page_names_every_deployed_module() -> None:
+    """docs/layout.md's table is where a reader learns what runs in the function."""
+    readme = (REPO / "docs" / "layout.md").read_text(encoding="utf-8")
     layout = readme[readme.index("## Repository layout") :]
     missing = [
         path

@@ -42,7 +42,7 @@ def pinned(requirements: Path) -> set[str]:
 
 def top_level_imports(directory: Path) -> set[str]:
     found: set[str] = set()
-    for path in directory.glob("*.py"):
+    for path in directory.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 found |= {alias.name.split(".")[0] for alias in node.names}
@@ -81,7 +81,26 @@ def test_the_console_script_and_the_pins_are_declared() -> None:
     module, _, function = project["project"]["scripts"]["tasks-emulator"].partition(":")
     assert module == "tasks_emulator.server"
     assert function == "main"
-    dynamic = project["tool"]["setuptools"]["dynamic"]
+    setuptools = project["tool"]["setuptools"]
+    # every subpackage ships, and every file that is not Python in one (the console's page)
+    subpackages = sorted(
+        "tasks_emulator" + "".join(f".{part}" for part in init.parent.relative_to(PACKAGE).parts)
+        for init in PACKAGE.rglob("__init__.py")
+    )
+    assert sorted(setuptools["packages"]) == subpackages
+    data = {
+        f"{package}/{pattern}"
+        for package, patterns in setuptools.get("package-data", {}).items()
+        for pattern in patterns
+    }
+    for path in PACKAGE.rglob("*"):
+        relative = path.relative_to(PACKAGE)
+        if path.is_dir() or path.suffix in {".py", ".pyc"} or len(relative.parts) < 2:
+            continue
+        package = "tasks_emulator." + ".".join(relative.parts[:-2])
+        shipped = {f"{package}/{relative.parts[-2]}/*", f"{package}/{relative.parts[-1]}"}
+        assert shipped & data, f"{relative} is not in package-data"
+    dynamic = setuptools["dynamic"]
     assert dynamic["dependencies"] == {"file": ["requirements.txt"]}
     # The repository's .venv runs the emulator with exactly these pins.
     dev = (REPO / "requirements-dev.txt").read_text(encoding="utf-8")

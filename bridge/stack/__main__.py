@@ -112,7 +112,7 @@ Where each service's tasks go (set URL_<S>, and AUD_<S> if you like, to use your
 
 Tasks carry `Authorization: Bearer <ID token>` for {CALLER_SA},
 audience AUD_<S> or else the URL's origin. Verify it with google-auth against the discovery
-document's jwks_uri (see the README, "Your own worker").
+document's jwks_uri (see docs/local-stack.md, "Your own worker").
 
 Publish by hand with gcloud (it ignores PUBSUB_EMULATOR_HOST; these two variables point it here):
 
