@@ -35,12 +35,13 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
+from tasks_emulator.validation import METHODS_WITH_BODY, method_name
+
 USER_AGENT = "Google-Cloud-Tasks"
 MAX_REDIRECTS = 10
 # Production computes these from the request, so the task's own values never reach the worker.
 _COMPUTED_HEADERS = frozenset({"host", "content-length", "user-agent"})
 _SERVICE_PREFIX = "x-cloudtasks-"
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _READ_CHUNK = 64 * 1024
 
 
@@ -59,9 +60,7 @@ class AttemptContext:
 
 def http_method_name(http_request: Any) -> str:
     """The method of a raw ``HttpRequest``: its enum's name, POST when unspecified."""
-    enum = type(http_request).DESCRIPTOR.fields_by_name["http_method"].enum_type
-    name = str(enum.values_by_number[http_request.http_method].name)
-    return "POST" if name == "HTTP_METHOD_UNSPECIFIED" else name
+    return method_name(http_request.http_method)
 
 
 def worker_headers(
@@ -363,7 +362,7 @@ class Sender:
         response = self._manager.urlopen(
             method,
             url,
-            body=body if body or method in _BODY_METHODS else None,
+            body=body if body or method in METHODS_WITH_BODY else None,
             headers=headers,
             retries=retries,
             redirect=True,

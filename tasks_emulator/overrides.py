@@ -12,9 +12,10 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
+from tasks_emulator.validation import METHODS_WITH_BODY, method_name
+
 _IF_NOT_EXISTS = 1  # UriOverride.UriOverrideEnforceMode; 0 and 2 are ALWAYS
 _SCHEME_HTTP = 1  # UriOverride.Scheme; 0 and 2 are HTTPS
-_METHODS_WITH_BODY = frozenset({1, 4, 6})  # POST, PUT, PATCH (target.proto HttpMethod)
 
 
 def apply(http_request: Any, http_target: Any) -> Any:
@@ -25,7 +26,7 @@ def apply(http_request: Any, http_target: Any) -> Any:
         request.url = override_url(request.url, http_target.uri_override)
     if http_target.http_method:
         request.http_method = http_target.http_method
-        if http_target.http_method not in _METHODS_WITH_BODY:
+        if method_name(http_target.http_method) not in METHODS_WITH_BODY:
             request.ClearField("body")
     for override in http_target.header_overrides:
         key = override.header.key

@@ -80,6 +80,7 @@ def set_seconds(field: Any, value_s: float) -> None:
 
 
 def method_name(http_method: int) -> str:
+    """The name of a target.proto ``HttpMethod`` number: POST when unspecified (0)."""
     return _METHOD_NAMES.get(http_method, "POST")
 
 
