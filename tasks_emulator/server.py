@@ -40,6 +40,8 @@ from tasks_emulator.store import Store
 API_THREADS = 4
 # A stop waits this long for API calls in progress.
 API_GRACE_S = 5.0
+# The main thread waits for a stop signal in slices this long (a bound, should one be missed).
+SIGNAL_CHECK_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,11 +256,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    emulator = Emulator(options)
-    emulator.start()
+    # The kernel hands a process's signal to any thread that does not block it, and Python runs
+    # the handler only once the main thread runs bytecode again: a signal that lands on a server
+    # thread while the main thread waits on a lock is never seen. So every thread the emulator
+    # starts (and each thread those start) blocks both; only the main thread receives them.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    try:
+        emulator = Emulator(options)
+        emulator.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
     print(emulator.ready_line(), flush=True)
     try:
-        stop.wait()
+        while not stop.wait(timeout=SIGNAL_CHECK_S):
+            pass
     finally:
         emulator.stop()
     print("tasks_emulator stopped", file=sys.stderr, flush=True)
