@@ -16,7 +16,7 @@ from bridge.pubsub_entry import PubsubBridge
 from tests.doubles import FakeGateway, RecordingSink
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext
+    from playwright.sync_api import BrowserContext, Page
 
     from bridge.stack.runner import Stack
 
@@ -106,6 +106,19 @@ def browser() -> Iterator[BrowserContext]:
 
     with chromium() as context:
         yield context
+
+
+@pytest.fixture
+def page(browser: BrowserContext) -> Iterator[Page]:
+    """A new tab; a JavaScript error on it fails the test."""
+    tab = browser.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield tab
+    finally:
+        tab.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page
 
 from tests.tasks_emulator.conftest import Emulator, Worker, grpc_client, start_emulator
 
@@ -37,16 +36,3 @@ def console_worker(console_emulator: Emulator) -> Iterator[Worker]:
         yield worker
     finally:
         worker.close()
-
-
-@pytest.fixture
-def page(browser: BrowserContext) -> Iterator[Page]:
-    """A new tab; a JavaScript error on it fails the test."""
-    tab = browser.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        yield tab
-    finally:
-        tab.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"

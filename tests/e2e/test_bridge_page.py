@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from bridge.stack import bridge_page
 from bridge.stack.runner import Stack
@@ -31,24 +31,12 @@ def page_url(stack: Stack) -> Iterator[str]:
         page.stop()
 
 
-@pytest.fixture
-def tab(browser: BrowserContext) -> Iterator[Page]:
-    tab = browser.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        yield tab
-    finally:
-        tab.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
-
-
-def row(tab: Page, message_id: str) -> Locator:
-    return tab.locator(f'tr[data-message="{message_id}"]')
+def row(page: Page, message_id: str) -> Locator:
+    return page.locator(f'tr[data-message="{message_id}"]')
 
 
 def test_each_outcome_is_on_the_page_and_a_rejection_is_replayed_from_it(
-    stack: Stack, page_url: str, tab: Page, unique: str
+    stack: Stack, page_url: str, page: Page, unique: str
 ) -> None:
     ran_key, queued_key, fixed_key = (f"page-{what}-{unique}" for what in ("ran", "queued", "fix"))
     created = stack.publish_envelope(
@@ -79,32 +67,32 @@ def test_each_outcome_is_on_the_page_and_a_rejection_is_replayed_from_it(
         {"service": SERVICE, "payload": {"n": unique}, "idempotency_key": fixed_key}
     )
 
-    tab.goto(page_url)
-    expect(row(tab, created).locator(".badge")).to_have_text("created", timeout=OUTCOME_TIMEOUT_MS)
-    expect(row(tab, first).locator(".badge")).to_have_text("created")
-    expect(row(tab, reserved).locator(".badge")).to_have_text(
+    page.goto(page_url)
+    expect(row(page, created).locator(".badge")).to_have_text("created", timeout=OUTCOME_TIMEOUT_MS)
+    expect(row(page, first).locator(".badge")).to_have_text("created")
+    expect(row(page, reserved).locator(".badge")).to_have_text(
         "duplicate · reserved", timeout=OUTCOME_TIMEOUT_MS
     )
-    expect(row(tab, reserved)).to_contain_text("this request will not run")
-    expect(row(tab, pending).locator(".badge")).to_have_text(
+    expect(row(page, reserved)).to_contain_text("this request will not run")
+    expect(row(page, pending).locator(".badge")).to_have_text(
         "duplicate · pending", timeout=OUTCOME_TIMEOUT_MS
     )
-    expect(row(tab, malformed).locator(".badge")).to_have_text(
+    expect(row(page, malformed).locator(".badge")).to_have_text(
         "rejected", timeout=OUTCOME_TIMEOUT_MS
     )
-    expect(row(tab, malformed)).to_contain_text("bad_json")
-    expect(row(tab, unknown)).to_contain_text("unknown_service", timeout=OUTCOME_TIMEOUT_MS)
-    expect(row(tab, unknown)).to_contain_text(fixed_key)
-    rejected_row = tab.locator(f'#rejected-table tr[data-origin="{unknown}"]')
+    expect(row(page, malformed)).to_contain_text("bad_json")
+    expect(row(page, unknown)).to_contain_text("unknown_service", timeout=OUTCOME_TIMEOUT_MS)
+    expect(row(page, unknown)).to_contain_text(fixed_key)
+    rejected_row = page.locator(f'#rejected-table tr[data-origin="{unknown}"]')
     expect(rejected_row).to_contain_text("unknown_service", timeout=OUTCOME_TIMEOUT_MS)
-    expect(tab.locator(f'#rejected-table tr[data-origin="{malformed}"]')).to_be_visible()
-    screenshot(tab, "bridge-messages")
+    expect(page.locator(f'#rejected-table tr[data-origin="{malformed}"]')).to_be_visible()
+    screenshot(page, "bridge-messages")
 
     # The created message's task link opens it in tasks_emulator's console.
-    href = row(tab, first).get_by_role("link").get_attribute("href")
+    href = row(page, first).get_by_role("link").get_attribute("href")
     assert href is not None
     assert href.startswith(stack.console_url)
-    opened = tab.context.new_page()
+    opened = page.context.new_page()
     opened.goto(href)
     expect(opened.locator(".title .badge")).to_have_text("pending", timeout=10_000)
     expect(opened.locator(".request-line")).to_contain_text("/generate-testimony")
@@ -113,9 +101,9 @@ def test_each_outcome_is_on_the_page_and_a_rejection_is_replayed_from_it(
     # Fix the cause (configure the service), then replay from the page: it runs once.
     configure_service(stack, SERVICE, SUFFIX)
     rejected_row.get_by_role("button", name="Replay").click()
-    expect(tab.locator("#flash")).to_contain_text("republished as", timeout=30_000)
+    expect(page.locator("#flash")).to_contain_text("republished as", timeout=30_000)
     expect(rejected_row).to_contain_text("created", timeout=OUTCOME_TIMEOUT_MS)
     request: Received = delivered_once(stack, lambda r: r.header("X-Idempotency-Key") == fixed_key)
     assert request.path == f"/{SERVICE}"
     assert request.json() == {"n": unique}
-    screenshot(tab, "bridge-replayed")
+    screenshot(page, "bridge-replayed")
