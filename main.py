@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from bridge.config import load_settings, require_rejection_sink
 from bridge.gateway import AsyncCloudTasksGateway
+from bridge.heap import settle_after_cold_start
 from bridge.http_entry import HttpBridge
 from bridge.pubsub_entry import PubsubBridge
 from bridge.push import PushEntry
@@ -39,6 +40,7 @@ rejections: AsyncRejectionSink = (
 )
 push_entry = PushEntry(PubsubBridge(settings=settings, gateway=gateway, rejections=rejections))
 http_bridge = HttpBridge(settings=settings, gateway=gateway)
+settle_after_cold_start()  # what is built so far lives as long as the instance
 
 
 @functions_framework.aio.http

@@ -1,10 +1,11 @@
 """The throughput baselines: functions that only create one fixed task per message.
 
 Served by functions-framework exactly as ``main.py`` is (``Stack(source=..., target="minimal")``),
-with the same environment. No decoding, validation, naming or rejection: one CreateTask of a fixed
-HTTP task (queue-brain, fixed URL and body, no name, so the emulator never sees a repeated name)
-through the same kind of client the bridge uses, and one JSON log line, so that the benchmark
-counts its ``created`` outcomes exactly as it counts the bridge's.
+with the same environment and the same collector settings (``bridge.heap``). No decoding,
+validation, naming or rejection: one CreateTask of a fixed HTTP task (queue-brain, fixed URL and
+body, no name, so the emulator never sees a repeated name) through the same kind of client the
+bridge uses, and one JSON log line, so that the benchmark counts its ``created`` outcomes exactly
+as it counts the bridge's.
 
 - ``minimal`` (Flask, a thread per request): the synchronous ``CloudTasksClient``.
 - ``minimal_async`` (``functions_framework.aio``, one event loop): ``CloudTasksAsyncClient`` over
@@ -35,6 +36,8 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import (
 )
 from starlette.requests import Request
 
+from bridge.heap import settle_after_cold_start
+
 _QUEUE = (
     f"projects/{os.environ['PROJECT_ID']}/locations/{os.environ['TASKS_REGION']}"
     f"/queues/{os.environ['QUEUE_BRAIN']}"
@@ -54,6 +57,7 @@ _client = tasks_v2.CloudTasksClient(
     )
 )
 _async_client: Any = None  # created in the serving process's event loop, on the first call
+settle_after_cold_start()  # the bridge's collector settings: a baseline must not lack them
 
 
 @functions_framework.cloud_event

@@ -166,7 +166,9 @@ def _create_request(spec: TaskSpec) -> Any:
 
 
 def _created(created: Any, spec: TaskSpec) -> CreateResult:
-    return CreateResult(task_name=created.name or spec.task_name, duplicate=False)
+    # The raw message's field: proto-plus's attribute access costs more than the rest of this.
+    name = tasks_v2.Task.pb(created).name
+    return CreateResult(task_name=name or spec.task_name, duplicate=False)
 
 
 def _state_after(error: core_exceptions.GoogleAPIError) -> TaskState:

@@ -52,6 +52,11 @@ _SEVERITY = {
 }
 
 
+# Built once: ``json.dumps`` with options builds a new encoder per call, once per message here.
+_LINE_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+_ASCII_LINE_JSON = json.JSONEncoder(ensure_ascii=True, default=str)
+
+
 def fingerprint(data: bytes) -> str:
     """A short hash to correlate a payload across logs without revealing it."""
     return hashlib.sha256(data).hexdigest()[:16]
@@ -65,10 +70,11 @@ def log_outcome(
         "message": message,
         "outcome": outcome.value,
     }
-    entry.update((k, v) for k, v in fields.items() if v is not None)
-    line = json.dumps(entry, ensure_ascii=False, default=str)
+    for name, value in fields.items():
+        if value is not None:
+            entry[name] = value
     try:
-        sys.stdout.write(line + "\n")
+        sys.stdout.write(_LINE_JSON.encode(entry) + "\n")
     except UnicodeEncodeError:  # a lone surrogate from a hostile push, or a non-UTF-8 stdout
-        sys.stdout.write(json.dumps(entry, ensure_ascii=True, default=str) + "\n")
+        sys.stdout.write(_ASCII_LINE_JSON.encode(entry) + "\n")
     sys.stdout.flush()

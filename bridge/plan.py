@@ -71,11 +71,15 @@ def exact_body(data: bytes, *, max_body_bytes: int) -> bytes:
     return data
 
 
+# One encoder for every body: ``json.dumps`` with options builds a new one per call.
+_BODY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode_body(payload: object, *, max_body_bytes: int) -> bytes:
     """Envelope mode: the payload as the worker receives it, re-serialised as compact UTF-8 JSON
     (non-ASCII kept as is; see docs/configuration.md for what that normalises)."""
     try:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        body = _BODY_JSON.encode(payload)
     except ValueError as e:  # NaN or Infinity: not JSON, a worker could not parse it
         raise PermanentError(Reason.BAD_JSON, f"payload: {e}", field="payload") from e
     encoded = body.encode("utf-8")

@@ -22,6 +22,7 @@ DEPLOYED = [
     "bridge/errors.py",
     "bridge/event.py",
     "bridge/gateway.py",
+    "bridge/heap.py",
     "bridge/http_entry.py",
     "bridge/limits.py",
     "bridge/logs.py",

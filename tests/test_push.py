@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functions_framework import create_app
+from functions_framework import create_app, event_conversion
 
 from bridge.push import NotAPush, PushEntry, read_event
 from tests.doubles import starlette_request
@@ -63,6 +63,36 @@ CASES: dict[str, tuple[str, dict[str, str], bytes]] = {
     "raw push without data": ("/", JSON, dumps({**RAW, "message": {"messageId": "m-2"}})),
     "raw push without messageId": ("/", JSON, dumps({**RAW, "message": {"data": "e30="}})),
     "raw push without subscription": ("/", JSON, dumps({"message": MESSAGE})),
+    "raw push, messageId a number": (
+        "/",
+        JSON,
+        dumps({**RAW, "message": {**MESSAGE, "messageId": 7}}),
+    ),
+    "raw push, attributes null": (
+        "/",
+        JSON,
+        dumps({**RAW, "message": {**MESSAGE, "attributes": None}}),
+    ),
+    "raw push without attributes": (
+        "/",
+        JSON,
+        dumps({**RAW, "message": {k: v for k, v in MESSAGE.items() if k != "attributes"}}),
+    ),
+    "raw push, data null": ("/", JSON, dumps({**RAW, "message": {**MESSAGE, "data": None}})),
+    "raw push, publishTime a number": (
+        "/",
+        JSON,
+        dumps({**RAW, "message": {**MESSAGE, "publishTime": 1}}),
+    ),
+    "raw push with snake_case duplicates": (
+        "/",
+        JSON,
+        dumps({**RAW, "message": {**MESSAGE, "message_id": "m-1", "publish_time": "x"}}),
+    ),
+    "raw push, message a list": ("/", JSON, dumps({**RAW, "message": [MESSAGE]})),
+    "raw push, message a string": ("/", JSON, dumps({**RAW, "message": "m"})),
+    "raw push beside a context": ("/", JSON, dumps({**RAW, "context": {}})),
+    "raw push, subscription null": ("/", JSON, dumps({**RAW, "subscription": None})),
     "raw push as text/plain": ("/", {"Content-Type": "text/plain"}, dumps(RAW)),
     "raw push without a content type": ("/", {}, dumps(RAW)),
     "not JSON": ("/", JSON, b"{oops"),
@@ -105,7 +135,7 @@ def asgi_reads(path: str, headers: dict[str, str], body: bytes) -> tuple[int, An
         return e.status, None
     except Exception:
         return 500, None
-    return 200, (event.get("id"), event.get("time"), event.data)
+    return 200, tuple(event)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -136,3 +166,14 @@ def test_only_post_is_a_push(method: str) -> None:
     entry = PushEntry(NoBridge())  # type: ignore[arg-type]
     response = asyncio.run(entry.answer(starlette_request(b"", path="/", method=method)))
     assert (response.status_code, response.headers["Allow"]) == (405, "POST")
+
+
+def test_a_well_formed_raw_push_is_read_without_the_conversion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(_: Any) -> Any:
+        raise AssertionError("the conversion ran for the common case")
+
+    monkeypatch.setattr(event_conversion, "background_event_to_cloud_event", refuse)
+    event = read_event(headers={"content-type": "application/json"}, path="/", body=dumps(RAW))
+    assert (event.event_id, event.data["message"]["data"]) == ("m-1", MESSAGE["data"])
