@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -17,6 +18,7 @@ from typing import Any
 
 import grpc
 import pytest
+import requests
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
@@ -50,6 +52,18 @@ class Emulator:
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=STOP_TIMEOUT_S)
+
+    def stop(self) -> None:
+        """SIGTERM, and SIGKILL if it has not exited within 20 s (a fixture's teardown)."""
+        try:
+            self.terminate(timeout_s=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    @property
+    def certs_url(self) -> str:
+        """Where its OIDC tokens' keys are published (``Worker(certs_url=...)``)."""
+        return f"{self.http_url}/oauth2/v1/certs"
 
 
 def start_emulator(*args: str) -> Emulator:
@@ -88,6 +102,27 @@ def start_emulator(*args: str) -> Emulator:
     )
 
 
+@contextlib.contextmanager
+def running_emulator(*args: str) -> Iterator[Emulator]:
+    """An emulator started with ``args`` for the block, stopped by PID after it, also when the
+    block fails."""
+    emulator = start_emulator(*args)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@contextlib.contextmanager
+def fault_plan(emulator: Emulator) -> Iterator[str]:
+    """The URL of ``emulator``'s ``/_emulator/faults``; the plan is emptied after the block."""
+    url = f"{emulator.http_url}/_emulator/faults"
+    try:
+        yield url
+    finally:
+        requests.delete(url, timeout=10).raise_for_status()
+
+
 @pytest.fixture
 def emulator_factory() -> Iterator[Callable[..., Emulator]]:
     """Start emulators with given arguments; every one is stopped by PID at the end."""
@@ -102,23 +137,14 @@ def emulator_factory() -> Iterator[Callable[..., Emulator]]:
         yield start
     finally:
         for emulator in started:
-            try:
-                emulator.terminate(timeout_s=20)
-            except subprocess.TimeoutExpired:
-                emulator.kill()
+            emulator.stop()
 
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     """One emulator for the API tests (each test uses queues of its own)."""
-    running = start_emulator()
-    try:
+    with running_emulator() as running:
         yield running
-    finally:
-        try:
-            running.terminate(timeout_s=20)
-        except subprocess.TimeoutExpired:
-            running.kill()
 
 
 def grpc_client(emulator: Emulator) -> Any:
@@ -319,11 +345,14 @@ class Worker:
         self._server.shutdown()
         self._server.server_close()
 
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 @pytest.fixture
 def worker(emulator: Emulator) -> Iterator[Worker]:
-    running = Worker(certs_url=f"{emulator.http_url}/oauth2/v1/certs")
-    try:
+    with Worker(certs_url=emulator.certs_url) as running:
         yield running
-    finally:
-        running.close()

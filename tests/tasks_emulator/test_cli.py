@@ -113,7 +113,7 @@ def test_a_restart_mid_dispatch_loses_nothing(
     the attempts in flight run again. Either way every task is delivered."""
     data_dir = str(tmp_path / "data")
     first = emulator_factory("--data-dir", data_dir)
-    worker = Worker(certs_url=f"{first.http_url}/oauth2/v1/certs")
+    worker = Worker(certs_url=first.certs_url)
     try:
         concurrent = 4
         ids = _slow_queue(grpc_client(first), worker, count=24, concurrent=concurrent)
@@ -128,7 +128,7 @@ def test_a_restart_mid_dispatch_loses_nothing(
             first.kill()
         before = _delivered(worker, ids)
         second = emulator_factory("--data-dir", data_dir)
-        worker.certs_url = f"{second.http_url}/oauth2/v1/certs"
+        worker.certs_url = second.certs_url
         client = grpc_client(second)
         wait_for(
             lambda: all(_delivered(worker, ids).values()),
