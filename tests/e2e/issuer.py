@@ -71,3 +71,9 @@ class Issuer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def __enter__(self) -> Issuer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
