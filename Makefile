@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# A virtualenv's pip, quiet: `$(PY) $(PIP_INSTALL) -r ...`.
+PIP_INSTALL := -m pip install -q --disable-pip-version-check
 
 .DEFAULT_GOAL := help
 .PHONY: help install browser test test-emulator-alone lint typecheck unit bench bench-console bench-stack bench-instance bench-emulator soak fuzz demo up terraform-tools test-terraform
@@ -15,8 +17,8 @@ EMULATOR_PKG := tasks_emulator/pyproject.toml tasks_emulator/requirements.txt ta
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml $(EMULATOR_PKG)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(PY) $(PIP_INSTALL) -r requirements-dev.txt
+	$(PY) $(PIP_INSTALL) --no-deps -e .
 	touch $@
 
 install: $(STAMP) ## create .venv with the runtime and test dependencies
@@ -24,11 +26,12 @@ install: $(STAMP) ## create .venv with the runtime and test dependencies
 # The browser the page tests drive: Debian's chromium, installed when it is missing (CI runs as
 # root; elsewhere through sudo). Playwright (requirements-dev.txt) uses it as it is.
 CHROMIUM := /usr/bin/chromium
+APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
 $(CHROMIUM):
 	@echo "installing Debian's chromium for the browser tests"
-	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get update -q
-	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-liberation fonts-dejavu-core
+	$(APT) update -q
+	$(APT) install -y -q --no-install-recommends chromium fonts-liberation fonts-dejavu-core
 
 browser: $(CHROMIUM) ## install Debian's chromium (for the console's browser tests) when it is missing
 
@@ -47,7 +50,7 @@ TF_STAMP := $(TF_VENV)/.installed-stamp
 
 $(TF_STAMP): $(TF_REQ) $(TF_WHEELS) terraform/testing/schema_from_jsii.py
 	$(PYTHON) -m venv $(TF_VENV)
-	$(TF_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(TF_REQ)
+	$(TF_VENV)/bin/python $(PIP_INSTALL) -r $(TF_REQ)
 	$(TF_VENV)/bin/python -m pip download -q --disable-pip-version-check --no-deps -d $(TF_VENV)/wheels -r $(TF_WHEELS)
 	$(TF_VENV)/bin/python terraform/testing/schema_from_jsii.py $(TF_VENV)/wheels/cdktn_provider_google-*.whl $(TF_VENV)/schemas/google.json
 	$(TF_VENV)/bin/python terraform/testing/schema_from_jsii.py $(TF_VENV)/wheels/cdktn_provider_archive-*.whl $(TF_VENV)/schemas/archive.json
@@ -77,7 +80,7 @@ test-emulator-alone: ## tasks_emulator on its own: fresh venv, pip install ./tas
 	@set -euo pipefail; work=$$(mktemp -d); trap 'rm -rf "$$work"' EXIT; \
 	cp -r tasks_emulator "$$work/src"; rm -rf "$$work/src/__pycache__"; \
 	$(PYTHON) -m venv "$$work/venv"; \
-	"$$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$$work/src[test]"; \
+	"$$work/venv/bin/python" $(PIP_INSTALL) "$$work/src[test]"; \
 	mkdir -p "$$work/run/tests"; touch "$$work/run/tests/__init__.py"; \
 	cp -r tests/tasks_emulator "$$work/run/tests/"; rm -rf "$$work/run/tests/tasks_emulator/__pycache__"; \
 	cd "$$work/run"; \
@@ -107,7 +110,7 @@ GCLOUD_TASKS_STAMP := $(GCLOUD_TASKS_VENV)/.installed-stamp
 
 $(GCLOUD_TASKS_STAMP): $(GCLOUD_TASKS_REQ)
 	$(PYTHON) -m venv $(GCLOUD_TASKS_VENV)
-	$(GCLOUD_TASKS_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(GCLOUD_TASKS_REQ)
+	$(GCLOUD_TASKS_VENV)/bin/python $(PIP_INSTALL) -r $(GCLOUD_TASKS_REQ)
 	touch $@
 
 bench-emulator: install $(GCLOUD_TASKS_STAMP) ## tasks_emulator's speed beside gcloud-tasks-emulator, in the same run (figures, not tests)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -382,22 +381,15 @@ def test_the_readme_table_is_the_codes_table() -> None:
 @pytest.fixture(scope="module")
 def emulated() -> Iterator[tuple[Emulator, Worker, Settings]]:
     """``python -m tasks_emulator`` with the brain queue, and a worker the brain route targets."""
-    from tests.tasks_emulator.conftest import start_emulator
+    from tests.tasks_emulator.conftest import running_emulator
 
     route = load_settings(old_enqueuer_env()).routes["brain"]
-    emulator = start_emulator("--queue", route.queue_path, "--name-reserve-s", "3600")
-    try:
-        worker = Worker(certs_url=f"{emulator.http_url}/oauth2/v1/certs")
-        try:
-            env = {**old_enqueuer_env(), "URL_BRAIN": f"{worker.url}/process"}
-            yield emulator, worker, load_settings({**env, "AUD_BRAIN": worker.url})
-        finally:
-            worker.close()
-    finally:
-        try:
-            emulator.terminate(timeout_s=20)
-        except subprocess.TimeoutExpired:
-            emulator.kill()
+    with (
+        running_emulator("--queue", route.queue_path, "--name-reserve-s", "3600") as emulator,
+        Worker(certs_url=emulator.certs_url) as worker,
+    ):
+        env = {**old_enqueuer_env(), "URL_BRAIN": f"{worker.url}/process"}
+        yield emulator, worker, load_settings({**env, "AUD_BRAIN": worker.url})
 
 
 def emulated_spec(settings: Settings, key: str, *, delay_s: int = 0) -> TaskSpec:

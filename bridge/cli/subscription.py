@@ -121,34 +121,28 @@ class PubsubSubscription:
         self._modify(ack_ids, 0)
 
     def ack(self, ack_ids: Sequence[str]) -> None:
-        for start in range(0, len(ack_ids), ACK_IDS_PER_REQUEST):
-            chunk = list(ack_ids[start : start + ACK_IDS_PER_REQUEST])
-            try:
-                self._api().acknowledge(
-                    request={"subscription": self.path, "ack_ids": chunk},
-                    timeout=self.timeout_s,
-                    retry=transient_retry(self.timeout_s),
-                )
-            except CLIENT_ERRORS as e:
-                raise translate_error(e, topic_path=self.path, doing="acknowledging on") from e
+        self._in_chunks("acknowledge", ack_ids, doing="acknowledging on")
 
     def _modify(self, ack_ids: Sequence[str], seconds: int) -> None:
+        self._in_chunks(
+            "modify_ack_deadline",
+            ack_ids,
+            doing="changing ack deadlines on",
+            ack_deadline_seconds=seconds,
+        )
+
+    def _in_chunks(self, rpc: str, ack_ids: Sequence[str], *, doing: str, **fields: Any) -> None:
+        """The client's ``rpc`` on ``ack_ids``, ``ACK_IDS_PER_REQUEST`` a request, each retried
+        while its error may pass (``transient_retry``); ``doing`` says what failed."""
         for start in range(0, len(ack_ids), ACK_IDS_PER_REQUEST):
             chunk = list(ack_ids[start : start + ACK_IDS_PER_REQUEST])
+            request = {"subscription": self.path, "ack_ids": chunk, **fields}
             try:
-                self._api().modify_ack_deadline(
-                    request={
-                        "subscription": self.path,
-                        "ack_ids": chunk,
-                        "ack_deadline_seconds": seconds,
-                    },
-                    timeout=self.timeout_s,
-                    retry=transient_retry(self.timeout_s),
+                getattr(self._api(), rpc)(
+                    request=request, timeout=self.timeout_s, retry=transient_retry(self.timeout_s)
                 )
             except CLIENT_ERRORS as e:
-                raise translate_error(
-                    e, topic_path=self.path, doing="changing ack deadlines on"
-                ) from e
+                raise translate_error(e, topic_path=self.path, doing=doing) from e
 
 
 def _rfc3339(value: Any) -> str:

@@ -444,8 +444,18 @@ def envelope_message_or_raise(envelope: Envelope) -> OutgoingMessage:
         raise InvalidEnvelope(e.reason, e.detail) from e
 
 
-_default: Publisher | None = None
-_default_lock = threading.Lock()
+_shared: Transport | None = None
+_shared_lock = threading.Lock()
+
+
+def _default_transport() -> Transport:
+    """The process's one transport (one client), made on first use: ``publish`` in a loop is
+    cheap."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = PubsubTransport()
+        return _shared
 
 
 def publish(
@@ -463,15 +473,10 @@ def publish(
     Raised if invalid (nothing sent): ``InvalidEnvelope``; if not published: ``PublishError``.
     One client is kept for the process, so calling this in a loop is cheap.
     """
-    global _default  # one client per process
     envelope = build_envelope(
         service, payload, delay_s=delay_s, idempotency_key=idempotency_key, deadline_s=deadline_s
     )
-    with _default_lock:
-        if _default is None:
-            _default = Publisher()
-        transport = _default.transport
-    return Publisher(topic=topic, project=project, transport=transport).publish(envelope)
+    return Publisher(topic=topic, project=project, transport=_default_transport()).publish(envelope)
 
 
 def publish_traced(
@@ -490,13 +495,8 @@ def publish_traced(
     publisher's, the bridge's and the worker's log lines group as one trace. Raised as
     ``publish``; an invalid ``traceparent`` is ``InvalidEnvelope`` (nothing sent).
     """
-    global _default
     envelope = build_envelope(
         service, payload, delay_s=delay_s, idempotency_key=idempotency_key, deadline_s=deadline_s
     )
-    with _default_lock:
-        if _default is None:
-            _default = Publisher()
-        transport = _default.transport
-    publisher = Publisher(topic=topic, project=project, transport=transport)
+    publisher = Publisher(topic=topic, project=project, transport=_default_transport())
     return publisher.publish_traced(envelope, traceparent=traceparent)

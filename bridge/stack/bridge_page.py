@@ -2,7 +2,9 @@
 and the rejected ones with a replay button; served by the local stack beside tasks_emulator's
 console, and written once as a static report by ``make demo``.
 
-    GET  /                the page (static HTML, JS and CSS in ``page/``; no build step)
+    GET  /                the page (static HTML, JS and CSS in ``page/``; no build step;
+                          ``shared.js`` and ``shared.css``, the console's own files, are
+                          the look, the polling and the "gone" banner both pages share)
     GET  /api/messages    the feed's snapshot (``outcomes.snapshot``)
     POST /api/replay      {"message_id": the original's id}: ``bridge replay --message-id`` on
                           the operator's rejected subscription, the command an operator runs
@@ -21,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -31,7 +33,21 @@ from bridge.stack.feed import Feed
 from bridge.stack.runner import PROJECT_ID, REJECTED_SUBSCRIPTION, REJECTED_TOPIC, TOPIC, Stack
 from tasks_emulator.console import guard, quiet
 
-_STATIC = {"page.js": "text/javascript; charset=utf-8", "page.css": "text/css; charset=utf-8"}
+_JS, _CSS = "text/javascript; charset=utf-8", "text/css; charset=utf-8"
+_OWN = resources.files("bridge.stack") / "page"
+_CONSOLE = resources.files("tasks_emulator.console") / "static"  # one file serves both pages
+# What /static/ serves: name -> (where it is, its type).
+_STATIC = {
+    "page.js": (_OWN, _JS),
+    "page.css": (_OWN, _CSS),
+    "shared.js": (_CONSOLE, _JS),
+    "shared.css": (_CONSOLE, _CSS),
+}
+# The report inlines every /static/ file its HTML names.
+_STATIC_TAG = re.compile(
+    r'<link rel="stylesheet" href="/static/(?P<css>[\w.-]+)">'
+    r'|<script src="/static/(?P<js>[\w.-]+)" defer></script>'
+)
 _HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -52,6 +68,18 @@ class ReplayAnswer:
 Replayer = Callable[[str], ReplayAnswer]
 
 
+class Source(Protocol):
+    """What the page shows: a ``Feed`` (``stack_feed``), or a test's fixed snapshot."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def refresh(self) -> None: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+
 def replay_answer(*, returncode: int, stdout: str, stderr: str, message_id: str) -> ReplayAnswer:
     """What ``bridge replay --message-id`` said, as one sentence for the page."""
     lines = [line for line in stdout.splitlines() if "->" in line]
@@ -67,7 +95,14 @@ def replay_answer(*, returncode: int, stdout: str, stderr: str, message_id: str)
 
 
 def _static(name: str) -> str:
-    return resources.files("bridge.stack").joinpath("page", name).read_text(encoding="utf-8")
+    where = _STATIC[name][0] if name in _STATIC else _OWN
+    return where.joinpath(name).read_text(encoding="utf-8")
+
+
+def _inlined(tag: re.Match[str]) -> str:
+    if tag["css"]:
+        return f"<style>\n{_static(tag['css'])}</style>"
+    return f"<script>\n{_static(tag['js'])}</script>"
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -79,7 +114,7 @@ def _json(body: Any, status: int = 200) -> Response:
 class BridgePage:
     """The page's server on ``127.0.0.1`` (a free port); ``start`` and ``stop`` once each."""
 
-    def __init__(self, *, feed: Feed, replay: Replayer, console_url: str) -> None:
+    def __init__(self, *, feed: Source, replay: Replayer, console_url: str) -> None:
         self._feed = feed
         self._replay = replay
         self._console_url = console_url
@@ -130,7 +165,7 @@ class BridgePage:
             self._feed.refresh()
             return _json(self._feed.snapshot())
         if request.path.startswith("/static/") and request.path[8:] in _STATIC:
-            return Response(_static(request.path[8:]), content_type=_STATIC[request.path[8:]])
+            return Response(_static(request.path[8:]), content_type=_STATIC[request.path[8:]][1])
         return _json({"error": f"no page {request.path}"}, 404)
 
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -156,13 +191,7 @@ def page_html(*, token: str, console_url: str, snapshot: dict[str, Any] | None) 
     data = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
     html = html.replace("{{CONFIG}}", data)
     if snapshot is not None:
-        html = html.replace(
-            '<link rel="stylesheet" href="/static/page.css">',
-            f"<style>\n{_static('page.css')}</style>",
-        ).replace(
-            '<script src="/static/page.js" defer></script>',
-            f"<script>\n{_static('page.js')}</script>",
-        )
+        html = _STATIC_TAG.sub(_inlined, html)
     return html
 
 

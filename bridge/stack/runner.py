@@ -37,7 +37,7 @@ from typing import Any
 
 from bridge.stack import procs
 from bridge.stack.caller_check import CallerCheck
-from bridge.stack.emulator import start_tasks_emulator
+from bridge.stack.emulator import start_pubsub_emulator, start_tasks_emulator
 from bridge.stack.poll import poll_until
 from bridge.stack.procs import MissingPrerequisite, Proc, StackError
 from bridge.stack.pubsub_rest import PubSubRest, PulledMessage
@@ -294,19 +294,13 @@ class Stack:
 
     def _start_pubsub(self) -> None:
         self.echo(f"starting the Pub/Sub emulator on {self.pubsub_host}")
-        proc = procs.start(
-            "pubsub-emulator",
-            [str(self._paths["pubsub"]), "--host=127.0.0.1", f"--port={self.pubsub_port}"],
+        proc = start_pubsub_emulator(
+            self._paths["pubsub"],
+            port=self.pubsub_port,
             log_path=self.log_path("pubsub-emulator"),
             cwd=self.state_dir,
         )
         self._procs[proc.name] = proc
-        procs.wait_until(
-            lambda: procs.http_answers(f"http://{self.pubsub_host}/"),
-            what="the Pub/Sub emulator to answer",
-            timeout_s=READY_TIMEOUT_S,
-            watch=[proc],
-        )
 
     @property
     def tasks_data_dir(self) -> Path:

@@ -36,7 +36,9 @@ PREFIX = "/console"
 MAX_ACTION_BYTES = 64 * 1024
 _STATIC = {
     "console.js": "text/javascript; charset=utf-8",
+    "shared.js": "text/javascript; charset=utf-8",  # shared with the bridge's local-stack page
     "console.css": "text/css; charset=utf-8",
+    "shared.css": "text/css; charset=utf-8",  # shared with the bridge's local-stack page
 }
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.tasks_emulator.conftest import Emulator, Worker, grpc_client, start_emulator
+from tests.tasks_emulator.conftest import Emulator, Worker, grpc_client, running_emulator
 
 
 @pytest.fixture(scope="session")
 def console_emulator() -> Iterator[Emulator]:
-    running = start_emulator()
-    try:
+    with running_emulator() as running:
         yield running
-    finally:
-        try:
-            running.terminate(timeout_s=20)
-        except subprocess.TimeoutExpired:
-            running.kill()
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +24,5 @@ def tasks(console_emulator: Emulator) -> Any:
 
 @pytest.fixture(scope="session")
 def console_worker(console_emulator: Emulator) -> Iterator[Worker]:
-    worker = Worker(certs_url=f"{console_emulator.http_url}/oauth2/v1/certs")
-    try:
+    with Worker(certs_url=console_emulator.certs_url) as worker:
         yield worker
-    finally:
-        worker.close()

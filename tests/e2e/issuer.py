@@ -3,13 +3,11 @@ loopback, and tokens with any claims (expired, misaddressed, another caller) on 
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tasks_emulator.oidc import TokenIssuer
+from tests.tasks_emulator.conftest import JsonServer
 
 CALLER = "caller@local-bridge.iam.gserviceaccount.com"
 
@@ -18,30 +16,17 @@ class Issuer:
     """Signs tokens with its current key; ``rotate`` replaces the key (and the JWK Set)."""
 
     def __init__(self) -> None:
-        self.requests = 0
         self.rotate()
-        issuer = self
+        self._server = JsonServer(lambda path: self.jwks())  # the JWK Set at any path
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                issuer.requests += 1
-                body = json.dumps(issuer.jwks()).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+    @property
+    def requests(self) -> int:
+        """How many times the keys were fetched."""
+        return self._server.requests
 
     @property
     def certs_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/jwks"
+        return f"{self._server.base_url}/jwks"
 
     def rotate(self) -> None:
         self._signer = TokenIssuer.load_or_create(None)  # a fresh key, a new key id
@@ -69,5 +54,10 @@ class Issuer:
         return self._signer.sign(claims)
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
+
+    def __enter__(self) -> Issuer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

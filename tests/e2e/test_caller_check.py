@@ -17,11 +17,8 @@ AUDIENCES = frozenset({AUDIENCE})
 
 @pytest.fixture
 def issuer() -> Iterator[Issuer]:
-    running = Issuer()
-    try:
+    with Issuer() as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture
@@ -73,11 +70,8 @@ def test_expired_token_is_401(issuer: Issuer, check: CallerCheck) -> None:
 
 
 def test_token_signed_by_another_key_is_401(issuer: Issuer, check: CallerCheck) -> None:
-    other = Issuer()
-    try:
+    with Issuer() as other:
         forged = other.token()
-    finally:
-        other.close()
     verdict = check.check(f"Bearer {forged}", audiences=AUDIENCES)
     assert verdict.status == 401
 

@@ -17,11 +17,8 @@ from tests.e2e.issuer import CALLER, Issuer
 
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[Issuer]:
-    running = Issuer()
-    try:
+    with Issuer() as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from bridge.envelope import Envelope
 from bridge.event import PubsubMessage, decode_event
 from bridge.message import envelope_of
 from bridge.stack import procs
+from bridge.stack.emulator import start_pubsub_emulator
 from bridge.stack.poll import gather_for, poll_until
 from bridge.stack.procs import MissingPrerequisite
 from bridge.stack.pubsub_rest import PubSubRest, PulledMessage
@@ -57,19 +58,10 @@ def emulator() -> Iterator[Emulator]:
         missing_prerequisite(str(err))
     port = procs.free_port()
     state = Path(tempfile.mkdtemp(prefix="bridge-publish-tests-"))
-    proc = procs.start(
-        "pubsub-emulator",
-        [str(launcher), "--host=127.0.0.1", f"--port={port}"],
-        log_path=state / "pubsub-emulator.log",
-        cwd=state,
+    proc = start_pubsub_emulator(
+        launcher, port=port, log_path=state / "pubsub-emulator.log", cwd=state
     )
     try:
-        procs.wait_until(
-            lambda: procs.http_answers(f"http://127.0.0.1:{port}/"),
-            what="the Pub/Sub emulator to answer",
-            timeout_s=60,
-            watch=[proc],
-        )
         host = f"127.0.0.1:{port}"
         yield Emulator(host=host, rest=PubSubRest(host=host, project=PROJECT))
     finally:

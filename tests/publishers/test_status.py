@@ -5,7 +5,6 @@ dead-lettered messages found without being consumed."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,28 +39,21 @@ class Local:
 @pytest.fixture(scope="module")
 def local() -> Iterator[Local]:
     """tasks_emulator with every configured service's queue, and the worker they all target."""
-    from tests.tasks_emulator.conftest import start_emulator
+    from tests.tasks_emulator.conftest import running_emulator
 
     base = {**old_enqueuer_env(), "PROJECT_ID": PROJECT}
     queues = [route.queue_path for route in load_settings(base).routes.values()]
-    emulator = start_emulator(*(arg for q in queues for arg in ("--queue", q)))
-    try:
-        worker = Worker(certs_url=f"{emulator.http_url}/oauth2/v1/certs")
-        try:
-            env = {**base, "CLOUD_TASKS_EMULATOR_HOST": emulator.grpc_target}
-            for suffix in ("BRAIN", "TESTI", "TRANS", "REGRESOS"):
-                env[f"URL_{suffix}"] = f"{worker.url}/{suffix.lower()}"
-                env[f"AUD_{suffix}"] = worker.url
-            settings = load_settings(env)
-            gateway = CloudTasksGateway(timeout_s=10, emulator_host=emulator.grpc_target)
-            yield Local(gateway, settings, worker, grpc_client(emulator), env)
-        finally:
-            worker.close()
-    finally:
-        try:
-            emulator.terminate(timeout_s=20)
-        except subprocess.TimeoutExpired:
-            emulator.kill()
+    with (
+        running_emulator(*(arg for q in queues for arg in ("--queue", q))) as emulator,
+        Worker(certs_url=emulator.certs_url) as worker,
+    ):
+        env = {**base, "CLOUD_TASKS_EMULATOR_HOST": emulator.grpc_target}
+        for suffix in ("BRAIN", "TESTI", "TRANS", "REGRESOS"):
+            env[f"URL_{suffix}"] = f"{worker.url}/{suffix.lower()}"
+            env[f"AUD_{suffix}"] = worker.url
+        settings = load_settings(env)
+        gateway = CloudTasksGateway(timeout_s=10, emulator_host=emulator.grpc_target)
+        yield Local(gateway, settings, worker, grpc_client(emulator), env)
 
 
 @pytest.fixture

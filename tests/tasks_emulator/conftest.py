@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import os
 import re
 import signal
@@ -12,11 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+import requests
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
@@ -50,6 +54,18 @@ class Emulator:
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=STOP_TIMEOUT_S)
+
+    def stop(self) -> None:
+        """SIGTERM, and SIGKILL if it has not exited within 20 s (a fixture's teardown)."""
+        try:
+            self.terminate(timeout_s=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    @property
+    def certs_url(self) -> str:
+        """Where its OIDC tokens' keys are published (``Worker(certs_url=...)``)."""
+        return f"{self.http_url}/oauth2/v1/certs"
 
 
 def start_emulator(*args: str) -> Emulator:
@@ -88,6 +104,27 @@ def start_emulator(*args: str) -> Emulator:
     )
 
 
+@contextlib.contextmanager
+def running_emulator(*args: str) -> Iterator[Emulator]:
+    """An emulator started with ``args`` for the block, stopped by PID after it, also when the
+    block fails."""
+    emulator = start_emulator(*args)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@contextlib.contextmanager
+def fault_plan(emulator: Emulator) -> Iterator[str]:
+    """The URL of ``emulator``'s ``/_emulator/faults``; the plan is emptied after the block."""
+    url = f"{emulator.http_url}/_emulator/faults"
+    try:
+        yield url
+    finally:
+        requests.delete(url, timeout=10).raise_for_status()
+
+
 @pytest.fixture
 def emulator_factory() -> Iterator[Callable[..., Emulator]]:
     """Start emulators with given arguments; every one is stopped by PID at the end."""
@@ -102,23 +139,14 @@ def emulator_factory() -> Iterator[Callable[..., Emulator]]:
         yield start
     finally:
         for emulator in started:
-            try:
-                emulator.terminate(timeout_s=20)
-            except subprocess.TimeoutExpired:
-                emulator.kill()
+            emulator.stop()
 
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     """One emulator for the API tests (each test uses queues of its own)."""
-    running = start_emulator()
-    try:
+    with running_emulator() as running:
         yield running
-    finally:
-        try:
-            running.terminate(timeout_s=20)
-        except subprocess.TimeoutExpired:
-            running.kill()
 
 
 def grpc_client(emulator: Emulator) -> Any:
@@ -168,6 +196,45 @@ def wait_for(predicate: Callable[[], Any], *, timeout_s: float, what: str) -> An
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(0.02)
+
+
+class JsonServer:
+    """JSON documents on 127.0.0.1, as Google serves its keys: ``document(path)`` answers each
+    GET (None: 404); ``requests`` counts them. Closed by ``close`` or at the end of a ``with``."""
+
+    def __init__(self, document: Callable[[str], Any]) -> None:
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests += 1
+                found = document(self.path)
+                body = json.dumps(found).encode()
+                self.send_response(200 if found is not None else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> JsonServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 # --- the worker ------------------------------------------------------------------------------
@@ -319,11 +386,14 @@ class Worker:
         self._server.shutdown()
         self._server.server_close()
 
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 @pytest.fixture
 def worker(emulator: Emulator) -> Iterator[Worker]:
-    running = Worker(certs_url=f"{emulator.http_url}/oauth2/v1/certs")
-    try:
+    with Worker(certs_url=emulator.certs_url) as running:
         yield running
-    finally:
-        running.close()

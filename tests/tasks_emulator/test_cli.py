@@ -113,8 +113,7 @@ def test_a_restart_mid_dispatch_loses_nothing(
     the attempts in flight run again. Either way every task is delivered."""
     data_dir = str(tmp_path / "data")
     first = emulator_factory("--data-dir", data_dir)
-    worker = Worker(certs_url=f"{first.http_url}/oauth2/v1/certs")
-    try:
+    with Worker(certs_url=first.certs_url) as worker:
         concurrent = 4
         ids = _slow_queue(grpc_client(first), worker, count=24, concurrent=concurrent)
         wait_for(
@@ -128,7 +127,7 @@ def test_a_restart_mid_dispatch_loses_nothing(
             first.kill()
         before = _delivered(worker, ids)
         second = emulator_factory("--data-dir", data_dir)
-        worker.certs_url = f"{second.http_url}/oauth2/v1/certs"
+        worker.certs_url = second.certs_url
         client = grpc_client(second)
         wait_for(
             lambda: all(_delivered(worker, ids).values()),
@@ -160,8 +159,6 @@ def test_a_restart_mid_dispatch_loses_nothing(
                     "http_request": {"url": worker.url},
                 },
             )
-    finally:
-        worker.close()
 
 
 def test_a_restart_keeps_queues_pending_tasks_and_reserved_names(
@@ -205,8 +202,7 @@ def test_a_second_signal_stops_without_waiting_for_a_hanging_attempt(
     emulator_factory: Callable[..., Emulator],
 ) -> None:
     emulator = emulator_factory()
-    worker = Worker(certs_url="")
-    try:
+    with Worker(certs_url="") as worker:
         client = grpc_client(emulator)
         queue = f"{PARENT}/queues/hung"
         client.create_queue(parent=PARENT, queue={"name": queue})
@@ -221,8 +217,6 @@ def test_a_second_signal_stops_without_waiting_for_a_hanging_attempt(
             emulator.process.wait(timeout=1.0)
         emulator.process.send_signal(signal.SIGTERM)
         assert emulator.process.wait(timeout=10) == 128 + signal.SIGTERM
-    finally:
-        worker.close()
 
 
 def test_name_reserve_s_sets_how_long_a_name_stays_reserved(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,8 +22,9 @@ from tests.tasks_emulator.conftest import (
     PARENT,
     Emulator,
     Worker,
+    fault_plan,
     new_queue_name,
-    start_emulator,
+    running_emulator,
     wait_for,
 )
 
@@ -34,32 +34,20 @@ QUIET_S = 1.0  # how long "nothing more happens" is watched
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[Emulator]:
-    emulator = start_emulator()
-    try:
+    with running_emulator() as emulator:
         yield emulator
-    finally:
-        try:
-            emulator.terminate(timeout_s=20)
-        except subprocess.TimeoutExpired:
-            emulator.kill()
 
 
 @pytest.fixture
 def worker(running: Emulator) -> Iterator[Worker]:
-    recording = Worker(certs_url=f"{running.http_url}/oauth2/v1/certs")
-    try:
+    with Worker(certs_url=running.certs_url) as recording:
         yield recording
-    finally:
-        recording.close()
 
 
 @pytest.fixture
 def admin(running: Emulator) -> Iterator[str]:
-    url = f"{running.http_url}/_emulator/faults"
-    try:
+    with fault_plan(running) as url:
         yield url
-    finally:
-        requests.delete(url, timeout=TIMEOUT_S).raise_for_status()
 
 
 def _plan(url: str, document: dict[str, Any]) -> None:

@@ -5,7 +5,6 @@ client meeting the faults over gRPC and REST, bad input refused with 400, other 
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,31 +15,29 @@ from werkzeug.test import Client
 
 from tasks_emulator.fault_admin import make_admin_app
 from tasks_emulator.fault_injection import FaultInjector
-from tests.tasks_emulator.conftest import CLIENTS, PARENT, Emulator, new_queue_name, start_emulator
+from tests.tasks_emulator.conftest import (
+    CLIENTS,
+    PARENT,
+    Emulator,
+    fault_plan,
+    new_queue_name,
+    running_emulator,
+)
 
 TIMEOUT_S = 10
 
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[Emulator]:
-    emulator = start_emulator("--fault", "GetTask:before:NOT_FOUND:0", "--fault-seed", "9")
-    try:
+    with running_emulator("--fault", "GetTask:before:NOT_FOUND:0", "--fault-seed", "9") as emulator:
         yield emulator
-    finally:
-        try:
-            emulator.terminate(timeout_s=20)
-        except subprocess.TimeoutExpired:
-            emulator.kill()
 
 
 @pytest.fixture
 def admin(running: Emulator) -> Iterator[str]:
     """The endpoint's URL; every test leaves the plan empty."""
-    url = f"{running.http_url}/_emulator/faults"
-    try:
+    with fault_plan(running) as url:
         yield url
-    finally:
-        requests.delete(url, timeout=TIMEOUT_S).raise_for_status()
 
 
 def _put(url: str, document: Any, method: str = "PUT") -> requests.Response:

@@ -23,7 +23,7 @@ from tests.tasks_emulator.conftest import (
     ROOT,
     Emulator,
     new_queue_name,
-    start_emulator,
+    running_emulator,
     wait_for,
 )
 
@@ -43,14 +43,8 @@ FAULT_FLAGS = (
 
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[Emulator]:
-    running = start_emulator(*FAULT_FLAGS)
-    try:
+    with running_emulator(*FAULT_FLAGS) as running:
         yield running
-    finally:
-        try:
-            running.terminate(timeout_s=20)
-        except subprocess.TimeoutExpired:
-            running.kill()
 
 
 @pytest.fixture(params=sorted(CLIENTS))

@@ -88,8 +88,7 @@ def test_wait_returns_once_the_queue_has_delivered_everything(
     emulator_factory: Callable[..., Emulator],
 ) -> None:
     emulator = emulator_factory()
-    worker = Worker(certs_url="")
-    try:
+    with Worker(certs_url="") as worker:
         client = grpc_client(emulator)
         client.create_queue(parent=PARENT, queue={"name": QUEUE})
         for task_id in ("w1", "w2", "w3"):
@@ -113,8 +112,6 @@ def test_wait_returns_once_the_queue_has_delivered_everything(
         assert list(client.list_tasks(parent=QUEUE)) == []
         everything = requests.get(f"{emulator.http_url}/_emulator/wait", timeout=30)
         assert everything.status_code == 200
-    finally:
-        worker.close()
 
 
 def test_wait_times_out_on_a_queue_that_holds_a_task(

@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import stat
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from google.oauth2 import id_token
 
 from tasks_emulator.oidc import KEY_FILE, TokenIssuer, account_id
+from tests.tasks_emulator.conftest import JsonServer
 
 AUDIENCE = "https://worker-abc-uc.a.run.app/process"
 EMAIL = "invoker@demo-project.iam.gserviceaccount.com"
@@ -30,46 +29,16 @@ def issuer() -> TokenIssuer:
     return TokenIssuer.load_or_create(None)
 
 
-class _KeyServer:
-    """Serves an issuer's certificates on 127.0.0.1, as Google serves its own."""
-
-    def __init__(self, issuer: TokenIssuer) -> None:
-        documents = {
-            TokenIssuer.CERTS_PATH: issuer.pem_certs(),
-            TokenIssuer.JWKS_PATH: issuer.jwks(),
-        }
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                document = documents.get(self.path)
-                body = json.dumps(document).encode()
-                self.send_response(200 if document is not None else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+def key_documents(issuer: TokenIssuer) -> JsonServer:
+    """A server of ``issuer``'s certificates and JWK Set, as Google serves its own."""
+    documents = {TokenIssuer.CERTS_PATH: issuer.pem_certs(), TokenIssuer.JWKS_PATH: issuer.jwks()}
+    return JsonServer(documents.get)
 
 
 @pytest.fixture(scope="module")
-def key_server(issuer: TokenIssuer) -> Iterator[_KeyServer]:
-    server = _KeyServer(issuer)
-    try:
+def key_server(issuer: TokenIssuer) -> Iterator[JsonServer]:
+    with key_documents(issuer) as server:
         yield server
-    finally:
-        server.close()
 
 
 def _verify(token: str, *, certs_url: str, audience: str = AUDIENCE) -> Any:
@@ -84,7 +53,7 @@ def _segments(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def test_a_worker_verifies_the_token_with_google_auth(
-    issuer: TokenIssuer, key_server: _KeyServer
+    issuer: TokenIssuer, key_server: JsonServer
 ) -> None:
     now_s = time.time()
     token = issuer.id_token(audience=AUDIENCE, email=EMAIL, now_s=now_s)
@@ -107,7 +76,7 @@ def test_the_header_names_the_key_and_rs256(issuer: TokenIssuer) -> None:
     assert header == {"alg": "RS256", "kid": issuer.key_id, "typ": "JWT"}
 
 
-def test_a_wrong_audience_fails(issuer: TokenIssuer, key_server: _KeyServer) -> None:
+def test_a_wrong_audience_fails(issuer: TokenIssuer, key_server: JsonServer) -> None:
     token = issuer.id_token(audience=AUDIENCE, email=EMAIL, now_s=time.time())
     with pytest.raises(ValueError, match="audience"):
         _verify(
@@ -117,20 +86,20 @@ def test_a_wrong_audience_fails(issuer: TokenIssuer, key_server: _KeyServer) -> 
         )
 
 
-def test_an_expired_token_fails(issuer: TokenIssuer, key_server: _KeyServer) -> None:
+def test_an_expired_token_fails(issuer: TokenIssuer, key_server: JsonServer) -> None:
     token = issuer.id_token(audience=AUDIENCE, email=EMAIL, now_s=time.time() - 7200)
     with pytest.raises(ValueError, match="expired"):
         _verify(token, certs_url=key_server.base_url + TokenIssuer.CERTS_PATH)
 
 
-def test_a_token_signed_by_another_key_fails(key_server: _KeyServer) -> None:
+def test_a_token_signed_by_another_key_fails(key_server: JsonServer) -> None:
     stranger = TokenIssuer.load_or_create(None)
     token = stranger.id_token(audience=AUDIENCE, email=EMAIL, now_s=time.time())
     with pytest.raises(ValueError, match="key id"):
         _verify(token, certs_url=key_server.base_url + TokenIssuer.CERTS_PATH)
 
 
-def test_another_key_claiming_our_key_id_fails(issuer: TokenIssuer, key_server: _KeyServer) -> None:
+def test_another_key_claiming_our_key_id_fails(issuer: TokenIssuer, key_server: JsonServer) -> None:
     impostor = TokenIssuer.load_or_create(None)
     impostor.key_id = issuer.key_id
     token = impostor.id_token(audience=AUDIENCE, email=EMAIL, now_s=time.time())
@@ -191,11 +160,8 @@ def test_the_key_persists_in_the_data_dir(tmp_path: Path) -> None:
 def test_a_token_from_before_a_restart_verifies_after_it(tmp_path: Path) -> None:
     before = TokenIssuer.load_or_create(tmp_path)
     token = before.id_token(audience=AUDIENCE, email=EMAIL, now_s=time.time())
-    server = _KeyServer(TokenIssuer.load_or_create(tmp_path))
-    try:
+    with key_documents(TokenIssuer.load_or_create(tmp_path)) as server:
         claims = _verify(token, certs_url=server.base_url + TokenIssuer.CERTS_PATH)
-    finally:
-        server.close()
     assert claims["email"] == EMAIL
 
 

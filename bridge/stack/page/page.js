@@ -1,27 +1,15 @@
 // The bridge's page: plain JS, no build step. Live, it polls /api/messages; as `make demo`'s
 // report, it draws the snapshot written into the page and polls nothing. User data goes in as
-// text only (textContent), never as HTML.
+// text only (textContent), never as HTML. h, flash, liveBadge, poller, getJson and postAction
+// are tasks_emulator's console's shared.js (loaded first; the console uses it too).
 "use strict";
 
 const POLL_MS = 1000;
 const config = JSON.parse(document.getElementById("config").textContent);
 const isReport = config.snapshot !== null;
-let lastOk = null;
-
-function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "class") el.className = value;
-    else el.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
+const live = liveBadge((since) =>
+  `The local stack is gone: this page's server has not answered${since}. ` +
+  "What you see is its last answer; this page keeps trying.");
 
 function fmtTime(rfc3339) {
   if (!rfc3339) return "—";
@@ -122,72 +110,31 @@ function drawRejected(snap) {
     }))));
 }
 
-function flash(text, isError) {
-  const el = document.getElementById("flash");
-  el.textContent = text;
-  el.className = isError ? "flash error" : "flash";
-  el.hidden = false;
-  clearTimeout(flash.timer);
-  flash.timer = setTimeout(() => (el.hidden = true), isError ? 10000 : 5000);
-}
-
 async function replay(messageId, button) {
   button.disabled = true;
   button.textContent = "Replaying…";
-  try {
-    const answer = await fetch("/api/replay", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-Console-Token": config.token },
-      body: JSON.stringify({ message_id: messageId }),
-    });
-    const body = await answer.json().catch(() => ({}));
-    flash(body.message || body.error || `HTTP ${answer.status}`, !answer.ok);
-  } catch (e) {
-    flash(`The stack did not answer: ${e}`, true);
-  }
+  const body = { message_id: messageId };
+  await postAction("/api/replay", body, { token: config.token, who: "The stack" });
   poll();
 }
 
-function setLive(ok) {
-  const live = document.getElementById("live");
-  const banner = document.getElementById("gone");
-  if (ok) {
-    lastOk = new Date();
-    live.textContent = `live · updated ${lastOk.toLocaleTimeString("en-GB")}`;
-    live.className = "live is-ok";
-    banner.hidden = true;
-    document.body.classList.remove("is-gone");
-  } else {
-    live.textContent = "not answering";
-    live.className = "live is-bad";
-    const since = lastOk ? ` since ${lastOk.toLocaleTimeString("en-GB")}` : "";
-    banner.textContent = `The local stack is gone: this page's server has not answered${since}. ` +
-      "What you see is its last answer; this page keeps trying.";
-    banner.hidden = false;
-    document.body.classList.add("is-gone");
-  }
-}
-
-async function poll() {
-  clearTimeout(poll.timer);
+const poll = poller(async (stale) => {
   try {
-    const answer = await fetch("/api/messages", { cache: "no-store" });
-    const snap = await answer.json();
-    if (!answer.ok) throw new Error(snap.error || `HTTP ${answer.status}`);
-    setLive(true);
+    const snap = await getJson("/api/messages");
+    if (stale()) return; // a newer run draws the page
+    live.show(true);
     drawMessages(snap);
     drawRejected(snap);
   } catch (e) {
-    setLive(false);
+    if (!stale()) live.show(false); // no answer, or the stack behind the server did not answer
   }
-  poll.timer = setTimeout(poll, POLL_MS);
-}
+  return POLL_MS;
+});
 
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("console-link").href = config.console_url;
   if (isReport) {
-    const live = document.getElementById("live");
-    live.textContent = `report · ${new Date(config.written_at_s * 1000).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+    document.getElementById("live").textContent = `report · ${new Date(config.written_at_s * 1000).toISOString().slice(0, 19).replace("T", " ")} UTC`;
     document.getElementById("intro").append(
       " This is make demo's report, written as the demo ended; the stack has stopped since.");
     document.getElementById("console-link").hidden = true;

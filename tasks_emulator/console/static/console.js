@@ -1,7 +1,8 @@
 // The console's page: plain JS, no build step, nothing fetched but this emulator's /console/api.
 // Routes (the hash): #/ queues, #/queue/<name>?state=&offset=, #/task/<name>.
 // Every view polls its endpoint (POLL_MS) and is drawn again from the answer; user data only
-// ever goes in as text (textContent), never as HTML.
+// ever goes in as text (textContent), never as HTML. h, flash, liveBadge, poller, getJson and
+// postAction are shared.js's (loaded first; the bridge's page uses it too).
 "use strict";
 
 const POLL_MS = 1000;
@@ -13,27 +14,11 @@ const STATES = [
   ["reserved", "Reserved names"],
 ];
 let token = document.querySelector('meta[name="console-token"]').content;
-let timer = null;
-let lastOk = null;
-let gone = false;
-let generation = 0; // a newer route or poll makes an older answer stale
+const live = liveBadge((since) =>
+  `The emulator is gone: ${location.origin} has not answered${since}. ` +
+  "What you see is the last answer it gave; this page keeps trying and comes back by itself.");
 
 // --- small helpers -------------------------------------------------------------------------
-function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "class") el.className = value;
-    else el.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
-
 function fmtNumber(n) {
   return n === null || n === undefined ? "—" : Number(n).toLocaleString("en-US");
 }
@@ -79,78 +64,15 @@ function badge(state) {
 }
 
 // --- talking to the emulator ---------------------------------------------------------------
-class Gone extends Error {}
-
-async function getJson(path) {
-  let answer;
-  try {
-    answer = await fetch(path, { cache: "no-store", credentials: "same-origin" });
-  } catch (e) {
-    throw new Gone(String(e));
-  }
-  const body = await answer.json().catch(() => ({ error: `HTTP ${answer.status}` }));
-  if (!answer.ok) {
-    const err = new Error(body.error || `HTTP ${answer.status}`);
-    err.status = answer.status;
-    throw err;
-  }
-  return body;
-}
-
 async function act(action, name, confirm) {
-  let answer;
-  try {
-    answer = await fetch(`/console/api/actions/${action}`, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-Console-Token": token },
-      body: JSON.stringify({ name, confirm: confirm || "" }),
-    });
-  } catch (e) {
-    flash(`The emulator did not answer: ${e}`, true);
-    return false;
-  }
-  const body = await answer.json().catch(() => ({}));
-  if (!answer.ok) {
-    flash(body.error || `HTTP ${answer.status}`, true);
-    return false;
-  }
-  flash(body.message || "done");
-  refresh();
-  return true;
-}
-
-function flash(text, isError) {
-  const el = document.getElementById("flash");
-  el.textContent = text;
-  el.className = isError ? "flash error" : "flash";
-  el.hidden = false;
-  clearTimeout(flash.timer);
-  flash.timer = setTimeout(() => (el.hidden = true), isError ? 8000 : 3000);
+  const body = { name, confirm: confirm || "" };
+  const done = await postAction(`/console/api/actions/${action}`, body, { token, who: "The emulator" });
+  if (done) refresh();
+  return done;
 }
 
 function setLive(ok) {
-  const live = document.getElementById("live");
-  const banner = document.getElementById("gone");
-  if (ok) {
-    if (gone) reloadToken(); // a restarted emulator has a new page token
-    gone = false;
-    lastOk = new Date();
-    live.textContent = `live · updated ${lastOk.toLocaleTimeString("en-GB")}`;
-    live.className = "live is-ok";
-    banner.hidden = true;
-    document.body.classList.remove("is-gone");
-  } else {
-    gone = true;
-    live.textContent = "not answering";
-    live.className = "live is-bad";
-    const since = lastOk ? ` since ${lastOk.toLocaleTimeString("en-GB")}` : "";
-    banner.textContent =
-      `The emulator is gone: ${location.origin} has not answered${since}. ` +
-      "What you see is the last answer it gave; this page keeps trying and comes back by itself.";
-    banner.hidden = false;
-    document.body.classList.add("is-gone");
-  }
+  if (live.show(ok)) reloadToken(); // a restarted emulator has a new page token
 }
 
 async function reloadToken() {
@@ -424,14 +346,12 @@ function route() {
   return { view: "queues", url: "/console/api/queues", draw: drawQueues, title: "Queues" };
 }
 
-async function refresh() {
-  const mine = ++generation;
-  clearTimeout(timer);
+const refresh = poller(async (stale) => {
   const r = route();
   const main = document.getElementById("main");
   try {
     const data = await getJson(r.url);
-    if (mine !== generation) return;
+    if (stale()) return; // a newer run draws the page
     setLive(true);
     // A reader selecting text (a body to copy) keeps it until the selection ends.
     const selecting = String(window.getSelection() || "") !== "" && main.dataset.view === r.view;
@@ -440,7 +360,7 @@ async function refresh() {
       main.dataset.view = r.view;
     }
   } catch (e) {
-    if (mine !== generation) return;
+    if (stale()) return; // a newer run draws the page
     if (e instanceof Gone) setLive(false);
     else {
       setLive(true);
@@ -451,8 +371,8 @@ async function refresh() {
     }
   }
   document.title = `${r.title} · Cloud Tasks emulator`;
-  timer = setTimeout(refresh, gone ? 2 * POLL_MS : POLL_MS);
-}
+  return live.gone ? 2 * POLL_MS : POLL_MS;
+});
 
 window.addEventListener("hashchange", refresh);
 document.addEventListener("DOMContentLoaded", refresh);
