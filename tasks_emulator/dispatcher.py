@@ -26,15 +26,13 @@ from typing import Any
 from tasks_emulator import api, overrides, ratelimit, retry
 from tasks_emulator.attempt import AttemptContext, AttemptOutcome, Sender, worker_headers
 from tasks_emulator.fault_injection import FaultInjector
-from tasks_emulator.oidc import TokenIssuer
+from tasks_emulator.oidc import IdTokenCache, TokenIssuer
 from tasks_emulator.store import Store, Taken
 from tasks_emulator.validation import method_name, seconds, set_seconds
 
 LOG = logging.getLogger("tasks_emulator")
 # Attempts in flight at once over all queues (each waits on its worker in a thread).
 DEFAULT_MAX_WORKERS = 200
-# An ID token is reused for this long (production's last an hour): signing RS256 costs ~1 ms.
-TOKEN_REUSE_S = 300.0
 _STATE_RUNNING = 1
 # cloud-tasks-dispatch.md: 429 and 503 slow the queue down, and Retry-After is considered.
 SLOW_DOWN_STATUSES = frozenset({429, 503})
@@ -109,8 +107,7 @@ class Dispatcher:
         self._in_flight: dict[str, int] = {}
         self._in_flight_total = 0
         self._buckets: dict[str, tuple[float, int, ratelimit.TokenBucket]] = {}
-        self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
-        self._tokens_lock = threading.Lock()
+        self._id_tokens = IdTokenCache(issuer)
         self._thread = threading.Thread(
             target=self._run, name="tasks-emulator-scheduler", daemon=True
         )
@@ -207,16 +204,10 @@ class Dispatcher:
         if request.HasField("oidc_token"):
             token = request.oidc_token
             audience = token.audience or request.url
-            key = (audience, token.service_account_email)
-            with self._tokens_lock:
-                cached = self._tokens.get(key)
-                if cached is None or cached[0] < now_s - TOKEN_REUSE_S:
-                    jwt = self._issuer.id_token(
-                        audience=audience, email=token.service_account_email, now_s=now_s
-                    )
-                    cached = (now_s, jwt)
-                    self._tokens[key] = cached
-            return f"Bearer {cached[1]}"
+            jwt = self._id_tokens.id_token(
+                audience=audience, email=token.service_account_email, now_s=now_s
+            )
+            return f"Bearer {jwt}"
         if request.HasField("oauth_token"):
             token = request.oauth_token
             access = self._issuer.access_token(
