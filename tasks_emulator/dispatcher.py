@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent import futures
-from typing import Any
 
 from tasks_emulator import api, overrides, ratelimit, retry
 from tasks_emulator.attempt import AttemptContext, AttemptOutcome, Sender, worker_headers
@@ -149,7 +148,7 @@ class Dispatcher:
                 self._cond.wait(timeout_s)
                 self._next_wake_s = math.inf
 
-    def _bucket(self, name: str, queue: Any, now_s: float) -> ratelimit.TokenBucket:
+    def _bucket(self, name: str, queue: api.Queue, now_s: float) -> ratelimit.TokenBucket:
         rate = queue.rate_limits.max_dispatches_per_second
         burst = queue.rate_limits.max_burst_size
         known = self._buckets.get(name)
@@ -200,18 +199,18 @@ class Dispatcher:
         future.add_done_callback(_log_failure)
 
     # --- one attempt -------------------------------------------------------------------------
-    def _authorization(self, request: Any, *, now_s: float) -> str | None:
+    def _authorization(self, request: api.HttpRequest, *, now_s: float) -> str | None:
         if request.HasField("oidc_token"):
-            token = request.oidc_token
-            audience = token.audience or request.url
+            oidc = request.oidc_token
+            audience = oidc.audience or request.url
             jwt = self._id_tokens.id_token(
-                audience=audience, email=token.service_account_email, now_s=now_s
+                audience=audience, email=oidc.service_account_email, now_s=now_s
             )
             return f"Bearer {jwt}"
         if request.HasField("oauth_token"):
-            token = request.oauth_token
+            oauth = request.oauth_token
             access = self._issuer.access_token(
-                email=token.service_account_email, scope=token.scope, now_s=now_s
+                email=oauth.service_account_email, scope=oauth.scope, now_s=now_s
             )
             return f"Bearer {access}"
         return None
@@ -256,7 +255,7 @@ class Dispatcher:
                 self._cond.notify()
 
     def _send(
-        self, taken: Taken, request: Any, headers: dict[str, str], *, deadline_s: float
+        self, taken: Taken, request: api.HttpRequest, headers: dict[str, str], *, deadline_s: float
     ) -> AttemptOutcome:
         """Send the attempt, with the dispatch faults in force, if any."""
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from tasks_emulator import api
 from tasks_emulator.persistence import Changes, Persistence, TaskRow
@@ -51,7 +51,7 @@ class TaskRecord:
     first_attempt_s: float = 0.0  # 0 until dispatched: max_retry_duration counts from here
     execution_count: int = 0  # earlier attempts answered with anything but a 5xx
     previous_response: int | None = None  # HTTP status of the previous attempt, if it had one
-    live: Any | None = None  # the Task an attempt in flight holds (counters updated)
+    live: api.Task | None = None  # the Task an attempt in flight holds (counters updated)
     # Tells a re-created task from the one an attempt started with; the row id in SQLite
     # (integer keys append where random task names would scatter inserts over the B-tree).
     generation: int = 0
@@ -64,7 +64,7 @@ class Taken:
     name: str
     queue: str
     generation: int
-    task: Any  # the record's Task; only the attempt that holds it mutates it (via the store)
+    task: api.Task  # the record's Task; only the attempt that holds it mutates it (via the store)
     retry_count: int  # attempts before this one
     execution_count: int
     previous_response: int | None
@@ -83,33 +83,34 @@ class TaskPeek(NamedTuple):
     previous_response: int | None
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def _durable(method: _F) -> _F:
+def _durable(method: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatenate[Store, _P], _R]:
     """A store method whose change is committed (with a data dir) before it returns."""
 
     @functools.wraps(method)
-    def durable(self: Store, *args: Any, **kwargs: Any) -> Any:
+    def durable(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         result = method(self, *args, **kwargs)
         self._flush()
         return result
 
-    return cast(_F, durable)
+    return durable
 
 
 class Store:
     def __init__(self, *, data_dir: Path | None, name_reserve_s: float) -> None:
         self._lock = threading.RLock()
         self._name_reserve_s = name_reserve_s
-        self._queues: dict[str, Any] = {}
+        self._queues: dict[str, api.Queue] = {}
         self._tasks: dict[str, TaskRecord] = {}
         self._by_queue: dict[str, set[str]] = {}
         self._heaps: dict[str, list[tuple[float, int, str]]] = {}
         self._reserved: dict[str, float] = {}  # task name -> expiry_s
         self._reserved_order: collections.deque[tuple[float, str]] = collections.deque()
         self._reserved_queues: dict[str, float] = {}
-        self._cmek_configs: dict[str, Any] = {}
+        self._cmek_configs: dict[str, api.CmekConfig] = {}
         self._iam_policies: dict[str, bytes] = {}  # queue -> serialized google.iam.v1.Policy
         self._expired_in_db = 0  # expired reservations whose rows are still on disk
         self._generations = itertools.count(1)
@@ -194,11 +195,11 @@ class Store:
             disk.close()
 
     # --- queues ------------------------------------------------------------------------------
-    def get_queue(self, name: str) -> Any | None:
+    def get_queue(self, name: str) -> api.Queue | None:
         """A copy of the queue, or None."""
         with self._lock:
             queue = self._queues.get(name)
-            return None if queue is None else _copy(queue)
+            return None if queue is None else api.copy_of(queue)
 
     def queue_state(self, name: str) -> int | None:
         """The queue's state (queue.proto Queue.State), or None if there is no such queue."""
@@ -206,19 +207,19 @@ class Store:
             queue = self._queues.get(name)
             return None if queue is None else int(queue.state)
 
-    def http_target_of(self, name: str) -> Any | None:
+    def http_target_of(self, name: str) -> api.HttpTarget | None:
         """A copy of the queue's ``http_target`` if it has one (the dispatcher applies it)."""
         with self._lock:
             queue = self._queues.get(name)
             if queue is None or not queue.HasField("http_target"):
                 return None
-            return _copy(queue.http_target)
+            return api.copy_of(queue.http_target)
 
-    def list_queues(self, parent: str) -> list[Any]:
+    def list_queues(self, parent: str) -> list[api.Queue]:
         prefix = parent + "/queues/"
         with self._lock:
             return [
-                _copy(self._queues[name])
+                api.copy_of(self._queues[name])
                 for name in sorted(self._queues)
                 if name.startswith(prefix)
             ]
@@ -232,12 +233,12 @@ class Store:
             return self._reserved_queues.get(name, 0.0) > now_s
 
     @_durable
-    def put_queue(self, queue: Any) -> None:
+    def put_queue(self, queue: api.Queue) -> None:
         """Create or replace a queue (its tasks stay)."""
         with self._lock, self._write() as db:
             if db is not None:
                 db.save_queue(queue.name, queue.SerializeToString())
-            self._queues[queue.name] = _copy(queue)
+            self._queues[queue.name] = api.copy_of(queue)
             self._by_queue.setdefault(queue.name, set())
             self._heaps.setdefault(queue.name, [])
 
@@ -274,7 +275,7 @@ class Store:
                 self._heaps[name] = []
             return len(names)
 
-    def queue_limits(self) -> list[tuple[str, Any]]:
+    def queue_limits(self) -> list[tuple[str, api.Queue]]:
         """(name, the queue message itself) for every queue that may have a task to dispatch
         (its heap is not empty); the caller only reads the messages."""
         with self._lock:
@@ -282,7 +283,7 @@ class Store:
 
     # --- tasks -------------------------------------------------------------------------------
     @_durable
-    def add_task(self, name: str, *, queue: str, task: Any, now_s: float) -> bool:
+    def add_task(self, name: str, *, queue: str, task: api.Task, now_s: float) -> bool:
         """Add a task due at its schedule_time; False if the name is live or reserved."""
         with self._lock:
             if name in self._tasks or self._is_reserved(name, now_s=now_s):
@@ -306,7 +307,7 @@ class Store:
             self._heaps.setdefault(record.queue, []), (record.due_s, record.generation, name)
         )
 
-    def get_task(self, name: str) -> Any | None:
+    def get_task(self, name: str) -> api.Task | None:
         """A copy of the live task, or None."""
         with self._lock:
             record = self._tasks.get(name)
@@ -316,7 +317,7 @@ class Store:
         with self._lock:
             return self._is_reserved(name, now_s=now_s)
 
-    def list_tasks(self, queue: str, *, after: str, limit: int) -> tuple[list[Any], bool]:
+    def list_tasks(self, queue: str, *, after: str, limit: int) -> tuple[list[api.Task], bool]:
         """Copies of up to ``limit`` tasks named after ``after`` in name order; whether more."""
         with self._lock:
             names = self._by_queue.get(queue, set())
@@ -443,7 +444,7 @@ class Store:
         self,
         taken: Taken,
         *,
-        last_attempt: Any,
+        last_attempt: api.Attempt,
         status: int | None,
         next_due_s: float | None,
         now_s: float,
@@ -501,24 +502,24 @@ class Store:
             return True
 
     # --- CMEK configs ------------------------------------------------------------------------
-    def get_cmek_config(self, name: str) -> Any | None:
+    def get_cmek_config(self, name: str) -> api.CmekConfig | None:
         with self._lock:
             config = self._cmek_configs.get(name)
-            return None if config is None else _copy(config)
+            return None if config is None else api.copy_of(config)
 
     @_durable
-    def put_cmek_config(self, config: Any) -> None:
+    def put_cmek_config(self, config: api.CmekConfig) -> None:
         with self._lock, self._write() as db:
             if db is not None:
                 db.save_cmek_config(config.name, config.SerializeToString())
-            self._cmek_configs[config.name] = _copy(config)
+            self._cmek_configs[config.name] = api.copy_of(config)
 
     # --- reads for the console (tasks_emulator.console): copies, taken under the lock; nothing
     # on the dispatch path calls these, and they change nothing.
-    def all_queues(self) -> list[Any]:
+    def all_queues(self) -> list[api.Queue]:
         """Copies of every queue, in name order."""
         with self._lock:
-            return [_copy(self._queues[name]) for name in sorted(self._queues)]
+            return [api.copy_of(self._queues[name]) for name in sorted(self._queues)]
 
     def peek_tasks(self, queue: str) -> list[TaskPeek]:
         """What the console shows of each live task of ``queue``, without parsing one."""
@@ -564,14 +565,8 @@ def _row_of(name: str, record: TaskRecord) -> TaskRow:
     )
 
 
-def _task_of(record: TaskRecord) -> Any:
+def _task_of(record: TaskRecord) -> api.Task:
     """A Task message of the caller's own, as GetTask shows it now."""
     if record.live is not None:
-        return _copy(record.live)
+        return api.copy_of(record.live)
     return api.Task.FromString(record.data)
-
-
-def _copy(message: Any) -> Any:
-    copy = type(message)()
-    copy.CopyFrom(message)
-    return copy

@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tasks_emulator.oidc import TokenIssuer
+from tasks_emulator.oidc import JwkSet, TokenIssuer
 
 CALLER = "caller@local-bridge.iam.gserviceaccount.com"
 
@@ -50,7 +50,7 @@ class Issuer:
     def kid(self) -> str:
         return self._signer.key_id
 
-    def jwks(self) -> dict[str, Any]:
+    def jwks(self) -> JwkSet:
         return self._signer.jwks()
 
     def token(self, **overrides: Any) -> str:

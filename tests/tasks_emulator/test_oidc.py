@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import google.auth.transport.requests
 import pytest
@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from google.oauth2 import id_token
 
-from tasks_emulator.oidc import KEY_FILE, TOKEN_REUSE_S, IdTokenCache, TokenIssuer, account_id
+from tasks_emulator.oidc import KEY_FILE, TOKEN_REUSE_S, IdTokenCache, Jwk, TokenIssuer, account_id
 
 AUDIENCE = "https://worker-abc-uc.a.run.app/process"
 EMAIL = "invoker@demo-project.iam.gserviceaccount.com"
@@ -138,8 +138,8 @@ def test_another_key_claiming_our_key_id_fails(issuer: TokenIssuer, key_server: 
         _verify(token, certs_url=key_server.base_url + TokenIssuer.CERTS_PATH)
 
 
-def _jwk_public_key(jwk: dict[str, Any]) -> rsa.RSAPublicKey:
-    def number(field: str) -> int:
+def _jwk_public_key(jwk: Jwk) -> rsa.RSAPublicKey:
+    def number(field: Literal["e", "n"]) -> int:
         value = jwk[field]
         return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
 
