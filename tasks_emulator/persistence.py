@@ -83,7 +83,7 @@ class Changes:
         self._execute(
             "INSERT OR REPLACE INTO tasks (id, name, queue, pb, due_s, first_attempt_s, "
             "execution_count, previous_response) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            tuple(row),
+            row,
         )
 
     def delete_task(self, generation: int) -> None:
