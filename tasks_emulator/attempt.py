@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http.client import RemoteDisconnected
-from typing import Any
+from typing import TYPE_CHECKING
 
 import urllib3
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -35,7 +35,11 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
+from tasks_emulator import api
 from tasks_emulator.validation import METHODS_WITH_BODY, method_name
+
+if TYPE_CHECKING:  # a Protocol urllib3 defines for type checkers only
+    from urllib3._base_connection import BaseHTTPConnection
 
 USER_AGENT = "Google-Cloud-Tasks"
 MAX_REDIRECTS = 10
@@ -58,13 +62,13 @@ class AttemptContext:
     retry_reason: str | None  # production sends "" for HTTP targets
 
 
-def http_method_name(http_request: Any) -> str:
+def http_method_name(http_request: api.HttpRequest) -> str:
     """The method of a raw ``HttpRequest``: its enum's name, POST when unspecified."""
     return method_name(http_request.http_method)
 
 
 def worker_headers(
-    http_request: Any, context: AttemptContext, *, authorization: str | None
+    http_request: api.HttpRequest, context: AttemptContext, *, authorization: str | None
 ) -> dict[str, str]:
     """The headers production sends for this attempt of a task with this raw ``HttpRequest``.
 
@@ -127,10 +131,10 @@ class _Attempt:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.conn: Any = None
+        self.conn: BaseHTTPConnection | None = None
         self.expired = False
 
-    def bind(self, conn: Any) -> None:
+    def bind(self, conn: BaseHTTPConnection) -> None:
         with self._lock:
             self.conn = conn
             if self.expired:
@@ -147,8 +151,8 @@ class _Attempt:
                 _shut_down(self.conn)
 
 
-def _shut_down(conn: Any) -> None:
-    sock = getattr(conn, "sock", None)
+def _shut_down(conn: BaseHTTPConnection) -> None:
+    sock: socket.socket | None = getattr(conn, "sock", None)  # urllib3's HTTPConnection has one
     if sock is None:
         return  # still connecting: the connect timeout (the deadline) bounds that
     # socket.socket's own shutdown: an SSLSocket's would drop its TLS state under the reader.
@@ -211,14 +215,14 @@ class _Watchdog:
 class _WatchedPoolMixin:
     """Tells the running attempt which connection it holds, until it is back in the pool."""
 
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)  # type: ignore[misc]
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
+        conn: BaseHTTPConnection = super()._get_conn(timeout)  # type: ignore[misc]
         attempt: _Attempt | None = getattr(_current, "attempt", None)
         if attempt is not None:
             attempt.bind(conn)
         return conn
 
-    def _put_conn(self, conn: Any) -> None:
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
         attempt: _Attempt | None = getattr(_current, "attempt", None)
         if attempt is not None:
             attempt.unbind()  # before another thread can take it from the pool

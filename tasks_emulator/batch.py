@@ -11,10 +11,9 @@ operation's error ABORTED, as cloudtasks.proto documents it for BatchDeleteTasks
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TypeVar
 
 import grpc
-from google.rpc import status_pb2
 
 from tasks_emulator import api, names
 from tasks_emulator.errors import ApiError
@@ -25,8 +24,14 @@ from tasks_emulator.validation import set_seconds
 MAX_CREATES = 100
 MAX_DELETES = 1000
 # BatchCreateTasksMetadata.State / BatchDeleteTasksMetadata.State (their numbers differ).
-CREATE_RUNNING, CREATE_SUCCEEDED, CREATE_FAILED, CREATE_PARTIAL = 1, 2, 3, 5
-DELETE_RUNNING, DELETE_SUCCEEDED, DELETE_PARTIAL, DELETE_FAILED = 1, 2, 3, 4
+_Creates = api.BatchCreateTasksMetadata
+_Deletes = api.BatchDeleteTasksMetadata
+CREATE_RUNNING, CREATE_SUCCEEDED, CREATE_FAILED, CREATE_PARTIAL = (
+    _Creates.RUNNING, _Creates.SUCCEEDED, _Creates.FAILED, _Creates.PARTIALLY_SUCCEEDED
+)  # fmt: skip
+DELETE_RUNNING, DELETE_SUCCEEDED, DELETE_PARTIAL, DELETE_FAILED = (
+    _Deletes.RUNNING, _Deletes.SUCCEEDED, _Deletes.PARTIALLY_SUCCEEDED, _Deletes.FAILED
+)  # fmt: skip
 NONE_SUCCEEDED = (
     "None of the requests succeeded, refer to {metadata}.failed_requests for individual error "
     "details"
@@ -37,7 +42,7 @@ def _invalid(message: str) -> ApiError:
     return ApiError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
-def check_creates(request: Any) -> names.QueueName:
+def check_creates(request: api.BatchCreateTasksRequest) -> names.QueueName:
     """The batch's queue, once the batch itself is acceptable."""
     parent = names.parse_queue_name(request.parent, field="parent")
     count = len(request.requests)
@@ -54,7 +59,7 @@ def check_creates(request: Any) -> names.QueueName:
     return parent
 
 
-def check_deletes(request: Any) -> names.QueueName:
+def check_deletes(request: api.BatchDeleteTasksRequest) -> names.QueueName:
     """The batch's queue, once every name is a task of it and there are not too many."""
     parent = names.parse_queue_name(request.parent, field="parent")
     count = len(request.names)
@@ -72,26 +77,38 @@ def check_deletes(request: Any) -> names.QueueName:
     return parent
 
 
-def _status(error: ApiError) -> status_pb2.Status:
-    return status_pb2.Status(code=error.code.value[0], message=error.message)
+_Request = TypeVar("_Request")
+_Response = TypeVar("_Response")
+
+
+def _each(
+    requests: Sequence[_Request], call: Callable[[_Request], _Response]
+) -> tuple[list[_Response], dict[int, api.Status]]:
+    """``call`` on each request in turn: the responses, and the failures by request index."""
+    responses: list[_Response] = []
+    failed: dict[int, api.Status] = {}
+    for index, request in enumerate(requests):
+        try:
+            responses.append(call(request))
+        except ApiError as e:
+            failed[index] = api.Status(code=e.code.value[0], message=e.message)
+    return responses, failed
 
 
 def _finish(
-    metadata: Any,
+    metadata: api.BatchCreateTasksMetadata | api.BatchDeleteTasksMetadata,
     *,
-    failed: dict[int, status_pb2.Status],
+    failed: dict[int, api.Status],
     count: int,
     now_s: float,
-    states: tuple[int, int],
-) -> status_pb2.Status | None:
-    """Fill the final metadata; the operation's error if no request succeeded."""
-    succeeded, partial = states
+) -> api.Status | None:
+    """Fill the final metadata (its state already set); the operation's error if no request
+    succeeded."""
     set_seconds(metadata.end_time, now_s)
     for index, status in failed.items():
         metadata.failed_requests[index].CopyFrom(status)
-    metadata.state = partial if failed else succeeded
     if failed and len(failed) == count:
-        return status_pb2.Status(
+        return api.Status(
             code=grpc.StatusCode.ABORTED.value[0],
             message=NONE_SUCCEEDED.format(metadata=type(metadata).DESCRIPTOR.name),
         )
@@ -99,65 +116,48 @@ def _finish(
 
 
 def run_creates(
-    requests: Sequence[Any],
+    requests: Sequence[api.CreateTaskRequest],
     *,
-    create_task: Callable[[Any], Any],
+    create_task: Callable[[api.CreateTaskRequest], api.Task],
     started_s: float,
     now_s: Callable[[], float],
 ) -> Outcome:
     """Create each task through ``create_task``; the operation's outcome."""
-    response = api.BatchCreateTasksResponse()
-    failed: dict[int, status_pb2.Status] = {}
-    for index, create in enumerate(requests):
-        try:
-            task = create_task(create)
-        except ApiError as e:
-            failed[index] = _status(e)
-        else:
-            response.tasks.add().CopyFrom(task)
-    metadata = create_metadata(started_s=started_s)
-    error = _finish(
-        metadata,
-        failed=failed,
-        count=len(requests),
-        now_s=now_s(),
-        states=(CREATE_SUCCEEDED, CREATE_PARTIAL),
-    )
-    return Outcome(metadata=metadata, response=None if error else response, error=error)
+    tasks, failed = _each(requests, create_task)
+    state = CREATE_PARTIAL if failed else CREATE_SUCCEEDED
+    metadata = create_metadata(started_s=started_s, state=state)
+    error = _finish(metadata, failed=failed, count=len(requests), now_s=now_s())
+    response = None if error else api.BatchCreateTasksResponse(tasks=tasks)
+    return Outcome(metadata=metadata, response=response, error=error)
 
 
 def run_deletes(
     task_names: Sequence[str],
     *,
-    delete_task: Callable[[Any], Any],
+    delete_task: Callable[[api.DeleteTaskRequest], api.Empty],
     started_s: float,
     now_s: Callable[[], float],
 ) -> Outcome:
     """Delete each task through ``delete_task``; the operation's outcome."""
-    failed: dict[int, status_pb2.Status] = {}
-    for index, name in enumerate(task_names):
-        try:
-            delete_task(api.DeleteTaskRequest(name=name))
-        except ApiError as e:
-            failed[index] = _status(e)
-    metadata = delete_metadata(started_s=started_s)
-    error = _finish(
-        metadata,
-        failed=failed,
-        count=len(task_names),
-        now_s=now_s(),
-        states=(DELETE_SUCCEEDED, DELETE_PARTIAL),
-    )
+    requests = [api.DeleteTaskRequest(name=name) for name in task_names]
+    _, failed = _each(requests, delete_task)
+    state = DELETE_PARTIAL if failed else DELETE_SUCCEEDED
+    metadata = delete_metadata(started_s=started_s, state=state)
+    error = _finish(metadata, failed=failed, count=len(requests), now_s=now_s())
     return Outcome(metadata=metadata, response=None if error else api.Empty(), error=error)
 
 
-def create_metadata(*, started_s: float, state: int = CREATE_RUNNING) -> Any:
+def create_metadata(
+    *, started_s: float, state: api.BatchCreateTasksMetadata.State.ValueType = CREATE_RUNNING
+) -> api.BatchCreateTasksMetadata:
     metadata = api.BatchCreateTasksMetadata(state=state)
     set_seconds(metadata.start_time, started_s)
     return metadata
 
 
-def delete_metadata(*, started_s: float, state: int = DELETE_RUNNING) -> Any:
+def delete_metadata(
+    *, started_s: float, state: api.BatchDeleteTasksMetadata.State.ValueType = DELETE_RUNNING
+) -> api.BatchDeleteTasksMetadata:
     metadata = api.BatchDeleteTasksMetadata(state=state)
     set_seconds(metadata.start_time, started_s)
     return metadata

@@ -21,20 +21,17 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent import futures
-from typing import Any
 
 from tasks_emulator import api, overrides, ratelimit, retry
 from tasks_emulator.attempt import AttemptContext, AttemptOutcome, Sender, worker_headers
 from tasks_emulator.fault_injection import FaultInjector
-from tasks_emulator.oidc import TokenIssuer
+from tasks_emulator.oidc import IdTokenCache, TokenIssuer
 from tasks_emulator.store import Store, Taken
 from tasks_emulator.validation import method_name, seconds, set_seconds
 
 LOG = logging.getLogger("tasks_emulator")
 # Attempts in flight at once over all queues (each waits on its worker in a thread).
 DEFAULT_MAX_WORKERS = 200
-# An ID token is reused for this long (production's last an hour): signing RS256 costs ~1 ms.
-TOKEN_REUSE_S = 300.0
 _STATE_RUNNING = 1
 # cloud-tasks-dispatch.md: 429 and 503 slow the queue down, and Retry-After is considered.
 SLOW_DOWN_STATUSES = frozenset({429, 503})
@@ -109,8 +106,7 @@ class Dispatcher:
         self._in_flight: dict[str, int] = {}
         self._in_flight_total = 0
         self._buckets: dict[str, tuple[float, int, ratelimit.TokenBucket]] = {}
-        self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
-        self._tokens_lock = threading.Lock()
+        self._id_tokens = IdTokenCache(issuer)
         self._thread = threading.Thread(
             target=self._run, name="tasks-emulator-scheduler", daemon=True
         )
@@ -152,7 +148,7 @@ class Dispatcher:
                 self._cond.wait(timeout_s)
                 self._next_wake_s = math.inf
 
-    def _bucket(self, name: str, queue: Any, now_s: float) -> ratelimit.TokenBucket:
+    def _bucket(self, name: str, queue: api.Queue, now_s: float) -> ratelimit.TokenBucket:
         rate = queue.rate_limits.max_dispatches_per_second
         burst = queue.rate_limits.max_burst_size
         known = self._buckets.get(name)
@@ -203,24 +199,18 @@ class Dispatcher:
         future.add_done_callback(_log_failure)
 
     # --- one attempt -------------------------------------------------------------------------
-    def _authorization(self, request: Any, *, now_s: float) -> str | None:
+    def _authorization(self, request: api.HttpRequest, *, now_s: float) -> str | None:
         if request.HasField("oidc_token"):
-            token = request.oidc_token
-            audience = token.audience or request.url
-            key = (audience, token.service_account_email)
-            with self._tokens_lock:
-                cached = self._tokens.get(key)
-                if cached is None or cached[0] < now_s - TOKEN_REUSE_S:
-                    jwt = self._issuer.id_token(
-                        audience=audience, email=token.service_account_email, now_s=now_s
-                    )
-                    cached = (now_s, jwt)
-                    self._tokens[key] = cached
-            return f"Bearer {cached[1]}"
+            oidc = request.oidc_token
+            audience = oidc.audience or request.url
+            jwt = self._id_tokens.id_token(
+                audience=audience, email=oidc.service_account_email, now_s=now_s
+            )
+            return f"Bearer {jwt}"
         if request.HasField("oauth_token"):
-            token = request.oauth_token
+            oauth = request.oauth_token
             access = self._issuer.access_token(
-                email=token.service_account_email, scope=token.scope, now_s=now_s
+                email=oauth.service_account_email, scope=oauth.scope, now_s=now_s
             )
             return f"Bearer {access}"
         return None
@@ -265,7 +255,7 @@ class Dispatcher:
                 self._cond.notify()
 
     def _send(
-        self, taken: Taken, request: Any, headers: dict[str, str], *, deadline_s: float
+        self, taken: Taken, request: api.HttpRequest, headers: dict[str, str], *, deadline_s: float
     ) -> AttemptOutcome:
         """Send the attempt, with the dispatch faults in force, if any."""
 

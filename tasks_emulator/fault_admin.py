@@ -14,8 +14,8 @@ Google's error body naming what is wrong; the plan in force is then unchanged.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.wrappers import Request, Response
 
@@ -38,7 +38,7 @@ def _error(status: int, code_name: str, message: str) -> Response:
     return Response(json.dumps(body), status=status, content_type=_JSON)
 
 
-def _ok(document: dict[str, Any]) -> Response:
+def _ok(document: Mapping[str, object]) -> Response:
     return Response(json.dumps(document), content_type=_JSON)
 
 
@@ -99,10 +99,10 @@ def _respond(request: Request, injector: FaultInjector) -> Response:
     return _ok({"plan": injector.plan.to_json()})
 
 
-def make_admin_app(injector: FaultInjector) -> Callable[..., Iterable[bytes]]:
+def make_admin_app(injector: FaultInjector) -> WSGIApplication:
     """The WSGI app of ``/_emulator/faults`` (mounted at ``PREFIX``) over ``injector``."""
 
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         result: Iterable[bytes] = _respond(request, injector)(environ, start_response)
         return result

@@ -20,13 +20,13 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict, cast
 
 from google.protobuf.message import Message
 
-from tasks_emulator.api import RPCS
+from tasks_emulator.api import RPCS, CloudTasksApi
 from tasks_emulator.errors import ApiError
-from tasks_emulator.faults import FaultPlan, RpcFault
+from tasks_emulator.faults import FaultPlan, PlanJson, RpcFault
 
 LOG = logging.getLogger("tasks_emulator.faults")
 # Recent events kept for the admin endpoint (a soak's worth; the counts are never dropped).
@@ -61,6 +61,25 @@ def _resource(request: Message) -> str:
     return str(task_name or getattr(request, "name", "") or getattr(request, "parent", ""))
 
 
+class FaultEvent(TypedDict):
+    """One fault injected, as ``GET /_emulator/faults`` lists it."""
+
+    seq: int
+    time_s: float
+    rpc: str
+    kind: str
+    resource: str
+    what: str
+
+
+class FaultReport(TypedDict):
+    """``GET /_emulator/faults``: the plan, the counts of faults injected by kind, the events."""
+
+    plan: PlanJson
+    injected: dict[str, int]
+    events: list[FaultEvent]
+
+
 class FaultInjector:
     """Decides each call's fault from the plan in force; counts and logs what it injects."""
 
@@ -70,7 +89,7 @@ class FaultInjector:
         self._seed = random.SystemRandom().randrange(2**32)  # shown, so a run can be repeated
         self._random = random.Random(self._seed)  # noqa: S311 (repeatable by design)
         self._counts: Counter[str] = Counter()
-        self._events: deque[dict[str, Any]] = deque(maxlen=MAX_EVENTS)
+        self._events: deque[FaultEvent] = deque(maxlen=MAX_EVENTS)
         self._sequence = 0
         if plan is not None:
             self.replace(plan)
@@ -100,7 +119,7 @@ class FaultInjector:
         with self._lock:
             return self._plan
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> FaultReport:
         """The plan in force, the counts of faults injected by kind, and the recent events."""
         with self._lock:
             return {
@@ -145,16 +164,23 @@ class FaultInjector:
             self._sequence += 1
             self._counts[kind] += 1
             self._events.append(
-                {
-                    "seq": self._sequence,
-                    "time_s": round(time.time(), 6),
-                    "rpc": rpc,
-                    "kind": kind,
-                    "resource": resource,
-                    "what": what,
-                }
+                FaultEvent(
+                    seq=self._sequence,
+                    time_s=round(time.time(), 6),
+                    rpc=rpc,
+                    kind=kind,
+                    resource=resource,
+                    what=what,
+                )
             )
         LOG.warning("fault injected: %s %s: %s", kind, resource or "-", what)
+
+
+def with_faults(service: CloudTasksApi, injector: FaultInjector) -> CloudTasksApi:
+    """``service`` with ``injector``'s faults on every RPC (a ``FaultyApi``)."""
+    # FaultyApi serves each method of CloudTasksApi through __getattr__, which the type checker
+    # cannot follow: the cast says what __getattr__ does.
+    return cast(CloudTasksApi, FaultyApi(service, injector))
 
 
 class FaultyApi:

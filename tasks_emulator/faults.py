@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal, TypedDict
 
 import grpc
 
@@ -37,6 +37,15 @@ CODES = {code.name: code for code in grpc.StatusCode if code is not grpc.StatusC
 
 class FaultSpecError(ValueError):
     """Raised if a fault or latency spec is malformed; the message names the part at fault."""
+
+
+class PlanJson(TypedDict):
+    """A plan as JSON (``--fault`` / ``--latency`` / ``--dispatch-fault`` specs, and its seed)."""
+
+    faults: list[str]
+    latency: list[str]
+    dispatch: list[str]
+    seed: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +125,7 @@ class FaultPlan:
             seed=self.seed if other.seed is None else other.seed,
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PlanJson:
         return {
             "faults": [fault.spec for fault in self.rpc_faults],
             "latency": [latency.spec for latency in self.latencies],

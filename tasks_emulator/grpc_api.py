@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from tasks_emulator import api
 from tasks_emulator.errors import ApiError
@@ -26,8 +25,8 @@ class _Undecodable:
     reason: str
 
 
-def _deserializer(request_class: Any) -> Callable[[bytes], Any]:
-    def deserialize(data: bytes) -> Any:
+def _deserializer(request_class: type[Message]) -> Callable[[bytes], Message | _Undecodable]:
+    def deserialize(data: bytes) -> Message | _Undecodable:
         try:
             return request_class.FromString(data)
         except (DecodeError, RecursionError, ValueError) as e:
@@ -36,8 +35,10 @@ def _deserializer(request_class: Any) -> Callable[[bytes], Any]:
     return deserialize
 
 
-def _handler(method: Callable[[Any], Any], *, rpc: str) -> Callable[[Any, Any], Any]:
-    def handle(request: Any, context: Any) -> Any:
+def _handler(
+    method: api.RpcMethod, *, rpc: str
+) -> Callable[[Message | _Undecodable, grpc.ServicerContext], Message]:
+    def handle(request: Message | _Undecodable, context: grpc.ServicerContext) -> Message:
         if isinstance(request, _Undecodable):
             context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -51,15 +52,15 @@ def _handler(method: Callable[[Any], Any], *, rpc: str) -> Callable[[Any, Any], 
     return handle
 
 
-def make_handlers(service: api.CloudTasksApi) -> tuple[Any, ...]:
+def make_handlers(service: api.CloudTasksApi) -> tuple[grpc.GenericRpcHandler, ...]:
     """The generic handlers to add to a ``grpc.Server``, one per gRPC service."""
-    by_service: dict[str, dict[str, Any]] = {}
-    for rpc, (method, request_class, response_class) in api.RPCS.items():
+    by_service: dict[str, dict[str, grpc.RpcMethodHandler[Message | _Undecodable, Message]]] = {}
+    for rpc, (_, request_class, response_class) in api.RPCS.items():
         service_name = api.GRPC_SERVICES[rpc]
         if service_name is None:
             continue
         by_service.setdefault(service_name, {})[rpc] = grpc.unary_unary_rpc_method_handler(
-            _handler(getattr(service, method), rpc=rpc),
+            _handler(api.method_of(service, rpc), rpc=rpc),
             request_deserializer=_deserializer(request_class),
             response_serializer=response_class.SerializeToString,
         )

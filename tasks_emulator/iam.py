@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import Literal, TypeGuard, get_args
 
 import grpc
-from google.iam.v1 import policy_pb2  # type: ignore[import-untyped]
 
+from tasks_emulator import api
 from tasks_emulator.errors import ApiError
 
-Policy = policy_pb2.Policy
+Policy = api.Policy
 EMPTY_ETAG = b"\x00\x20\x01"  # "ACAB" in JSON
-_SETTABLE = frozenset({"bindings", "etag", "audit_configs", "version"})
+_PolicyField = Literal["bindings", "etag", "audit_configs", "version"]
+_SETTABLE: frozenset[str] = frozenset(get_args(_PolicyField))
 _DEFAULT_MASK = ("bindings", "etag")
 _ROLE = re.compile(r"roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+")
 _MEMBER_PREFIXES = (
@@ -45,18 +46,17 @@ def _invalid(message: str) -> ApiError:
     return ApiError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
-def empty_policy() -> Any:
+def empty_policy() -> api.Policy:
     return Policy(etag=EMPTY_ETAG)
 
 
-def _etag(policy: Any) -> bytes:
-    copy = Policy()
-    copy.CopyFrom(policy)
+def _etag(policy: api.Policy) -> bytes:
+    copy = api.copy_of(policy)
     copy.ClearField("etag")
     return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()[:8]
 
 
-def _check(policy: Any) -> None:
+def _check(policy: api.Policy) -> None:
     conditional = False
     for index, binding in enumerate(policy.bindings):
         field = f"policy.bindings[{index}]"
@@ -80,12 +80,13 @@ def _check(policy: Any) -> None:
         raise _invalid("policy.version must be 3 for a policy with conditional role bindings.")
 
 
-def updated(current: Any, request: Any) -> Any:
+def updated(current: api.Policy, request: api.SetIamPolicyRequest) -> api.Policy:
     """The policy SetIamPolicy ``request`` makes of ``current``, with its new etag."""
-    paths = list(request.update_mask.paths) or list(_DEFAULT_MASK)
-    for path in paths:
-        if path not in _SETTABLE:
+    paths: list[_PolicyField] = []
+    for path in list(request.update_mask.paths) or list(_DEFAULT_MASK):
+        if not _settable(path):
             raise _invalid(f"update_mask: {path!r} is not a field of the policy.")
+        paths.append(path)
     wanted = request.policy
     if "etag" in paths and wanted.etag and wanted.etag != current.etag:
         raise ApiError(
@@ -94,16 +95,17 @@ def updated(current: Any, request: Any) -> Any:
             "(GetIamPolicy), then change it.",
         )
     _check(wanted)
-    policy = Policy()
-    policy.CopyFrom(current)
+    policy = api.copy_of(current)
     for path in paths:
         if path == "etag":
             continue
         policy.ClearField(path)
         if path == "version":
             policy.version = wanted.version
+        elif path == "bindings":
+            policy.bindings.extend(wanted.bindings)
         else:
-            getattr(policy, path).extend(getattr(wanted, path))
+            policy.audit_configs.extend(wanted.audit_configs)
     if not policy.bindings and not policy.audit_configs:
         return empty_policy()
     if not policy.version:
@@ -111,6 +113,10 @@ def updated(current: Any, request: Any) -> Any:
         policy.version = 3 if conditional else 1
     policy.etag = _etag(policy)
     return policy
+
+
+def _settable(path: str) -> TypeGuard[_PolicyField]:
+    return path in _SETTABLE
 
 
 def granted(permissions: list[str], *, queue_exists: bool) -> list[str]:

@@ -8,7 +8,6 @@ queue here (an id production does not have is still the emulator's to serve).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from tasks_emulator import api
 
@@ -36,7 +35,7 @@ def location_ids(*, project: str, queue_names: Iterable[str]) -> list[str]:
     return sorted(set(REGIONS) | used)
 
 
-def location(*, project: str, location_id: str) -> Any:
+def location(*, project: str, location_id: str) -> api.Location:
     """A Location as production shapes it."""
     return api.Location(
         name=f"projects/{project}/locations/{location_id}",

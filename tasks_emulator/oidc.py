@@ -25,8 +25,10 @@ import hashlib
 import json
 import os
 import secrets
+import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,9 +37,37 @@ from cryptography.x509.oid import NameOID
 
 ISSUER = "https://accounts.google.com"
 TOKEN_LIFETIME_S = 3600
+# An ID token is reused for this long (production's last an hour): signing RS256 costs ~1 ms.
+TOKEN_REUSE_S = 300.0
 KEY_FILE = "oidc-signing-key.pem"
 _KEY_BITS = 2048
 _CERT_LIFETIME = datetime.timedelta(days=3650)
+
+
+class Jwk(TypedDict):
+    """An RSA public key as a JWK (RFC 7517), as Google publishes its own."""
+
+    alg: str
+    e: str
+    kid: str
+    kty: str
+    n: str
+    use: str
+
+
+class JwkSet(TypedDict):
+    keys: list[Jwk]
+
+
+class Discovery(TypedDict):
+    """The parts of Google's OpenID discovery document a verifier reads."""
+
+    issuer: str
+    jwks_uri: str
+    response_types_supported: list[str]
+    subject_types_supported: list[str]
+    id_token_signing_alg_values_supported: list[str]
+    claims_supported: list[str]
 
 
 def _b64url(data: bytes) -> str:
@@ -98,7 +128,7 @@ class TokenIssuer:
         )
         return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
-    def sign(self, claims: dict[str, Any]) -> str:
+    def sign(self, claims: Mapping[str, object]) -> str:
         """A JWT of ``claims`` as given, signed with this key (``id_token`` builds production's)."""
         header = {"alg": "RS256", "kid": self.key_id, "typ": "JWT"}
         signing_input = ".".join(
@@ -136,7 +166,7 @@ class TokenIssuer:
         del email, scope, now_s
         return "ya29.emulator." + secrets.token_urlsafe(48)
 
-    def jwks(self) -> dict[str, Any]:
+    def jwks(self) -> JwkSet:
         """The public key as a JWK set, as ``https://www.googleapis.com/oauth2/v3/certs``."""
         numbers = self._key.public_key().public_numbers()
         return {
@@ -156,7 +186,7 @@ class TokenIssuer:
         """``{kid: PEM certificate}``, as ``https://www.googleapis.com/oauth2/v1/certs``."""
         return {self.key_id: self._cert_pem}
 
-    def discovery(self, *, base_url: str) -> dict[str, Any]:
+    def discovery(self, *, base_url: str) -> Discovery:
         """The OpenID discovery document; ``base_url`` is how the worker reached us."""
         base = base_url.rstrip("/")
         return {
@@ -176,6 +206,28 @@ class TokenIssuer:
                 "sub",
             ],
         }
+
+
+class IdTokenCache:
+    """``TokenIssuer.id_token``, each (audience, email)'s token reused for ``reuse_s``.
+
+    A reused token has at least ``TOKEN_LIFETIME_S - reuse_s`` left, as a worker sees it.
+    """
+
+    def __init__(self, issuer: TokenIssuer, *, reuse_s: float = TOKEN_REUSE_S) -> None:
+        self._issuer = issuer
+        self._reuse_s = reuse_s
+        self._tokens: dict[tuple[str, str], tuple[float, str]] = {}  # -> (issued_s, jwt)
+        self._lock = threading.Lock()
+
+    def id_token(self, *, audience: str, email: str, now_s: float) -> str:
+        key = (audience, email)
+        with self._lock:
+            cached = self._tokens.get(key)
+            if cached is None or cached[0] < now_s - self._reuse_s:
+                cached = (now_s, self._issuer.id_token(audience=audience, email=email, now_s=now_s))
+                self._tokens[key] = cached
+            return cached[1]
 
 
 def _write_new_key(path: Path, key: rsa.RSAPrivateKey) -> None:

@@ -17,11 +17,9 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
 from google.protobuf.message import Message
-from google.rpc import status_pb2
 
 from tasks_emulator import api
 
@@ -36,17 +34,11 @@ class Outcome:
 
     metadata: Message
     response: Message | None = None
-    error: status_pb2.Status | None = None
+    error: api.Status | None = None
 
 
 class UnknownOperation(Exception):
     """Raised if an operation name is not (or no longer) known."""
-
-
-def _copy(message: Any) -> Any:
-    copy = type(message)()
-    copy.CopyFrom(message)
-    return copy
 
 
 class Operations:
@@ -54,7 +46,7 @@ class Operations:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._operations: dict[str, Any] = {}
+        self._operations: dict[str, api.Operation] = {}
         self._by_request: dict[tuple[str, str, str], str] = {}
         self._request_of: dict[str, tuple[str, str, str]] = {}
         self._done_order: collections.deque[str] = collections.deque()
@@ -70,7 +62,7 @@ class Operations:
         metadata: Message,
         work: Callable[[], Outcome],
         failed: Callable[[], Message],
-    ) -> Any:
+    ) -> api.Operation:
         """A copy of the new operation, RUNNING (or of the one ``request_id`` started before).
 
         ``work`` runs later on the operations' thread; ``failed`` gives the metadata to record if
@@ -78,7 +70,7 @@ class Operations:
         key = (kind, location, request_id)
         with self._lock:
             if request_id and key in self._by_request:
-                return _copy(self._operations[self._by_request[key]])
+                return api.copy_of(self._operations[self._by_request[key]])
             name = f"{location}/operations/{secrets.token_hex(16)}"
             operation = api.Operation(name=name, done=False)
             operation.metadata.Pack(metadata)
@@ -87,7 +79,7 @@ class Operations:
                 self._by_request[key] = name
                 self._request_of[name] = key
             self._running += 1
-            started = _copy(operation)
+            started = api.copy_of(operation)
         self._runner.submit(self._run, name, work, failed)
         return started
 
@@ -98,9 +90,7 @@ class Operations:
             _log.exception("operation %s failed", name)
             outcome = Outcome(
                 metadata=failed(),
-                error=status_pb2.Status(
-                    code=grpc.StatusCode.INTERNAL.value[0], message="Internal error."
-                ),
+                error=api.Status(code=grpc.StatusCode.INTERNAL.value[0], message="Internal error."),
             )
         with self._lock:
             self._running -= 1
@@ -123,12 +113,12 @@ class Operations:
         if key is not None:
             self._by_request.pop(key, None)
 
-    def get(self, name: str) -> Any:
+    def get(self, name: str) -> api.Operation:
         with self._lock:
             operation = self._operations.get(name)
             if operation is None:
                 raise UnknownOperation(name)
-            return _copy(operation)
+            return api.copy_of(operation)
 
     def names_in(self, location: str) -> list[str]:
         prefix = location + "/operations/"

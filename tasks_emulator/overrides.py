@@ -10,18 +10,17 @@ task's. Pure: raw messages in, a new raw ``HttpRequest`` out.
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any
 
+from tasks_emulator import api
 from tasks_emulator.validation import METHODS_WITH_BODY, method_name
 
-_IF_NOT_EXISTS = 1  # UriOverride.UriOverrideEnforceMode; 0 and 2 are ALWAYS
-_SCHEME_HTTP = 1  # UriOverride.Scheme; 0 and 2 are HTTPS
+_IF_NOT_EXISTS = api.UriOverride.IF_NOT_EXISTS  # 0 (unspecified) and ALWAYS are ALWAYS
+_SCHEME_HTTP = api.UriOverride.HTTP  # 0 (unspecified) and HTTPS are HTTPS
 
 
-def apply(http_request: Any, http_target: Any) -> Any:
+def apply(http_request: api.HttpRequest, http_target: api.HttpTarget) -> api.HttpRequest:
     """The request the worker gets: the task's ``http_request`` as ``http_target`` overrides it."""
-    request = type(http_request)()
-    request.CopyFrom(http_request)
+    request = api.copy_of(http_request)
     if http_target.HasField("uri_override"):
         request.url = override_url(request.url, http_target.uri_override)
     if http_target.http_method:
@@ -40,7 +39,7 @@ def apply(http_request: Any, http_target: Any) -> Any:
     return request
 
 
-def override_url(url: str, uri_override: Any) -> str:
+def override_url(url: str, uri_override: api.UriOverride) -> str:
     """``url`` with the parts ``uri_override`` sets replaced."""
     if uri_override.uri_override_enforce_mode == _IF_NOT_EXISTS and url:
         return url

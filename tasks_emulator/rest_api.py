@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import grpc
 from google.protobuf import json_format
@@ -35,7 +35,7 @@ from werkzeug.exceptions import (
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from tasks_emulator import helpers
+from tasks_emulator import api, helpers
 from tasks_emulator.api import RPCS, CloudTasksApi
 from tasks_emulator.errors import ApiError
 from tasks_emulator.oidc import TokenIssuer
@@ -52,6 +52,11 @@ _SYSTEM_PARAMS = frozenset(
     {"alt", "key", "prettyPrint", "fields", "callback", "quotaUser", "access_token", "oauth_token"}
 )
 _JSON = "application/json; charset=UTF-8"
+# A JSON object as parsed (json.loads, the query string): its values are whatever JSON holds,
+# which json_format reads against the message's fields.
+JsonObject = dict[str, object]
+# The path's segments (werkzeug's URL values: strings, by the converters used).
+_PathValues = Mapping[str, str]
 
 
 class _IdConverter(BaseConverter):
@@ -114,7 +119,7 @@ _RULES: list[tuple[str, str, _Route]] = [
 _BUFFER_RULES = [_QUEUE + "/tasks:buffer", _QUEUE + "/tasks/:buffer", _TASK + ":buffer"]
 
 
-def _resource_name(values: Mapping[str, Any], *, suffix: str = "") -> str:
+def _resource_name(values: _PathValues, *, suffix: str = "") -> str:
     """The resource the path names, rebuilt from its segments."""
     name = f"projects/{values['project']}"
     if "location" in values:
@@ -150,9 +155,9 @@ def _parse_error_sentence(error: Exception) -> str:
     return f"Invalid JSON payload received. {first_line}"
 
 
-def _query_fields(args: Iterable[tuple[str, list[str]]]) -> dict[str, Any]:
+def _query_fields(args: Iterable[tuple[str, list[str]]]) -> JsonObject:
     """Query parameters as a JSON object: ``a.b=1`` becomes ``{"a": {"b": "1"}}``."""
-    fields: dict[str, Any] = {}
+    fields: JsonObject = {}
     for key, values in args:
         if not key or key.startswith("$") or key in _SYSTEM_PARAMS:
             continue
@@ -202,7 +207,7 @@ def read_body(request: Request) -> bytes:
     return raw
 
 
-def _body_fields(request: Request) -> dict[str, Any]:
+def _body_fields(request: Request) -> JsonObject:
     raw = read_body(request)
     if not raw.strip():
         return {}
@@ -217,14 +222,14 @@ def _body_fields(request: Request) -> dict[str, Any]:
     return fields
 
 
-def _parse_into(fields: dict[str, Any], message: Message, *, ignore_unknown: bool) -> None:
+def _parse_into(fields: JsonObject, message: Message, *, ignore_unknown: bool) -> None:
     try:
         json_format.ParseDict(fields, message, ignore_unknown_fields=ignore_unknown)
     except (json_format.ParseError, ValueError, TypeError, RecursionError) as e:
         raise _invalid(_parse_error_sentence(e)) from e
 
 
-def _build_request(route: _Route, values: Mapping[str, Any], request: Request) -> Any:
+def _build_request(route: _Route, values: _PathValues, request: Request) -> Message:
     _, request_cls, _ = RPCS[route.rpc]
     message = request_cls()
     # Query first, then the body, then the path: each later one wins for a field both set.
@@ -235,19 +240,18 @@ def _build_request(route: _Route, values: Mapping[str, Any], request: Request) -
             _parse_into(body, message, ignore_unknown=False)
         else:
             _parse_into(body, getattr(message, route.body_field), ignore_unknown=False)
-    target: Any = message
+    target: Message = message
     *parents, leaf = route.resource_field.split(".")
-    for part in parents:
+    for part in parents:  # a field path of the RPC's request, from the route table
         target = getattr(target, part)
     setattr(target, leaf, _resource_name(values, suffix=route.suffix))
     return message
 
 
-def _buffer_request(values: Mapping[str, Any], request: Request) -> Any:
+def _buffer_request(values: _PathValues, request: Request) -> api.CreateTaskRequest:
     """BufferTask as the CreateTaskRequest the service takes: the queue, the task id if the
     path names one, the body and its Content-Type."""
-    _, request_cls, _ = RPCS["BufferTask"]
-    message = request_cls()
+    message = api.CreateTaskRequest()
     message.parent = _resource_name({k: v for k, v in values.items() if k != "task"})
     if "task" in values:
         message.task.name = _resource_name(values)
@@ -270,7 +274,7 @@ def make_rest_app(
     issuer: TokenIssuer,
     *,
     test_helpers: helpers.TestHelpers | None = None,
-) -> Callable[..., Any]:
+) -> WSGIApplication:
     """The WSGI app serving ``service`` over REST, ``issuer``'s discovery document and keys, and
     (if given) ``test_helpers`` under ``/_emulator/`` (see ``helpers``)."""
     url_map = Map(
@@ -287,16 +291,14 @@ def make_rest_app(
         merge_slashes=False,
     )
 
-    def call_rpc(route: _Route, values: Mapping[str, Any], request: Request) -> Response:
-        method_name, _, _ = RPCS[route.rpc]
+    def call_rpc(route: _Route, values: _PathValues, request: Request) -> Response:
         api_request = _build_request(route, values, request)
-        result = getattr(service, method_name)(api_request)
+        result = api.method_of(service, route.rpc)(api_request)
         enums_as_ints = "enum-encoding=int" in request.args.get("$alt", "")
         return Response(_to_json(result, enums_as_ints=enums_as_ints), content_type=_JSON)
 
-    def buffer_task(values: Mapping[str, Any], request: Request) -> Response:
-        method_name, _, _ = RPCS["BufferTask"]
-        task = getattr(service, method_name)(_buffer_request(values, request))
+    def buffer_task(values: _PathValues, request: Request) -> Response:
+        task = service.buffer_task(_buffer_request(values, request))
         enums_as_ints = "enum-encoding=int" in request.args.get("$alt", "")
         # BufferTaskResponse {task}: the message is not in the client we pin, its JSON is this.
         body = json.dumps({"task": json.loads(_to_json(task, enums_as_ints=enums_as_ints))})
@@ -337,7 +339,7 @@ def make_rest_app(
         except ApiError as e:
             return _api_error_response(e)
 
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         request.max_content_length = MAX_REQUEST_BYTES + 1  # see read_body
         try:

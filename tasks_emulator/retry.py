@@ -9,16 +9,14 @@ the interval starts at ``min_backoff``, doubles ``max_doublings`` times, then gr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from tasks_emulator import api
+from tasks_emulator.validation import seconds
 
 UNLIMITED_ATTEMPTS = -1
 # 2**128 times the smallest Duration (1 ns) exceeds the largest one (~3e11 s): past this many
 # doublings every interval is max_backoff, and capping the exponent keeps the float finite.
 _MAX_EXPONENT = 128
-
-
-def _duration_s(duration: Any) -> float:
-    return float(duration.seconds) + float(duration.nanos) / 1e9
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +30,7 @@ class RetryPolicy:
     max_doublings: int
 
     @classmethod
-    def from_pb(cls, retry_config: Any) -> RetryPolicy:
+    def from_pb(cls, retry_config: api.RetryConfig) -> RetryPolicy:
         """Read a raw ``RetryConfig`` as given (the service fills production's defaults in).
 
         Durations keep their fractions: the proto says backoffs are "truncated to the nearest
@@ -40,9 +38,9 @@ class RetryPolicy:
         """
         return cls(
             max_attempts=int(retry_config.max_attempts),
-            max_retry_duration_s=_duration_s(retry_config.max_retry_duration),
-            min_backoff_s=_duration_s(retry_config.min_backoff),
-            max_backoff_s=_duration_s(retry_config.max_backoff),
+            max_retry_duration_s=seconds(retry_config.max_retry_duration),
+            min_backoff_s=seconds(retry_config.min_backoff),
+            max_backoff_s=seconds(retry_config.max_backoff),
             max_doublings=int(retry_config.max_doublings),
         )
 

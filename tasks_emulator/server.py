@@ -30,7 +30,7 @@ from werkzeug.serving import make_server
 from tasks_emulator import api, console, fault_admin, faults, grpc_api, names, rest_api
 from tasks_emulator.dispatcher import Dispatcher
 from tasks_emulator.errors import ApiError
-from tasks_emulator.fault_injection import FaultInjector, FaultyApi
+from tasks_emulator.fault_injection import FaultInjector, with_faults
 from tasks_emulator.oidc import TokenIssuer
 from tasks_emulator.service import CloudTasksService
 from tasks_emulator.store import Store
@@ -173,7 +173,7 @@ class Emulator:
                     )
                 )
         # Both wire adapters call the service through the injector: every RPC can be faulted.
-        served: api.CloudTasksApi = FaultyApi(self.service, self.faults)
+        served = with_faults(self.service, self.faults)
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=API_THREADS))
         self._grpc.add_generic_rpc_handlers(grpc_api.make_handlers(served))
         self.grpc_port = self._grpc.add_insecure_port(_grpc_address(options.host, options.port))

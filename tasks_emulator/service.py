@@ -12,10 +12,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar, cast
+from typing import Literal, Protocol, TypeVar
 
 import grpc
 from google.protobuf import field_mask_pb2
+from google.protobuf.message import Message
 
 from tasks_emulator import api, batch, iam, locations, names, paging, validation
 from tasks_emulator.errors import ApiError
@@ -45,15 +46,26 @@ NOT_FOUND = "Requested entity was not found."
 MAX_QUEUES_PAGE = 9800
 MAX_TASKS_PAGE = 1000
 
-_STATE_RUNNING = 1
-_STATE_PAUSED = 2
-_VIEW_BASIC = 1
-_VIEW_FULL = 2
-_STATE_NAMES = {"RUNNING": 1, "PAUSED": 2, "DISABLED": 3}
+_STATE_RUNNING = api.Queue.RUNNING
+_STATE_PAUSED = api.Queue.PAUSED
+_VIEW_BASIC = api.Task.BASIC
+_VIEW_FULL = api.Task.FULL
+_STATE_NAMES = {
+    "RUNNING": api.Queue.RUNNING,
+    "PAUSED": api.Queue.PAUSED,
+    "DISABLED": api.Queue.DISABLED,
+}
 _FILTER = re.compile(r"\s*state\s*[:=]\s*([A-Z_]+)\s*")
 # UpdateQueue's mask may name these (queue.proto: the rest is output only).
-_SETTABLE = ("rate_limits", "retry_config", "stackdriver_logging_config")
-_SETTABLE_OTHERS = ("app_engine_routing_override", "http_target")
+_QueueField = Literal[
+    "rate_limits",
+    "retry_config",
+    "stackdriver_logging_config",
+    "app_engine_routing_override",
+    "http_target",
+]
+_SETTABLE: tuple[_QueueField, ...] = ("rate_limits", "retry_config", "stackdriver_logging_config")
+_SETTABLE_OTHERS: tuple[_QueueField, ...] = ("app_engine_routing_override", "http_target")
 # queue.proto: output only fields inside the settable ones.
 _OUTPUT_ONLY_PATHS = ("rate_limits.max_burst_size",)
 # Masked explicitly, these must hold a value: 0 is no rate / no concurrency, not "the default".
@@ -88,26 +100,24 @@ class NoDispatch:
         return None
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+_Request = TypeVar("_Request", bound=Message)
+_Response = TypeVar("_Response", bound=Message)
+_Method = Callable[["CloudTasksService", _Request], _Response]
 
 
-def _one_queue_change_at_a_time(method: _F) -> _F:
+def _one_queue_change_at_a_time(
+    method: _Method[_Request, _Response],
+) -> _Method[_Request, _Response]:
     @functools.wraps(method)
-    def locked(self: CloudTasksService, request: Any) -> Any:
+    def locked(self: CloudTasksService, request: _Request) -> _Response:
         with self._queue_lock:
             return method(self, request)
 
-    return cast(_F, locked)
+    return locked
 
 
 def _error(code: grpc.StatusCode, message: str) -> ApiError:
     return ApiError(code, message)
-
-
-def _copy(message: Any) -> Any:
-    copy = type(message)()
-    copy.CopyFrom(message)
-    return copy
 
 
 def _page_size(value: int, *, maximum: int) -> int:
@@ -136,7 +146,7 @@ class CloudTasksService:
         self._dispatch = dispatch
 
     # --- queues ------------------------------------------------------------------------------
-    def _queue(self, name: str, *, field: str) -> Any:
+    def _queue(self, name: str, *, field: str) -> api.Queue:
         path = names.parse_queue_name(name, field=field).path
         queue = self._store.get_queue(path)
         if queue is None:
@@ -150,9 +160,9 @@ class CloudTasksService:
             raise _error(grpc.StatusCode.FAILED_PRECONDITION, QUEUE_RECENTLY_DELETED)
 
     @_one_queue_change_at_a_time
-    def create_queue(self, request: Any) -> Any:
+    def create_queue(self, request: api.CreateQueueRequest) -> api.Queue:
         parent = names.parse_location(request.parent, field="parent")
-        queue = _copy(request.queue)
+        queue = api.copy_of(request.queue)
         name = names.parse_queue_name(queue.name, field="queue.name")
         if name.parent != parent:
             raise _error(
@@ -166,10 +176,10 @@ class CloudTasksService:
         self._store.put_queue(queue)
         return queue
 
-    def get_queue(self, request: Any) -> Any:
+    def get_queue(self, request: api.GetQueueRequest) -> api.Queue:
         return self._queue(request.name, field="name")
 
-    def list_queues(self, request: Any) -> Any:
+    def list_queues(self, request: api.ListQueuesRequest) -> api.ListQueuesResponse:
         parent = names.parse_location(request.parent, field="parent")
         state = 0
         if request.filter:
@@ -197,7 +207,7 @@ class CloudTasksService:
         return response
 
     @_one_queue_change_at_a_time
-    def update_queue(self, request: Any) -> Any:
+    def update_queue(self, request: api.UpdateQueueRequest) -> api.Queue:
         name = names.parse_queue_name(request.queue.name, field="queue.name").path
         existing = self._store.get_queue(name)
         if existing is None:
@@ -226,14 +236,14 @@ class CloudTasksService:
                         "rate_limits.max_dispatches_per_second.",
                     )
                 if path in _POSITIVE_WHEN_MASKED:
-                    message, field = request.queue, path
+                    value: object = request.queue
                     for part in path.split("."):
-                        message = getattr(message, part)
-                    if not message > 0:
+                        value = getattr(value, part)
+                    if not (isinstance(value, int | float) and value > 0):
                         raise _error(
                             grpc.StatusCode.INVALID_ARGUMENT,
-                            f"queue.{field} must be greater than 0 when update_mask names it "
-                            f"(it is {message!r}); leave it out of the mask to keep the "
+                            f"queue.{path} must be greater than 0 when update_mask names it "
+                            f"(it is {value!r}); leave it out of the mask to keep the "
                             "queue's value.",
                         )
             mask = field_mask_pb2.FieldMask(paths=paths)
@@ -249,14 +259,14 @@ class CloudTasksService:
         return queue
 
     @_one_queue_change_at_a_time
-    def delete_queue(self, request: Any) -> Any:
+    def delete_queue(self, request: api.DeleteQueueRequest) -> api.Empty:
         path = names.parse_queue_name(request.name, field="name").path
         if not self._store.delete_queue(path, now_s=self._now_s()):
             raise _error(grpc.StatusCode.NOT_FOUND, QUEUE_NOT_FOUND)
         return api.Empty()
 
     @_one_queue_change_at_a_time
-    def purge_queue(self, request: Any) -> Any:
+    def purge_queue(self, request: api.PurgeQueueRequest) -> api.Queue:
         queue = self._queue(request.name, field="name")
         now_s = self._now_s()
         self._store.purge_queue(queue.name, now_s=now_s)
@@ -264,24 +274,24 @@ class CloudTasksService:
         self._store.put_queue(queue)
         return queue
 
-    def _set_state(self, name: str, state: int) -> Any:
+    def _set_state(self, name: str, state: api.Queue.State.ValueType) -> api.Queue:
         queue = self._queue(name, field="name")
         queue.state = state
         self._store.put_queue(queue)
         return queue
 
     @_one_queue_change_at_a_time
-    def pause_queue(self, request: Any) -> Any:
+    def pause_queue(self, request: api.PauseQueueRequest) -> api.Queue:
         return self._set_state(request.name, _STATE_PAUSED)
 
     @_one_queue_change_at_a_time
-    def resume_queue(self, request: Any) -> Any:
+    def resume_queue(self, request: api.ResumeQueueRequest) -> api.Queue:
         queue = self._set_state(request.name, _STATE_RUNNING)
         self._dispatch.wake(due_s=0.0)
         return queue
 
     # --- tasks -------------------------------------------------------------------------------
-    def create_task(self, request: Any) -> Any:
+    def create_task(self, request: api.CreateTaskRequest) -> api.Task:
         parent = names.parse_queue_name(request.parent, field="parent")
         state = self._store.queue_state(parent.path)
         if state is None:
@@ -309,21 +319,21 @@ class CloudTasksService:
             raise _error(grpc.StatusCode.ALREADY_EXISTS, TASK_EXISTS)
         if state != _STATE_PAUSED:  # a paused queue's tasks wait for ResumeQueue, which wakes
             self._dispatch.wake(due_s=validation.seconds(task.schedule_time))
-        return _view(_copy(task), request.response_view)
+        return _view(api.copy_of(task), request.response_view)
 
     def _missing_task(self, name: str) -> ApiError:
         if self._store.recently_existed(name, now_s=self._now_s()):
             return _error(grpc.StatusCode.NOT_FOUND, TASK_GONE)
         return _error(grpc.StatusCode.NOT_FOUND, NOT_FOUND)
 
-    def get_task(self, request: Any) -> Any:
+    def get_task(self, request: api.GetTaskRequest) -> api.Task:
         name = names.parse_task_name(request.name, field="name").path
         task = self._store.get_task(name)
         if task is None:
             raise self._missing_task(name)
         return _view(task, request.response_view)
 
-    def list_tasks(self, request: Any) -> Any:
+    def list_tasks(self, request: api.ListTasksRequest) -> api.ListTasksResponse:
         queue = self._queue(request.parent, field="parent")
         size = _page_size(request.page_size, maximum=MAX_TASKS_PAGE)
         scope = f"ListTasks {queue.name}"
@@ -336,13 +346,13 @@ class CloudTasksService:
             response.next_page_token = paging.encode_token(scope=scope, after=tasks[-1].name)
         return response
 
-    def delete_task(self, request: Any) -> Any:
+    def delete_task(self, request: api.DeleteTaskRequest) -> api.Empty:
         name = names.parse_task_name(request.name, field="name").path
         if not self._store.delete_task(name, now_s=self._now_s()):
             raise self._missing_task(name)
         return api.Empty()
 
-    def run_task(self, request: Any) -> Any:
+    def run_task(self, request: api.RunTaskRequest) -> api.Task:
         name = names.parse_task_name(request.name, field="name").path
         taken = self._store.take(name, now_s=self._now_s())
         if taken is None:
@@ -350,11 +360,11 @@ class CloudTasksService:
             if task is None:
                 raise self._missing_task(name)
             return _view(task, request.response_view)
-        view = _view(_copy(taken.task), request.response_view)
+        view = _view(api.copy_of(taken.task), request.response_view)
         self._dispatch.run_now(taken)
         return view
 
-    def buffer_task(self, request: Any) -> Any:
+    def buffer_task(self, request: api.CreateTaskRequest) -> api.Task:
         """BufferTask: a task of the queue's own ``http_target`` carrying the request's body.
 
         The REST adapter hands over a CreateTaskRequest: ``parent``, ``task.name`` if the path
@@ -368,11 +378,11 @@ class CloudTasksService:
         return self.create_task(request)
 
     # --- batches and their operations --------------------------------------------------------
-    def batch_create_tasks(self, request: Any) -> Any:
+    def batch_create_tasks(self, request: api.BatchCreateTasksRequest) -> api.Operation:
         queue = batch.check_creates(request)
         self._queue(queue.path, field="parent")  # "The queue must already exist."
         started_s = self._now_s()
-        creates = [_copy(create) for create in request.requests]
+        creates = [api.copy_of(create) for create in request.requests]
         return self._operations.start(
             location=queue.parent,
             kind=f"BatchCreateTasks {queue.path}",
@@ -384,7 +394,7 @@ class CloudTasksService:
             failed=lambda: batch.create_metadata(started_s=started_s, state=batch.CREATE_FAILED),
         )
 
-    def batch_delete_tasks(self, request: Any) -> Any:
+    def batch_delete_tasks(self, request: api.BatchDeleteTasksRequest) -> api.Operation:
         queue = batch.check_deletes(request)
         started_s = self._now_s()
         task_names = list(request.names)
@@ -402,14 +412,14 @@ class CloudTasksService:
     def _unknown_operation(self, name: str) -> ApiError:
         return _error(grpc.StatusCode.NOT_FOUND, f"Operation {name!r} was not found.")
 
-    def get_operation(self, request: Any) -> Any:
+    def get_operation(self, request: api.GetOperationRequest) -> api.Operation:
         name = names.parse_operation_name(request.name, field="name")
         try:
             return self._operations.get(name)
         except UnknownOperation as e:
             raise self._unknown_operation(name) from e
 
-    def list_operations(self, request: Any) -> Any:
+    def list_operations(self, request: api.ListOperationsRequest) -> api.ListOperationsResponse:
         location = names.parse_location(request.name, field="name")
         if request.filter:
             raise _error(
@@ -430,7 +440,7 @@ class CloudTasksService:
             response.next_page_token = paging.encode_token(scope=scope, after=found[size - 1])
         return response
 
-    def delete_operation(self, request: Any) -> Any:
+    def delete_operation(self, request: api.DeleteOperationRequest) -> api.Empty:
         name = names.parse_operation_name(request.name, field="name")
         try:
             self._operations.delete(name)
@@ -438,27 +448,29 @@ class CloudTasksService:
             raise self._unknown_operation(name) from e
         return api.Empty()
 
-    def cancel_operation(self, request: Any) -> Any:
+    def cancel_operation(self, request: api.CancelOperationRequest) -> api.Empty:
         """Best effort, as operations.proto allows: the batches here finish in milliseconds,
         so a cancel changes nothing but is answered OK for an operation that exists."""
         self.get_operation(api.GetOperationRequest(name=request.name))
         return api.Empty()
 
     # --- IAM (stored, not enforced: see iam) -------------------------------------------------
-    def get_iam_policy(self, request: Any) -> Any:
+    def get_iam_policy(self, request: api.GetIamPolicyRequest) -> api.Policy:
         queue = self._queue(request.resource, field="resource")
         stored = self._store.get_iam_policy(queue.name)
         return iam.empty_policy() if stored is None else iam.Policy.FromString(stored)
 
     @_one_queue_change_at_a_time  # read, change, write: one at a time, so the etag holds
-    def set_iam_policy(self, request: Any) -> Any:
+    def set_iam_policy(self, request: api.SetIamPolicyRequest) -> api.Policy:
         current = self.get_iam_policy(api.GetIamPolicyRequest(resource=request.resource))
         policy = iam.updated(current, request)
         if not self._store.put_iam_policy(request.resource, policy.SerializeToString()):
             raise _error(grpc.StatusCode.NOT_FOUND, QUEUE_NOT_FOUND)
         return policy
 
-    def test_iam_permissions(self, request: Any) -> Any:
+    def test_iam_permissions(
+        self, request: api.TestIamPermissionsRequest
+    ) -> api.TestIamPermissionsResponse:
         path = names.parse_queue_name(request.resource, field="resource").path
         held = iam.granted(
             list(request.permissions), queue_exists=self._store.queue_state(path) is not None
@@ -466,11 +478,11 @@ class CloudTasksService:
         return api.TestIamPermissionsResponse(permissions=held)
 
     # --- CMEK --------------------------------------------------------------------------------
-    def get_cmek_config(self, request: Any) -> Any:
+    def get_cmek_config(self, request: api.GetCmekConfigRequest) -> api.CmekConfig:
         name = names.parse_cmek_config_name(request.name, field="name")
         return self._store.get_cmek_config(name) or api.CmekConfig(name=name)
 
-    def update_cmek_config(self, request: Any) -> Any:
+    def update_cmek_config(self, request: api.UpdateCmekConfigRequest) -> api.CmekConfig:
         """Stored and returned as production shapes it; nothing is encrypted locally."""
         name = names.parse_cmek_config_name(request.cmek_config.name, field="cmek_config.name")
         for path in request.update_mask.paths:
@@ -488,7 +500,7 @@ class CloudTasksService:
         return config
 
     # --- locations ---------------------------------------------------------------------------
-    def list_locations(self, request: Any) -> Any:
+    def list_locations(self, request: api.ListLocationsRequest) -> api.ListLocationsResponse:
         project = names.parse_project(request.name, field="name").removeprefix("projects/")
         if request.filter:
             raise _error(
@@ -510,7 +522,7 @@ class CloudTasksService:
             response.next_page_token = paging.encode_token(scope=scope, after=later[size - 1])
         return response
 
-    def get_location(self, request: Any) -> Any:
+    def get_location(self, request: api.GetLocationRequest) -> api.Location:
         name = names.parse_location(request.name, field="name")
         _, project, _, location_id = name.split("/")
         if location_id not in locations.location_ids(
@@ -542,7 +554,7 @@ class CloudTasksService:
         self._operations.close()
 
 
-def _view(task: Any, response_view: int) -> Any:
+def _view(task: api.Task, response_view: api.Task.View.ValueType) -> api.Task:
     """The task as ``response_view`` shows it: BASIC (the default) leaves the body out."""
     if response_view == _VIEW_FULL:
         task.view = _VIEW_FULL

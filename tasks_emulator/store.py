@@ -1,9 +1,9 @@
 """The emulator's state: queues, tasks, reserved task and queue names.
 
 Everything lives in memory (dicts, and per queue a heap of ``(due_s, generation, name)`` that is
-invalidated lazily); with a data directory every change is also written through to SQLite and
-loaded again at start. One lock guards the memory; a change's statements are committed before its
-method returns, whole in one transaction, concurrent changes sharing one (group commit).
+invalidated lazily); with a data directory every change is also written through to disk
+(``persistence``) and loaded again at start. One lock guards the memory; a change is committed
+before its method returns, whole in one transaction, concurrent changes sharing one (group commit).
 
 Durability: a finished attempt is recorded (a success deletes the task and reserves its name in
 one transaction) before the dispatcher counts it done, so a clean stop loses nothing and never
@@ -20,38 +20,21 @@ import collections
 import functools
 import heapq
 import itertools
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from tasks_emulator import api
+from tasks_emulator.persistence import Changes, Persistence, TaskRow
 from tasks_emulator.validation import seconds, set_seconds
 
-DB_FILE = "tasks_emulator.sqlite3"
-# Expired name reservations are deleted from SQLite this many at a time.
+# Expired name reservations are deleted from disk this many at a time.
 EXPIRED_ROWS_PER_DELETE = 1000
 # cloud-tasks-dispatch.md: a deleted queue's name cannot be used again for 7 days.
 QUEUE_NAME_RESERVE_S = 7 * 24 * 3600
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, pb BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS tasks (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, queue TEXT NOT NULL, pb BLOB NOT NULL,
-    due_s REAL NOT NULL,
-    first_attempt_s REAL NOT NULL, execution_count INTEGER NOT NULL, previous_response INTEGER
-);
-CREATE TABLE IF NOT EXISTS reserved_tasks (name TEXT PRIMARY KEY, expiry_s REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS reserved_tasks_by_expiry ON reserved_tasks (expiry_s);
-CREATE TABLE IF NOT EXISTS reserved_queues (name TEXT PRIMARY KEY, expiry_s REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS cmek_configs (name TEXT PRIMARY KEY, pb BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS iam_policies (queue TEXT PRIMARY KEY, pb BLOB NOT NULL);
-"""
-_TABLES = (
-    "queues", "tasks", "reserved_tasks", "reserved_queues", "cmek_configs", "iam_policies"
-)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -68,7 +51,7 @@ class TaskRecord:
     first_attempt_s: float = 0.0  # 0 until dispatched: max_retry_duration counts from here
     execution_count: int = 0  # earlier attempts answered with anything but a 5xx
     previous_response: int | None = None  # HTTP status of the previous attempt, if it had one
-    live: Any | None = None  # the Task an attempt in flight holds (counters updated)
+    live: api.Task | None = None  # the Task an attempt in flight holds (counters updated)
     # Tells a re-created task from the one an attempt started with; the row id in SQLite
     # (integer keys append where random task names would scatter inserts over the B-tree).
     generation: int = 0
@@ -81,7 +64,7 @@ class Taken:
     name: str
     queue: str
     generation: int
-    task: Any  # the record's Task; only the attempt that holds it mutates it (via the store)
+    task: api.Task  # the record's Task; only the attempt that holds it mutates it (via the store)
     retry_count: int  # attempts before this one
     execution_count: int
     previous_response: int | None
@@ -100,147 +83,88 @@ class TaskPeek(NamedTuple):
     previous_response: int | None
 
 
-_Statement = tuple[str, Any, bool]  # SQL, its parameters, whether they are many rows
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-class _Batch:
-    """The SQL statements of one change, run later in a transaction by ``Store._flush``."""
-
-    def __init__(self) -> None:
-        self.statements: list[_Statement] = []
-
-    def execute(self, sql: str, params: tuple[Any, ...]) -> None:
-        self.statements.append((sql, params, False))
-
-    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self.statements.append((sql, rows, True))
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _durable(method: _F) -> _F:
+def _durable(method: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatenate[Store, _P], _R]:
     """A store method whose change is committed (with a data dir) before it returns."""
 
     @functools.wraps(method)
-    def durable(self: Store, *args: Any, **kwargs: Any) -> Any:
+    def durable(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         result = method(self, *args, **kwargs)
         self._flush()
         return result
 
-    return cast(_F, durable)
+    return durable
 
 
 class Store:
     def __init__(self, *, data_dir: Path | None, name_reserve_s: float) -> None:
         self._lock = threading.RLock()
         self._name_reserve_s = name_reserve_s
-        self._queues: dict[str, Any] = {}
+        self._queues: dict[str, api.Queue] = {}
         self._tasks: dict[str, TaskRecord] = {}
         self._by_queue: dict[str, set[str]] = {}
         self._heaps: dict[str, list[tuple[float, int, str]]] = {}
         self._reserved: dict[str, float] = {}  # task name -> expiry_s
         self._reserved_order: collections.deque[tuple[float, str]] = collections.deque()
         self._reserved_queues: dict[str, float] = {}
-        self._cmek_configs: dict[str, Any] = {}
+        self._cmek_configs: dict[str, api.CmekConfig] = {}
         self._iam_policies: dict[str, bytes] = {}  # queue -> serialized google.iam.v1.Policy
-        self._expired_in_db = 0  # expired reservations whose rows are still in SQLite
+        self._expired_in_db = 0  # expired reservations whose rows are still on disk
         self._generations = itertools.count(1)
-        self._db: sqlite3.Connection | None = None
-        self._db_lock = threading.Lock()  # the connection, and commits in order
-        self._pending: list[_Statement] = []  # statements of changes not yet committed
-        self._seq = 0  # changes collected so far
-        self._committed_seq = 0
+        self._disk: Persistence | None = None
         if data_dir is not None:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                data_dir / DB_FILE, check_same_thread=False, isolation_level=None
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # A committed change is in the OS's hands: it survives this process dying (kill -9),
-            # not the machine losing power, which an emulator need not survive; it makes a
-            # commit three times cheaper than NORMAL (no fsync at checkpoints).
-            self._db.execute("PRAGMA synchronous=OFF")
-            self._db.executescript(_SCHEMA)
-            self._load()
+            self._disk = Persistence(data_dir)
+            self._load(self._disk)
 
     # --- persistence -------------------------------------------------------------------------
     @contextmanager
-    def _write(self) -> Iterator[_Batch | None]:
-        """Collect one change's statements (when persistent); the caller holds the lock and,
+    def _write(self) -> Iterator[Changes | None]:
+        """Collect one change for the disk (when persistent); the caller holds the lock and,
         once it has released it, waits for the commit (``_durable``)."""
-        if self._db is None:
+        disk = self._disk
+        if disk is None:
             yield None
             return
-        batch = _Batch()
-        yield batch
-        self._pending.extend(batch.statements)
-        self._seq += 1
+        changes = Changes()
+        yield changes
+        disk.submit(changes)
 
     def _flush(self) -> None:
-        """Commit every change collected so far, in order, in one transaction.
+        """Commit every change collected so far (``Persistence.flush``)."""
+        disk = self._disk
+        if disk is not None:
+            disk.flush()
 
-        Group commit: callers that arrive while another commits find their change committed
-        by it, so concurrent changes share one transaction; each change is whole in one.
-        """
-        with self._lock:
-            target = self._seq
-        if self._committed_seq >= target:
-            return
-        with self._db_lock:
-            if self._committed_seq >= target or self._db is None:
-                return
-            with self._lock:
-                statements, self._pending = self._pending, []
-                last = self._seq
-            self._db.execute("BEGIN")
-            try:
-                for sql, params, many in statements:
-                    if many:
-                        self._db.executemany(sql, params)
-                    else:
-                        self._db.execute(sql, params)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            self._committed_seq = last
-
-    def _load(self) -> None:
-        assert self._db is not None
-        for name, pb in self._db.execute("SELECT name, pb FROM queues"):
+    def _load(self, disk: Persistence) -> None:
+        for name, pb in disk.rows_of_queues():
             self._queues[name] = api.Queue.FromString(pb)
             self._by_queue[name] = set()
             self._heaps[name] = []
-        rows = self._db.execute(
-            "SELECT id, name, queue, pb, due_s, first_attempt_s, execution_count, "
-            "previous_response FROM tasks"
-        )
         last_id = 0
-        for row_id, name, queue, pb, due_s, first_s, executions, previous in rows:
+        for row in disk.rows_of_tasks():
             record = TaskRecord(
-                data=pb,
-                queue=queue,
-                due_s=due_s,
-                first_attempt_s=first_s,
-                execution_count=executions,
-                previous_response=previous,
-                generation=row_id,
+                data=row.data,
+                queue=row.queue,
+                due_s=row.due_s,
+                first_attempt_s=row.first_attempt_s,
+                execution_count=row.execution_count,
+                previous_response=row.previous_response,
+                generation=row.generation,
             )
-            self._insert(name, record)
-            last_id = max(last_id, row_id)
+            self._insert(row.name, record)
+            last_id = max(last_id, row.generation)
         self._generations = itertools.count(last_id + 1)
-        for name, expiry_s in self._db.execute(
-            "SELECT name, expiry_s FROM reserved_tasks ORDER BY expiry_s"
-        ):
+        for name, expiry_s in disk.rows_of_reserved_tasks():
             self._reserved[name] = expiry_s
             self._reserved_order.append((expiry_s, name))
-        for name, expiry_s in self._db.execute("SELECT name, expiry_s FROM reserved_queues"):
+        for name, expiry_s in disk.rows_of_reserved_queues():
             self._reserved_queues[name] = expiry_s
-        for name, pb in self._db.execute("SELECT name, pb FROM cmek_configs"):
+        for name, pb in disk.rows_of_cmek_configs():
             self._cmek_configs[name] = api.CmekConfig.FromString(pb)
-        for name, pb in self._db.execute("SELECT queue, pb FROM iam_policies"):
+        for name, pb in disk.rows_of_iam_policies():
             self._iam_policies[name] = pb
 
     @_durable
@@ -251,8 +175,7 @@ class Store:
         Attempts in flight end as for a deleted task: their outcome is not recorded."""
         with self._lock, self._write() as db:
             if db is not None:
-                for table in _TABLES:
-                    db.execute(f"DELETE FROM {table}", ())  # noqa: S608 (names above)
+                db.clear()
             self._queues.clear()
             self._tasks.clear()
             self._by_queue.clear()
@@ -265,18 +188,18 @@ class Store:
             self._expired_in_db = 0
 
     def close(self) -> None:
-        self._flush()
-        with self._db_lock, self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        """Commit what is pending and close the file (changes from now on stay in memory)."""
+        with self._lock:
+            disk, self._disk = self._disk, None
+        if disk is not None:
+            disk.close()
 
     # --- queues ------------------------------------------------------------------------------
-    def get_queue(self, name: str) -> Any | None:
+    def get_queue(self, name: str) -> api.Queue | None:
         """A copy of the queue, or None."""
         with self._lock:
             queue = self._queues.get(name)
-            return None if queue is None else _copy(queue)
+            return None if queue is None else api.copy_of(queue)
 
     def queue_state(self, name: str) -> int | None:
         """The queue's state (queue.proto Queue.State), or None if there is no such queue."""
@@ -284,19 +207,19 @@ class Store:
             queue = self._queues.get(name)
             return None if queue is None else int(queue.state)
 
-    def http_target_of(self, name: str) -> Any | None:
+    def http_target_of(self, name: str) -> api.HttpTarget | None:
         """A copy of the queue's ``http_target`` if it has one (the dispatcher applies it)."""
         with self._lock:
             queue = self._queues.get(name)
             if queue is None or not queue.HasField("http_target"):
                 return None
-            return _copy(queue.http_target)
+            return api.copy_of(queue.http_target)
 
-    def list_queues(self, parent: str) -> list[Any]:
+    def list_queues(self, parent: str) -> list[api.Queue]:
         prefix = parent + "/queues/"
         with self._lock:
             return [
-                _copy(self._queues[name])
+                api.copy_of(self._queues[name])
                 for name in sorted(self._queues)
                 if name.startswith(prefix)
             ]
@@ -310,15 +233,12 @@ class Store:
             return self._reserved_queues.get(name, 0.0) > now_s
 
     @_durable
-    def put_queue(self, queue: Any) -> None:
+    def put_queue(self, queue: api.Queue) -> None:
         """Create or replace a queue (its tasks stay)."""
         with self._lock, self._write() as db:
             if db is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO queues (name, pb) VALUES (?, ?)",
-                    (queue.name, queue.SerializeToString()),
-                )
-            self._queues[queue.name] = _copy(queue)
+                db.save_queue(queue.name, queue.SerializeToString())
+            self._queues[queue.name] = api.copy_of(queue)
             self._by_queue.setdefault(queue.name, set())
             self._heaps.setdefault(queue.name, [])
 
@@ -331,13 +251,7 @@ class Store:
             with self._write() as db:
                 expiry_s = now_s + QUEUE_NAME_RESERVE_S
                 if db is not None:
-                    db.execute("DELETE FROM queues WHERE name = ?", (name,))
-                    db.execute("DELETE FROM tasks WHERE queue = ?", (name,))
-                    db.execute("DELETE FROM iam_policies WHERE queue = ?", (name,))
-                    db.execute(
-                        "INSERT OR REPLACE INTO reserved_queues (name, expiry_s) VALUES (?, ?)",
-                        (name, expiry_s),
-                    )
+                    db.delete_queue(name, reserved_until_s=expiry_s)
                 for task_name in self._by_queue.pop(name, set()):
                     del self._tasks[task_name]
                 del self._queues[name]
@@ -354,14 +268,14 @@ class Store:
             with self._write() as db:
                 self._reserve(db, names, now_s=now_s)
                 if db is not None:
-                    db.execute("DELETE FROM tasks WHERE queue = ?", (name,))
+                    db.delete_tasks_of(name)
                 for task_name in names:
                     del self._tasks[task_name]
                 self._by_queue[name] = set()
                 self._heaps[name] = []
             return len(names)
 
-    def queue_limits(self) -> list[tuple[str, Any]]:
+    def queue_limits(self) -> list[tuple[str, api.Queue]]:
         """(name, the queue message itself) for every queue that may have a task to dispatch
         (its heap is not empty); the caller only reads the messages."""
         with self._lock:
@@ -369,7 +283,7 @@ class Store:
 
     # --- tasks -------------------------------------------------------------------------------
     @_durable
-    def add_task(self, name: str, *, queue: str, task: Any, now_s: float) -> bool:
+    def add_task(self, name: str, *, queue: str, task: api.Task, now_s: float) -> bool:
         """Add a task due at its schedule_time; False if the name is live or reserved."""
         with self._lock:
             if name in self._tasks or self._is_reserved(name, now_s=now_s):
@@ -382,7 +296,7 @@ class Store:
             )
             with self._write() as db:
                 if db is not None:
-                    _save_task(db, name, record)
+                    db.save_task(_row_of(name, record))
                 self._insert(name, record)
             return True
 
@@ -393,7 +307,7 @@ class Store:
             self._heaps.setdefault(record.queue, []), (record.due_s, record.generation, name)
         )
 
-    def get_task(self, name: str) -> Any | None:
+    def get_task(self, name: str) -> api.Task | None:
         """A copy of the live task, or None."""
         with self._lock:
             record = self._tasks.get(name)
@@ -403,7 +317,7 @@ class Store:
         with self._lock:
             return self._is_reserved(name, now_s=now_s)
 
-    def list_tasks(self, queue: str, *, after: str, limit: int) -> tuple[list[Any], bool]:
+    def list_tasks(self, queue: str, *, after: str, limit: int) -> tuple[list[api.Task], bool]:
         """Copies of up to ``limit`` tasks named after ``after`` in name order; whether more."""
         with self._lock:
             names = self._by_queue.get(queue, set())
@@ -423,39 +337,36 @@ class Store:
                 self._remove(db, name, now_s=now_s)
             return True
 
-    def _remove(self, db: _Batch | None, name: str, *, now_s: float) -> None:
+    def _remove(self, db: Changes | None, name: str, *, now_s: float) -> None:
         record = self._tasks.pop(name)
         self._by_queue[record.queue].discard(name)
         self._reserve(db, [name], now_s=now_s)
         if db is not None:
-            db.execute("DELETE FROM tasks WHERE id = ?", (record.generation,))
+            db.delete_task(record.generation)
 
     # --- reserved names ----------------------------------------------------------------------
     def _is_reserved(self, name: str, *, now_s: float) -> bool:
         return self._reserved.get(name, 0.0) > now_s
 
-    def _reserve(self, db: _Batch | None, names: list[str], *, now_s: float) -> None:
+    def _reserve(self, db: Changes | None, names: list[str], *, now_s: float) -> None:
         self._expire_reserved(db, now_s=now_s)
         expiry_s = now_s + self._name_reserve_s
         for name in names:
             self._reserved[name] = expiry_s
             self._reserved_order.append((expiry_s, name))
-        if db is not None and names:
-            db.executemany(
-                "INSERT OR REPLACE INTO reserved_tasks (name, expiry_s) VALUES (?, ?)",
-                [(name, expiry_s) for name in names],
-            )
+        if db is not None:
+            db.reserve_task_names(names, until_s=expiry_s)
 
-    def _expire_reserved(self, db: _Batch | None, *, now_s: float) -> None:
+    def _expire_reserved(self, db: Changes | None, *, now_s: float) -> None:
         while self._reserved_order and self._reserved_order[0][0] <= now_s:
             expiry_s, name = self._reserved_order.popleft()
             if self._reserved.get(name) == expiry_s:
                 del self._reserved[name]
                 self._expired_in_db += 1
-        # Expired rows left in SQLite are harmless (loaded, they are expired still): they are
+        # Expired rows left on disk are harmless (loaded, they are expired still): they are
         # deleted in batches, not one statement per name.
         if db is not None and self._expired_in_db >= EXPIRED_ROWS_PER_DELETE:
-            db.execute("DELETE FROM reserved_tasks WHERE expiry_s <= ?", (now_s,))
+            db.delete_expired_reservations(now_s=now_s)
             self._expired_in_db = 0
 
     # --- dispatch ----------------------------------------------------------------------------
@@ -533,7 +444,7 @@ class Store:
         self,
         taken: Taken,
         *,
-        last_attempt: Any,
+        last_attempt: api.Attempt,
         status: int | None,
         next_due_s: float | None,
         now_s: float,
@@ -560,7 +471,7 @@ class Store:
                 record.data = task.SerializeToString()
                 record.live = None
                 if db is not None:
-                    _save_task(db, taken.name, record)
+                    db.save_task(_row_of(taken.name, record))
                 heapq.heappush(
                     self._heaps[record.queue], (record.due_s, record.generation, taken.name)
                 )
@@ -586,35 +497,29 @@ class Store:
                 return False
             with self._write() as db:
                 if db is not None:
-                    db.execute(
-                        "INSERT OR REPLACE INTO iam_policies (queue, pb) VALUES (?, ?)",
-                        (queue, policy),
-                    )
+                    db.save_iam_policy(queue, policy)
                 self._iam_policies[queue] = policy
             return True
 
     # --- CMEK configs ------------------------------------------------------------------------
-    def get_cmek_config(self, name: str) -> Any | None:
+    def get_cmek_config(self, name: str) -> api.CmekConfig | None:
         with self._lock:
             config = self._cmek_configs.get(name)
-            return None if config is None else _copy(config)
+            return None if config is None else api.copy_of(config)
 
     @_durable
-    def put_cmek_config(self, config: Any) -> None:
+    def put_cmek_config(self, config: api.CmekConfig) -> None:
         with self._lock, self._write() as db:
             if db is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO cmek_configs (name, pb) VALUES (?, ?)",
-                    (config.name, config.SerializeToString()),
-                )
-            self._cmek_configs[config.name] = _copy(config)
+                db.save_cmek_config(config.name, config.SerializeToString())
+            self._cmek_configs[config.name] = api.copy_of(config)
 
     # --- reads for the console (tasks_emulator.console): copies, taken under the lock; nothing
     # on the dispatch path calls these, and they change nothing.
-    def all_queues(self) -> list[Any]:
+    def all_queues(self) -> list[api.Queue]:
         """Copies of every queue, in name order."""
         with self._lock:
-            return [_copy(self._queues[name]) for name in sorted(self._queues)]
+            return [api.copy_of(self._queues[name]) for name in sorted(self._queues)]
 
     def peek_tasks(self, queue: str) -> list[TaskPeek]:
         """What the console shows of each live task of ``queue``, without parsing one."""
@@ -647,31 +552,21 @@ class Store:
             ]
 
 
-def _save_task(db: _Batch, name: str, record: TaskRecord) -> None:
-    db.execute(
-        "INSERT OR REPLACE INTO tasks (id, name, queue, pb, due_s, first_attempt_s, "
-        "execution_count, previous_response) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            record.generation,
-            name,
-            record.queue,
-            record.data,
-            record.due_s,
-            record.first_attempt_s,
-            record.execution_count,
-            record.previous_response,
-        ),
+def _row_of(name: str, record: TaskRecord) -> TaskRow:
+    return TaskRow(
+        generation=record.generation,
+        name=name,
+        queue=record.queue,
+        data=record.data,
+        due_s=record.due_s,
+        first_attempt_s=record.first_attempt_s,
+        execution_count=record.execution_count,
+        previous_response=record.previous_response,
     )
 
 
-def _task_of(record: TaskRecord) -> Any:
+def _task_of(record: TaskRecord) -> api.Task:
     """A Task message of the caller's own, as GetTask shows it now."""
     if record.live is not None:
-        return _copy(record.live)
+        return api.copy_of(record.live)
     return api.Task.FromString(record.data)
-
-
-def _copy(message: Any) -> Any:
-    copy = type(message)()
-    copy.CopyFrom(message)
-    return copy

@@ -10,11 +10,14 @@ from __future__ import annotations
 import functools
 import re
 import urllib.parse
-from typing import Any
+from collections.abc import Mapping
+from typing import Literal
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
 
-from tasks_emulator import ratelimit
+from tasks_emulator import api, ratelimit
 from tasks_emulator.errors import ApiError
 
 # --- Task limits -------------------------------------------------------------------------------
@@ -52,9 +55,9 @@ DEFAULT_MAX_DOUBLINGS = 16
 # Everything but the body and the audience: URL, headers, the name (<= ~800 bytes), the
 # times, the account, the scope, the tags.
 _ROOM_BESIDES_BODY = MAX_URL_CHARS + MAX_HEADERS_BYTES + 8 * 1024
-_STATE_RUNNING = 1  # queue.proto Queue.State
+_STATE_RUNNING = api.Queue.RUNNING
 _METHOD_NAMES = {1: "POST", 2: "GET", 3: "HEAD", 4: "PUT", 5: "DELETE", 6: "PATCH", 7: "OPTIONS"}
-_METHOD_POST = 1
+_METHOD_POST = api.HttpMethod.POST
 # RFC 9110: a header name is a token; a value has no control character but the tab.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -68,12 +71,12 @@ def _unimplemented(message: str) -> ApiError:
     return ApiError(grpc.StatusCode.UNIMPLEMENTED, message)
 
 
-def seconds(value: Any) -> float:
+def seconds(value: Duration | Timestamp) -> float:
     """A Duration or Timestamp message as seconds."""
     return float(value.seconds) + float(value.nanos) / 1e9
 
 
-def set_seconds(field: Any, value_s: float) -> None:
+def set_seconds(field: Duration | Timestamp, value_s: float) -> None:
     whole = int(value_s // 1)
     field.seconds = whole
     field.nanos = min(999_999_999, round((value_s - whole) * 1e9))
@@ -85,7 +88,7 @@ def method_name(http_method: int) -> str:
 
 
 # --- Tasks -------------------------------------------------------------------------------------
-def check_new_task(task: Any, *, now_s: float, queue_sets_host: bool = False) -> None:
+def check_new_task(task: api.Task, *, now_s: float, queue_sets_host: bool = False) -> None:
     """Validate a CreateTask's ``task`` in place and fill production's defaults.
 
     The name is checked by the caller (``names.task_in_queue``); output-only fields are cleared.
@@ -118,7 +121,7 @@ def check_new_task(task: Any, *, now_s: float, queue_sets_host: bool = False) ->
             )
 
 
-def _check_http_request(request: Any, *, url_optional: bool) -> None:
+def _check_http_request(request: api.HttpRequest, *, url_optional: bool) -> None:
     if request.url or not url_optional:
         _check_url(request.url)
     if request.http_method == 0:
@@ -162,7 +165,7 @@ def _check_url(url: str) -> None:
         )
 
 
-def _check_headers(headers: Any, *, field: str = "task.http_request.headers") -> None:
+def _check_headers(headers: Mapping[str, str], *, field: str = "task.http_request.headers") -> None:
     size = 0
     for key, value in headers.items():
         size += len(key.encode()) + len(value.encode())
@@ -185,7 +188,7 @@ def _check_headers(headers: Any, *, field: str = "task.http_request.headers") ->
         raise _invalid(f"{field} total {size} bytes; they must be under {MAX_HEADERS_BYTES}.")
 
 
-def _check_schedule_time(task: Any, *, now_s: float) -> None:
+def _check_schedule_time(task: api.Task, *, now_s: float) -> None:
     if not task.HasField("schedule_time") or seconds(task.schedule_time) <= 0:
         set_seconds(task.schedule_time, now_s)
         return
@@ -197,7 +200,7 @@ def _check_schedule_time(task: Any, *, now_s: float) -> None:
         raise _invalid("task.schedule_time.nanos must be in [0, 999999999].")
 
 
-def _check_dispatch_deadline(task: Any) -> None:
+def _check_dispatch_deadline(task: api.Task) -> None:
     if not task.HasField("dispatch_deadline"):
         task.dispatch_deadline.seconds = DEFAULT_DISPATCH_DEADLINE_S
         return
@@ -210,7 +213,7 @@ def _check_dispatch_deadline(task: Any) -> None:
 
 
 # --- Queues ------------------------------------------------------------------------------------
-def check_queue_config(queue: Any) -> None:
+def check_queue_config(queue: api.Queue) -> None:
     """Validate a queue's settable fields (CreateQueue, UpdateQueue) and fill the defaults.
 
     Zero values mean "unspecified" in proto3, so they take production's defaults, as they do in
@@ -229,7 +232,7 @@ def check_queue_config(queue: Any) -> None:
         queue.state = _STATE_RUNNING
 
 
-def _check_http_target(target: Any) -> None:
+def _check_http_target(target: api.HttpTarget) -> None:
     """queue.proto HttpTarget: the overrides must make sense on their own."""
     field = "queue.http_target"
     uri = target.uri_override
@@ -259,7 +262,7 @@ def _check_http_target(target: Any) -> None:
         )
 
 
-def _check_rate_limits(rate_limits: Any) -> None:
+def _check_rate_limits(rate_limits: api.RateLimits) -> None:
     rate = rate_limits.max_dispatches_per_second
     if rate < 0 or rate != rate:  # NaN compares unequal to itself
         raise _invalid("queue.rate_limits.max_dispatches_per_second must be positive.")
@@ -284,13 +287,18 @@ def _check_rate_limits(rate_limits: Any) -> None:
     rate_limits.max_burst_size = ratelimit.max_burst_for(rate_limits.max_dispatches_per_second)
 
 
-def _check_retry_config(retry: Any) -> None:
+def _check_retry_config(retry: api.RetryConfig) -> None:
     if retry.max_attempts < -1:
         raise _invalid("queue.retry_config.max_attempts must be -1 (unlimited) or positive.")
     if retry.max_attempts == 0:
         retry.max_attempts = DEFAULT_MAX_ATTEMPTS
-    for field in ("max_retry_duration", "min_backoff", "max_backoff"):
-        duration = getattr(retry, field)
+    durations: tuple[Literal["max_retry_duration", "min_backoff", "max_backoff"], ...] = (
+        "max_retry_duration",
+        "min_backoff",
+        "max_backoff",
+    )
+    for field in durations:
+        duration: Duration = getattr(retry, field)
         if duration.seconds < 0 or duration.nanos < 0:
             raise _invalid(f"queue.retry_config.{field} must not be negative.")
     if seconds(retry.min_backoff) == 0:

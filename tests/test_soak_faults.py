@@ -81,5 +81,5 @@ def test_the_emulator_flags_carry_the_base_plan_and_the_seed() -> None:
 
     options = parse_args(soak_faults.emulator_args())
     assert options.fault_plan.seed == soak_faults.FAULT_SEED
-    plan = options.fault_plan.to_json()
+    plan: dict[str, object] = dict(options.fault_plan.to_json())
     assert {key: plan[key] for key in soak_faults.BASE_PLAN} == soak_faults.BASE_PLAN

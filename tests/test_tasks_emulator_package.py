@@ -16,6 +16,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "tasks_emulator"
 SUITE = REPO / "tests" / "tasks_emulator"
+# The type checker's stubs of the raw protobuf messages and their generator: development files,
+# read by mypy in the repository, neither imported at run time nor shipped.
+STUBS = PACKAGE / "_stubs"
 # Which pinned distribution provides each top-level module it imports.
 PROVIDED_BY = {
     "google": "google-cloud-tasks",  # google.cloud.tasks_v2, google.protobuf, google.auth, ...
@@ -43,6 +46,8 @@ def pinned(requirements: Path) -> set[str]:
 def top_level_imports(directory: Path) -> set[str]:
     found: set[str] = set()
     for path in directory.rglob("*.py"):
+        if path.is_relative_to(STUBS):
+            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 found |= {alias.name.split(".")[0] for alias in node.names}
@@ -96,6 +101,8 @@ def test_the_console_script_and_the_pins_are_declared() -> None:
     for path in PACKAGE.rglob("*"):
         relative = path.relative_to(PACKAGE)
         if path.is_dir() or path.suffix in {".py", ".pyc"} or len(relative.parts) < 2:
+            continue
+        if path.is_relative_to(STUBS):
             continue
         package = "tasks_emulator." + ".".join(relative.parts[:-2])
         shipped = {f"{package}/{relative.parts[-2]}/*", f"{package}/{relative.parts[-1]}"}

@@ -10,13 +10,14 @@ purge   PurgeQueue    every task of a queue; needs ``confirm`` = the queue's id
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+
+from google.protobuf.message import Message
 
 from tasks_emulator import api
 from tasks_emulator.api import CloudTasksApi
 from tasks_emulator.console.views import BadQueryError, short_id
 
-_Call = Callable[[CloudTasksApi, str], Any]
+_Call = Callable[[CloudTasksApi, str], Message]
 
 _CALLS: dict[str, tuple[_Call, str]] = {
     "run": (lambda s, n: s.run_task(api.RunTaskRequest(name=n)), "task {id} runs now"),

@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
-from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.wrappers import Request, Response
 
@@ -50,14 +50,13 @@ _SECURITY_HEADERS = {
         "form-action 'none'; base-uri 'none'"
     ),
 }
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def _static(name: str) -> bytes:
     return resources.files("tasks_emulator.console").joinpath("static", name).read_bytes()
 
 
-def _json(body: Any, status: int = 200) -> Response:
+def _json(body: Mapping[str, object], status: int = 200) -> Response:
     return Response(
         json.dumps(body, ensure_ascii=False), status=status, content_type="application/json"
     )
@@ -153,7 +152,7 @@ class Console:
         except ApiError as e:
             return _error(e.http_status, e.message)
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         try:
             response = self.respond(request)
@@ -165,11 +164,11 @@ class Console:
         return response(environ, start_response)
 
 
-def mount(app: WsgiApp, console: Console) -> WsgiApp:
+def mount(app: WSGIApplication, console: Console) -> WSGIApplication:
     """``app`` with ``console`` answering every path under ``/console``."""
     quiet.quiet_reads(f"{PREFIX}/")
 
-    def routed(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def routed(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == PREFIX or path.startswith(PREFIX + "/"):
             result: Iterable[bytes] = console(environ, start_response)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import Literal, TypedDict
 
-from tasks_emulator import overrides
+from tasks_emulator import api, overrides
 from tasks_emulator.attempt import AttemptContext, http_method_name, worker_headers
 from tasks_emulator.console.views import NotFoundError, short_id, state_of
 from tasks_emulator.oidc import TokenIssuer
@@ -24,11 +24,68 @@ from tasks_emulator.validation import seconds
 TOKEN_SHOWN_CHARS = 16
 
 
-def _time_s(message: Any, field: str) -> float | None:
-    return seconds(getattr(message, field)) if message.HasField(field) else None
+class BodyView(TypedDict, total=False):
+    """The body as the page shows it: ``text`` for text and JSON, ``base64`` for bytes."""
+
+    bytes: int
+    kind: Literal["binary", "text", "json"]
+    text: str
+    base64: str
 
 
-def jwt_claims(token: str) -> dict[str, Any]:
+class TokenView(TypedDict, total=False):
+    """The token the attempt carries: an OIDC token's claims, an OAuth token's scope."""
+
+    kind: Literal["oidc", "oauth"]
+    service_account_email: str
+    audience: str
+    claims: dict[str, object]
+    scope: str
+
+
+class AttemptView(TypedDict):
+    schedule_time_s: float | None
+    dispatch_time_s: float | None
+    response_time_s: float | None
+    status_code: int | None
+    status_message: str | None
+
+
+class RequestView(TypedDict):
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: BodyView
+    queue_overrides: bool
+
+
+class TaskDetail(TypedDict):
+    """A live task as its page shows it: what the worker will get, and the attempts so far."""
+
+    now_s: float
+    name: str
+    id: str
+    queue: str
+    state: str
+    create_time_s: float
+    schedule_time_s: float
+    dispatch_deadline_s: float
+    dispatch_count: int
+    response_count: int
+    request: RequestView
+    first_attempt: AttemptView | None
+    last_attempt: AttemptView | None
+    token: TokenView | None
+
+
+_AttemptTime = Literal["schedule_time", "dispatch_time", "response_time"]
+
+
+def _time_s(attempt: api.Attempt, field: _AttemptTime) -> float | None:
+    return seconds(getattr(attempt, field)) if attempt.HasField(field) else None
+
+
+def jwt_claims(token: str) -> dict[str, object]:
     """The claims of a JWT, unverified (our own issuer signed it a moment ago)."""
     try:
         payload = token.split(".")[1]
@@ -40,7 +97,7 @@ def jwt_claims(token: str) -> dict[str, Any]:
     return claims
 
 
-def body_view(body: bytes) -> dict[str, Any]:
+def body_view(body: bytes) -> BodyView:
     """The body as text (JSON pretty-printed when it is JSON), or base64 when it is not text."""
     try:
         text = body.decode("utf-8")
@@ -53,7 +110,9 @@ def body_view(body: bytes) -> dict[str, Any]:
     return {"bytes": len(body), "kind": "json", "text": pretty}
 
 
-def _token(request: Any, *, issuer: TokenIssuer, now_s: float) -> tuple[str | None, Any]:
+def _token(
+    request: api.HttpRequest, *, issuer: TokenIssuer, now_s: float
+) -> tuple[str | None, TokenView | None]:
     """(the Authorization header, what the page says of the token)."""
     if request.HasField("oidc_token"):
         oidc = request.oidc_token
@@ -78,7 +137,7 @@ def _token(request: Any, *, issuer: TokenIssuer, now_s: float) -> tuple[str | No
     return None, None
 
 
-def _attempt(attempt: Any) -> dict[str, Any]:
+def _attempt(attempt: api.Attempt) -> AttemptView:
     status = attempt.response_status if attempt.HasField("response_status") else None
     return {
         "schedule_time_s": _time_s(attempt, "schedule_time"),
@@ -89,7 +148,7 @@ def _attempt(attempt: Any) -> dict[str, Any]:
     }
 
 
-def task_detail(name: str, *, store: Store, issuer: TokenIssuer, now_s: float) -> dict[str, Any]:
+def task_detail(name: str, *, store: Store, issuer: TokenIssuer, now_s: float) -> TaskDetail:
     """Raised if there is no such live task: ``NotFoundError``, saying whether it existed."""
     task = store.get_task(name)
     queue_name = name.split("/tasks/")[0]

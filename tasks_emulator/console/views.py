@@ -15,8 +15,9 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, TypedDict
 
+from tasks_emulator import api
 from tasks_emulator.attempt import http_method_name
 from tasks_emulator.store import Store, TaskPeek
 from tasks_emulator.validation import seconds
@@ -47,7 +48,10 @@ class Page:
     limit: int
 
 
-def state_of(peek: TaskPeek) -> str:
+TaskState = Literal["pending", "in_flight", "retrying"]  # a live task's (STATES but "reserved")
+
+
+def state_of(peek: TaskPeek) -> TaskState:
     if peek.in_flight:
         return "in_flight"
     return "retrying" if peek.attempted else "pending"
@@ -57,18 +61,73 @@ def short_id(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
 
-def _time_s(value: Any, field: str) -> float | None:
-    return seconds(getattr(value, field)) if value.HasField(field) else None
+class QueueRow(TypedDict):
+    """One line of the queue list (JSON for the page)."""
+
+    name: str
+    id: str
+    location: str
+    state: str
+    tasks: int
+    max_rate_per_s: float
+    max_burst: int
+    max_concurrent: int
+    max_attempts: int
+    oldest_task_s: float | None
+    finished_last_minute: int
+    in_flight: int
+    counts: dict[str, int]
+
+
+class QueuesView(TypedDict):
+    now_s: float
+    queues: list[QueueRow]
+
+
+class TaskRow(TypedDict):
+    """One live task of a queue's page."""
+
+    name: str
+    id: str
+    state: TaskState
+    schedule_time_s: float
+    create_time_s: float
+    dispatch_count: int
+    response_count: int
+    last_response_code: int | None
+    last_response_status: str | None
+    last_response_time_s: float | None
+    method: str
+    url: str
+
+
+class ReservedRow(TypedDict):
+    """One reserved name of a queue's page."""
+
+    name: str
+    id: str
+    state: Literal["reserved"]
+    reserved_at_s: float
+
+
+class QueuePage(TypedDict):
+    now_s: float
+    queue: QueueRow
+    state: str
+    offset: int
+    limit: int
+    total: int
+    tasks: list[TaskRow] | list[ReservedRow]
 
 
 def queue_row(
-    queue: Any,
+    queue: api.Queue,
     *,
     store: Store,
     now_s: float,
     peeks: Sequence[TaskPeek] | None = None,
     reserved: Sequence[tuple[str, float]] | None = None,
-) -> dict[str, Any]:
+) -> QueueRow:
     """One line of the queue list, with the Cloud Console's columns (from ``peeks`` and
     ``reserved`` when the caller has read them already)."""
     if peeks is None:
@@ -101,7 +160,7 @@ def _counts(peeks: Sequence[TaskPeek], reserved: Sequence[tuple[str, float]]) ->
     return counts
 
 
-def queues(*, store: Store, now_s: float) -> dict[str, Any]:
+def queues(*, store: Store, now_s: float) -> QueuesView:
     return {
         "now_s": now_s,
         "queues": [queue_row(q, store=store, now_s=now_s) for q in store.all_queues()],
@@ -120,7 +179,7 @@ def parse_page(*, state: str, offset: str, limit: str) -> Page:
     return Page(state=state, offset=offset_n, limit=limit_n)
 
 
-def task_row(task: Any, peek: TaskPeek) -> dict[str, Any]:
+def task_row(task: api.Task, peek: TaskPeek) -> TaskRow:
     last = task.last_attempt if task.HasField("last_attempt") else None
     status = last.response_status if last is not None and last.HasField("response_status") else None
     return {
@@ -133,13 +192,17 @@ def task_row(task: Any, peek: TaskPeek) -> dict[str, Any]:
         "response_count": task.response_count,
         "last_response_code": peek.previous_response,
         "last_response_status": None if status is None else status.message,
-        "last_response_time_s": None if last is None else _time_s(last, "response_time"),
+        "last_response_time_s": (
+            seconds(last.response_time)
+            if last is not None and last.HasField("response_time")
+            else None
+        ),
         "method": http_method_name(task.http_request),
         "url": task.http_request.url,
     }
 
 
-def queue_page(name: str, page: Page, *, store: Store, now_s: float) -> dict[str, Any]:
+def queue_page(name: str, page: Page, *, store: Store, now_s: float) -> QueuePage:
     """A queue's tasks in one state, ``page.limit`` of them from ``page.offset``: soonest due
     first (reserved names: most recently reserved first)."""
     queue = store.get_queue(name)
@@ -148,23 +211,24 @@ def queue_page(name: str, page: Page, *, store: Store, now_s: float) -> dict[str
     peeks = store.peek_tasks(name)
     reserved = store.reserved_in(name, now_s=now_s)
     row = queue_row(queue, store=store, now_s=now_s, peeks=peeks, reserved=reserved)
-    rows: list[dict[str, Any]]
+    rows: list[TaskRow] | list[ReservedRow]
     if page.state == "reserved":
         reserved = sorted(reserved, key=lambda r: (-r[1], r[0]))
         total = len(reserved)
         rows = [
-            {"name": n, "id": short_id(n), "state": "reserved", "reserved_at_s": at_s}
+            ReservedRow(name=n, id=short_id(n), state="reserved", reserved_at_s=at_s)
             for n, at_s in reserved[page.offset : page.offset + page.limit]
         ]
     else:
         chosen = [p for p in peeks if state_of(p) == page.state]
         chosen.sort(key=_DUE_THEN_NAME)
         total = len(chosen)
-        rows = []
+        task_rows: list[TaskRow] = []
         for peek in chosen[page.offset : page.offset + page.limit]:
             task = store.get_task(peek.name)
             if task is not None:  # it may have finished since the peek
-                rows.append(task_row(task, peek))
+                task_rows.append(task_row(task, peek))
+        rows = task_rows
     return {
         "now_s": now_s,
         "queue": row,

@@ -50,7 +50,9 @@ def test_each_task_is_in_one_state(store: Store, service: CloudTasksService) -> 
     store.record_failure(taken, last_attempt=attempt, status=503, next_due_s=NOW_S + 9, now_s=NOW_S)
     assert store.take(flying, now_s=NOW_S) is not None
     service.delete_task(api.DeleteTaskRequest(name=gone))
-    row = views.queue_row(store.get_queue(QUEUE), store=store, now_s=NOW_S)
+    queue = store.get_queue(QUEUE)
+    assert queue is not None
+    row = views.queue_row(queue, store=store, now_s=NOW_S)
     assert row["counts"] == {"pending": 1, "in_flight": 1, "retrying": 1, "reserved": 1}
     assert (row["tasks"], row["in_flight"], row["finished_last_minute"]) == (3, 1, 1)
     assert row["oldest_task_s"] == NOW_S - 1
@@ -58,7 +60,9 @@ def test_each_task_is_in_one_state(store: Store, service: CloudTasksService) -> 
         page = views.queue_page(QUEUE, views.Page(state, 0, 50), store=store, now_s=NOW_S)
         assert [t["name"] for t in page["tasks"]] == [name]
     page = views.queue_page(QUEUE, views.Page("retrying", 0, 50), store=store, now_s=NOW_S)
-    assert page["tasks"][0]["last_response_code"] == 503
+    (retried,) = page["tasks"]
+    assert retried["state"] == "retrying"
+    assert retried["last_response_code"] == 503
     reserved = views.queue_page(QUEUE, views.Page("reserved", 0, 50), store=store, now_s=NOW_S)
     assert reserved["tasks"] == [
         {"name": gone, "id": "gone", "state": "reserved", "reserved_at_s": NOW_S}
@@ -153,5 +157,7 @@ def test_the_request_shown_is_the_queues_http_target_applied(
     assert request["url"] == "https://elsewhere.example/run"
     assert request["queue_overrides"] is True
     assert dict(request["headers"])["X-Tenant"] == "acme"
-    assert detail["token"]["claims"]["email"] == "queue-sa@p.iam.gserviceaccount.com"
-    assert detail["token"]["claims"]["aud"] == "https://audience.example"
+    token = detail["token"]
+    assert token is not None
+    assert token["claims"]["email"] == "queue-sa@p.iam.gserviceaccount.com"
+    assert token["claims"]["aud"] == "https://audience.example"

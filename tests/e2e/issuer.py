@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tasks_emulator.oidc import TokenIssuer
+from tasks_emulator.oidc import JwkSet, TokenIssuer
 from tests.tasks_emulator.conftest import JsonServer
 
 CALLER = "caller@local-bridge.iam.gserviceaccount.com"
@@ -35,7 +35,7 @@ class Issuer:
     def kid(self) -> str:
         return self._signer.key_id
 
-    def jwks(self) -> dict[str, Any]:
+    def jwks(self) -> JwkSet:
         return self._signer.jwks()
 
     def token(self, **overrides: Any) -> str:

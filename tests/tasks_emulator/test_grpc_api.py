@@ -25,7 +25,7 @@ def test_every_rpc_is_served_and_validates(emulator: Emulator, rpc: str) -> None
         with pytest.raises(grpc.RpcError) as caught:
             call(request_class(), timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "must be of the form" in caught.value.details()
+    assert "must be of the form" in (caught.value.details() or "")
 
 
 @pytest.mark.parametrize(
@@ -42,11 +42,13 @@ def test_undecodable_bytes_are_invalid_argument_not_a_crash(
     emulator: Emulator, rpc: str, data: bytes
 ) -> None:
     with grpc.insecure_channel(emulator.grpc_target) as channel:
-        call = channel.unary_unary(f"/{api.GRPC_SERVICES[rpc]}/{rpc}")
+        call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+            f"/{api.GRPC_SERVICES[rpc]}/{rpc}"
+        )
         with pytest.raises(grpc.RpcError) as caught:
             call(data, timeout=10)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert f"not a valid {rpc} request" in caught.value.details()
+        assert f"not a valid {rpc} request" in (caught.value.details() or "")
         listed = channel.unary_unary(
             f"/{api.SERVICE_NAME}/ListQueues",
             request_serializer=api.ListQueuesRequest.SerializeToString,
@@ -56,11 +58,12 @@ def test_undecodable_bytes_are_invalid_argument_not_a_crash(
 
 
 def test_an_unknown_method_is_unimplemented(emulator: Emulator) -> None:
-    with (
-        grpc.insecure_channel(emulator.grpc_target) as channel,
-        pytest.raises(grpc.RpcError) as caught,
-    ):
-        channel.unary_unary(f"/{api.SERVICE_NAME}/LeaseTasks")(b"", timeout=10)
+    with grpc.insecure_channel(emulator.grpc_target) as channel:
+        lease: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+            f"/{api.SERVICE_NAME}/LeaseTasks"
+        )
+        with pytest.raises(grpc.RpcError) as caught:
+            lease(b"", timeout=10)
     assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 

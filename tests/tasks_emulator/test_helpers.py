@@ -15,7 +15,7 @@ from tasks_emulator import loopback
 from tasks_emulator.oidc import TokenIssuer
 from tasks_emulator.rest_api import make_rest_app
 from tests.tasks_emulator.conftest import PARENT, Emulator, Worker, grpc_client
-from tests.tasks_emulator.test_rest_api import FakeService
+from tests.tasks_emulator.test_rest_api import FakeService, as_api
 
 QUEUE = f"{PARENT}/queues/helped"
 
@@ -158,7 +158,9 @@ class _Helpers:
 )
 def test_the_helpers_answer_loopback_callers_only(address: str, status: int) -> None:
     helpers = _Helpers()
-    app = make_rest_app(FakeService(), TokenIssuer.load_or_create(None), test_helpers=helpers)
+    app = make_rest_app(
+        as_api(FakeService()), TokenIssuer.load_or_create(None), test_helpers=helpers
+    )
     answer = Client(app).post("/_emulator/reset", environ_base={"REMOTE_ADDR": address})
     assert answer.status_code == status
     assert helpers.resets == (1 if status == 200 else 0)

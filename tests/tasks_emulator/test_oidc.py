@@ -8,7 +8,7 @@ import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import google.auth.transport.requests
 import pytest
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from google.oauth2 import id_token
 
-from tasks_emulator.oidc import KEY_FILE, TokenIssuer, account_id
+from tasks_emulator.oidc import KEY_FILE, TOKEN_REUSE_S, IdTokenCache, Jwk, TokenIssuer, account_id
 from tests.tasks_emulator.conftest import JsonServer
 
 AUDIENCE = "https://worker-abc-uc.a.run.app/process"
@@ -107,8 +107,8 @@ def test_another_key_claiming_our_key_id_fails(issuer: TokenIssuer, key_server: 
         _verify(token, certs_url=key_server.base_url + TokenIssuer.CERTS_PATH)
 
 
-def _jwk_public_key(jwk: dict[str, Any]) -> rsa.RSAPublicKey:
-    def number(field: str) -> int:
+def _jwk_public_key(jwk: Jwk) -> rsa.RSAPublicKey:
+    def number(field: Literal["e", "n"]) -> int:
         value = jwk[field]
         return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
 
@@ -187,3 +187,30 @@ def test_access_tokens_are_opaque_bearer_tokens(issuer: TokenIssuer) -> None:
     assert first != second
     assert first.isascii()
     assert " " not in first
+
+
+def test_the_cache_reuses_a_token_for_its_reuse_window_then_mints_anew(
+    issuer: TokenIssuer,
+) -> None:
+    cache = IdTokenCache(issuer)
+    issued_s = 1_900_000_000.0
+    first = cache.id_token(audience=AUDIENCE, email=EMAIL, now_s=issued_s)
+    assert _segments(first)[1]["iat"] == int(issued_s)
+    later = cache.id_token(audience=AUDIENCE, email=EMAIL, now_s=issued_s + TOKEN_REUSE_S)
+    assert later == first
+    renewed = cache.id_token(audience=AUDIENCE, email=EMAIL, now_s=issued_s + TOKEN_REUSE_S + 1)
+    assert _segments(renewed)[1]["iat"] == int(issued_s + TOKEN_REUSE_S + 1)
+    # The renewed token is the one reused from then on.
+    assert cache.id_token(audience=AUDIENCE, email=EMAIL, now_s=issued_s + 400) == renewed
+
+
+def test_the_cache_keeps_one_token_per_audience_and_account(issuer: TokenIssuer) -> None:
+    cache = IdTokenCache(issuer)
+    now_s = 1_900_000_000.0
+    other_email = "other@demo-project.iam.gserviceaccount.com"
+    mine = cache.id_token(audience=AUDIENCE, email=EMAIL, now_s=now_s)
+    other_audience = cache.id_token(audience=AUDIENCE + "/other", email=EMAIL, now_s=now_s)
+    other_account = cache.id_token(audience=AUDIENCE, email=other_email, now_s=now_s)
+    assert _segments(other_audience)[1]["aud"] == AUDIENCE + "/other"
+    assert _segments(other_account)[1]["email"] == other_email
+    assert cache.id_token(audience=AUDIENCE, email=EMAIL, now_s=now_s + 1) == mine

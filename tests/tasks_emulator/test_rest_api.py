@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import google.auth.transport.requests
 import grpc
@@ -27,7 +27,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import Client
 
 from tasks_emulator import api
-from tasks_emulator.api import RPCS
+from tasks_emulator.api import RPCS, CloudTasksApi
 from tasks_emulator.errors import ApiError
 from tasks_emulator.oidc import TokenIssuer
 from tasks_emulator.rest_api import MAX_REQUEST_BYTES, make_rest_app
@@ -35,6 +35,12 @@ from tasks_emulator.rest_api import MAX_REQUEST_BYTES, make_rest_app
 LOCATION = "projects/demo-project/locations/us-central1"
 QUEUE = LOCATION + "/queues/my-queue"
 TASK = QUEUE + "/tasks/task-1"
+
+
+def as_api(fake: FakeService) -> CloudTasksApi:
+    """The fake as the adapter takes it: it answers each RPC with whatever message a test gave,
+    so its methods take and return any Message; the adapter calls them by name (api.RPCS)."""
+    return cast(CloudTasksApi, fake)
 
 
 class FakeService:
@@ -162,7 +168,9 @@ def service(module_service: FakeService) -> Iterator[FakeService]:
 
 @pytest.fixture(scope="module")
 def server(module_service: FakeService) -> Iterator[BaseWSGIServer]:
-    instance = make_server("127.0.0.1", 0, make_rest_app(module_service, ISSUER), threaded=True)
+    instance = make_server(
+        "127.0.0.1", 0, make_rest_app(as_api(module_service), ISSUER), threaded=True
+    )
     thread = threading.Thread(target=instance.serve_forever, daemon=True)
     thread.start()
     try:
@@ -183,47 +191,47 @@ def client(server: BaseWSGIServer) -> tasks_v2.CloudTasksClient:
     )
 
 
-def _queue_pb() -> Any:
+def _queue_pb() -> api.Queue:
     return api.Queue(
         name=QUEUE,
-        state=tasks_v2.Queue.State.RUNNING,
-        rate_limits={
-            "max_dispatches_per_second": 500.0,
-            "max_burst_size": 100,
-            "max_concurrent_dispatches": 1000,
-        },
-        retry_config={
-            "max_attempts": 100,
-            "min_backoff": duration_pb2.Duration(nanos=100_000_000),
-            "max_backoff": duration_pb2.Duration(seconds=3600),
-            "max_doublings": 16,
-        },
+        state=api.Queue.RUNNING,
+        rate_limits=api.RateLimits(
+            max_dispatches_per_second=500.0,
+            max_burst_size=100,
+            max_concurrent_dispatches=1000,
+        ),
+        retry_config=api.RetryConfig(
+            max_attempts=100,
+            min_backoff=duration_pb2.Duration(nanos=100_000_000),
+            max_backoff=duration_pb2.Duration(seconds=3600),
+            max_doublings=16,
+        ),
     )
 
 
-def _task_pb() -> Any:
+def _task_pb() -> api.Task:
     return api.Task(
         name=TASK,
-        http_request={
-            "url": "https://worker.example/run",
-            "http_method": tasks_v2.HttpMethod.PUT,
-            "headers": {"Content-Type": "application/json"},
-            "body": b'{"n": 1}',
-            "oidc_token": {
-                "service_account_email": "invoker@demo-project.iam.gserviceaccount.com",
-                "audience": "https://worker.example",
-            },
-        },
+        http_request=api.HttpRequest(
+            url="https://worker.example/run",
+            http_method=api.HttpMethod.PUT,
+            headers={"Content-Type": "application/json"},
+            body=b'{"n": 1}',
+            oidc_token=api.OidcToken(
+                service_account_email="invoker@demo-project.iam.gserviceaccount.com",
+                audience="https://worker.example",
+            ),
+        ),
         schedule_time=timestamp_pb2.Timestamp(seconds=1_800_000_000, nanos=500_000_000),
         dispatch_deadline=duration_pb2.Duration(seconds=30),
         dispatch_count=2,
         response_count=1,
-        first_attempt={"dispatch_time": timestamp_pb2.Timestamp(seconds=1_799_999_000)},
-        last_attempt={
-            "response_time": timestamp_pb2.Timestamp(seconds=1_799_999_100),
-            "response_status": {"code": 14, "message": "Service Unavailable"},
-        },
-        view=tasks_v2.Task.View.FULL,
+        first_attempt=api.Attempt(dispatch_time=timestamp_pb2.Timestamp(seconds=1_799_999_000)),
+        last_attempt=api.Attempt(
+            response_time=timestamp_pb2.Timestamp(seconds=1_799_999_100),
+            response_status=api.Status(code=14, message="Service Unavailable"),
+        ),
+        view=api.Task.FULL,
     )
 
 
@@ -326,7 +334,7 @@ def test_create_task_with_every_http_field(
     )
     assert _only_call(service) == (
         "CreateTask",
-        api.CreateTaskRequest(parent=QUEUE, task=_task_pb(), response_view=2),
+        api.CreateTaskRequest(parent=QUEUE, task=_task_pb(), response_view=api.Task.FULL),
     )
     assert tasks_v2.Task.pb(result) == _task_pb()
     assert result.http_request.body == b'{"n": 1}'
@@ -335,7 +343,10 @@ def test_create_task_with_every_http_field(
 def test_get_task_full(client: tasks_v2.CloudTasksClient, service: FakeService) -> None:
     service.responses["GetTask"] = _task_pb()
     result = client.get_task(request={"name": TASK, "response_view": tasks_v2.Task.View.FULL})
-    assert _only_call(service) == ("GetTask", api.GetTaskRequest(name=TASK, response_view=2))
+    assert _only_call(service) == (
+        "GetTask",
+        api.GetTaskRequest(name=TASK, response_view=api.Task.FULL),
+    )
     assert tasks_v2.Task.pb(result) == _task_pb()
 
 
@@ -354,7 +365,9 @@ def test_list_tasks_with_view_and_paging(
     assert [tasks_v2.Task.pb(task) for task in pager] == [_task_pb()]
     assert _only_call(service) == (
         "ListTasks",
-        api.ListTasksRequest(parent=QUEUE, response_view=1, page_size=3, page_token="next-3"),
+        api.ListTasksRequest(
+            parent=QUEUE, response_view=api.Task.BASIC, page_size=3, page_token="next-3"
+        ),
     )
 
 
@@ -378,7 +391,10 @@ def test_delete_task(client: tasks_v2.CloudTasksClient, service: FakeService) ->
 def test_run_task(client: tasks_v2.CloudTasksClient, service: FakeService) -> None:
     service.responses["RunTask"] = _task_pb()
     result = client.run_task(request={"name": TASK, "response_view": tasks_v2.Task.View.BASIC})
-    assert _only_call(service) == ("RunTask", api.RunTaskRequest(name=TASK, response_view=1))
+    assert _only_call(service) == (
+        "RunTask",
+        api.RunTaskRequest(name=TASK, response_view=api.Task.BASIC),
+    )
     assert tasks_v2.Task.pb(result) == _task_pb()
 
 
@@ -426,7 +442,7 @@ def test_a_409_is_what_callers_catch_as_already_exists(
 
 @pytest.fixture
 def wire(service: FakeService) -> Client:
-    return Client(make_rest_app(service, ISSUER))
+    return Client(make_rest_app(as_api(service), ISSUER))
 
 
 def _error(response: Any) -> dict[str, Any]:
@@ -494,7 +510,7 @@ def test_unknown_query_params_and_system_params_are_ignored(
 
 
 def test_enums_go_out_as_names_or_as_numbers_when_asked(wire: Client, service: FakeService) -> None:
-    service.responses["GetQueue"] = api.Queue(name=QUEUE, state=tasks_v2.Queue.State.PAUSED)
+    service.responses["GetQueue"] = api.Queue(name=QUEUE, state=api.Queue.PAUSED)
     by_name = json.loads(wire.get(f"/v2/{QUEUE}").get_data())
     by_number = json.loads(wire.get(f"/v2/{QUEUE}?$alt=json;enum-encoding=int").get_data())
     assert by_name == {"name": QUEUE, "state": "PAUSED"}
@@ -505,7 +521,7 @@ def test_enums_come_in_as_numbers_or_names(wire: Client, service: FakeService) -
     wire.get(f"/v2/{TASK}?responseView=FULL")
     wire.get(f"/v2/{TASK}?responseView=2")
     assert [request for _, request in service.calls] == [
-        api.GetTaskRequest(name=TASK, response_view=2)
+        api.GetTaskRequest(name=TASK, response_view=api.Task.FULL)
     ] * 2
 
 
@@ -513,7 +529,7 @@ def test_the_path_binds_the_name_whatever_the_body_says(wire: Client, service: F
     wire.patch(f"/v2/{QUEUE}", json={"name": LOCATION + "/queues/other", "state": "PAUSED"})
     assert _only_call(service) == (
         "UpdateQueue",
-        api.UpdateQueueRequest(queue=api.Queue(name=QUEUE, state=2)),
+        api.UpdateQueueRequest(queue=api.Queue(name=QUEUE, state=api.Queue.PAUSED)),
     )
 
 

@@ -20,11 +20,11 @@ from tasks_emulator.api import RPCS
 from tasks_emulator.errors import ApiError
 from tasks_emulator.oidc import TokenIssuer
 from tasks_emulator.rest_api import make_rest_app
-from tests.tasks_emulator.test_rest_api import FakeService
+from tests.tasks_emulator.test_rest_api import FakeService, as_api
 
 ISSUER = TokenIssuer.load_or_create(None)
 SERVICE = FakeService()
-CLIENT = Client(make_rest_app(SERVICE, ISSUER))
+CLIENT = Client(make_rest_app(as_api(SERVICE), ISSUER))
 CODES = [code for code in grpc.StatusCode if code is not grpc.StatusCode.OK]
 FIELD_NAMES = [
     "task", "queue", "name", "parent", "httpRequest", "http_request", "url", "httpMethod",

@@ -13,13 +13,13 @@ QUEUE = "projects/p/locations/l/queues/q"
 NOW_S = 1_800_000_000.0
 
 
-def _queue() -> object:
+def _queue() -> api.Queue:
     queue = api.Queue(name=QUEUE)
     validation.check_queue_config(queue)
     return queue
 
 
-def _task(task_id: str, *, due_s: float = NOW_S) -> object:
+def _task(task_id: str, *, due_s: float = NOW_S) -> api.Task:
     task = api.Task(name=f"{QUEUE}/tasks/{task_id}")
     task.http_request.url = "http://127.0.0.1:9/"
     validation.set_seconds(task.schedule_time, due_s)
