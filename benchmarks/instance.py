@@ -2,7 +2,7 @@
 driven as Pub/Sub push drives it, against a Cloud Tasks whose CreateTask answers 0, 30 or 100 ms
 late (``tasks_emulator --latency CreateTask:MS``).
 
-Run: .venv/bin/python -m benchmarks.instance [--rounds 3] [--seconds 3] [--in-flight 80]
+Run: .venv/bin/python -m benchmarks.instance [--rounds 5] [--seconds 3] [--in-flight 80]
      [--latencies 0,30,100] [--shapes bridge,minimal-async,...]
 
 Shapes, each its own functions-framework process, all started at once (one per latency, each on
@@ -74,14 +74,10 @@ PAYLOAD_FILL = 1900  # characters: the envelope is ~2 KB of JSON, as in benchmar
 PUSHES_READY_PER_S = 3000  # built before each window: above every shape's rate but the no-ops
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 RAW, BINARY = "raw", "binary"
-# tasks_emulator serves 4 API calls at once (server.API_THREADS) and ``--latency`` sleeps in the
+# tasks_emulator serves 4 API calls at once (``--api-threads``) and ``--latency`` holds the
 # serving thread: 80 CreateTasks of 30 ms in flight would queue behind 4 (at most 133/s). Cloud
 # Tasks answers every call in parallel, so the benchmark runs the emulator with as many API
 # threads as the function has calls in flight, and a few more.
-EMULATOR_WITH_THREADS = (
-    "import sys; import tasks_emulator.server as server; "
-    "server.API_THREADS = {threads}; sys.exit(server.main())"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,8 +286,9 @@ class Bench:
         port, http_port = procs.free_port(), procs.free_port()
         argv = [
             sys.executable,
-            "-c",
-            EMULATOR_WITH_THREADS.format(threads=api_threads),
+            "-m",
+            "tasks_emulator",
+            f"--api-threads={api_threads}",
             "--host=127.0.0.1",
             f"--port={port}",
             f"--http-port={http_port}",
@@ -372,7 +369,7 @@ def order(items: list[str], round_index: int) -> Iterator[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--in-flight", type=int, default=80)
     parser.add_argument("--latencies", default="0,30,100")
@@ -487,10 +484,22 @@ def report(
         old = rows.get(("old-default", RAW, latency_ms))
         if bridge and minimals:
             best = max(statistics.median(m.rates) for m in minimals)
-            print(f"  bridge raw / best minimal raw: {statistics.median(bridge.rates) / best:.2f}x")
+            per_round = [b / max(m.rates[i] for m in minimals) for i, b in enumerate(bridge.rates)]
+            print(
+                f"  bridge raw / best minimal raw: {statistics.median(bridge.rates) / best:.2f}x"
+                f" (medians); {paired(per_round)}"
+            )
         if bridge and old:
             ratio = statistics.median(bridge.rates) / statistics.median(old.rates)
-            print(f"  bridge raw / old default raw: {ratio:.2f}x")
+            per_round = [b / o for b, o in zip(bridge.rates, old.rates, strict=True)]
+            print(f"  bridge raw / old default raw: {ratio:.2f}x (medians); {paired(per_round)}")
+
+
+def paired(ratios: list[float]) -> str:
+    """Round by round: the two shapes ran minutes apart at most, so the machine's drift between
+    rounds (other tenants, heat) cancels out of each ratio."""
+    median, low, high = summary(ratios)
+    return f"per round {median:.2f}x [{low:.2f}-{high:.2f}]"
 
 
 if __name__ == "__main__":

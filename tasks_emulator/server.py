@@ -35,8 +35,9 @@ from tasks_emulator.oidc import TokenIssuer
 from tasks_emulator.service import CloudTasksService
 from tasks_emulator.store import Store
 
-# gRPC calls served at once: every call is short, and more threads only contend for the GIL
-# (4 served 2 KB CreateTasks faster than 8 or 16 on 2 cores).
+# gRPC calls served at once (``--api-threads``): every call is short, and more threads only
+# contend for the GIL (4 served 2 KB CreateTasks faster than 8 or 16 on 2 cores). ``--latency``
+# holds its thread while it waits: N threads answer at most N / latency calls per second.
 API_THREADS = 4
 # A stop waits this long for API calls in progress.
 API_GRACE_S = 5.0
@@ -53,6 +54,7 @@ class Options:
     data_dir: Path | None
     name_reserve_s: float
     fault_plan: faults.FaultPlan
+    api_threads: int = API_THREADS
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -79,6 +81,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default=3600.0,
         help="how long a task's name stays reserved after it ran or was deleted (s)",
     )
+    parser.add_argument(
+        "--api-threads",
+        type=int,
+        default=API_THREADS,
+        help=f"gRPC calls served at once (default {API_THREADS}; raise it with --latency)",
+    )
     _add_fault_arguments(parser)
     args = parser.parse_args(argv)
     for queue in args.queue:
@@ -88,6 +96,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
             parser.error(e.message)
     if args.name_reserve_s < 0:
         parser.error("--name-reserve-s must not be negative")
+    if args.api_threads < 1:
+        parser.error("--api-threads must be at least 1")
     return Options(
         host=args.host,
         port=args.port,
@@ -96,6 +106,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         data_dir=args.data_dir,
         name_reserve_s=args.name_reserve_s,
         fault_plan=_fault_plan(parser, args),
+        api_threads=args.api_threads,
     )
 
 
@@ -174,7 +185,7 @@ class Emulator:
                 )
         # Both wire adapters call the service through the injector: every RPC can be faulted.
         served = with_faults(self.service, self.faults)
-        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=API_THREADS))
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=options.api_threads))
         self._grpc.add_generic_rpc_handlers(grpc_api.make_handlers(served))
         self.grpc_port = self._grpc.add_insecure_port(_grpc_address(options.host, options.port))
         if self.grpc_port == 0:

@@ -3,14 +3,15 @@
 The emulator handles raw protobuf messages whose classes exist only at run time (proto-plus
 builds google-cloud-tasks' at import) or ship untyped (googleapis-common-protos, grpc-google-iam).
 mypy-protobuf writes stubs for them from the very descriptors the pinned packages load, so each
-field's type is the one the emulator meets; ``api`` imports them for the type checker only. The
-stubs are checked in (mypy needs them, the emulator does not); regenerate them when a pin moves
-(tests/test_emulator_stubs.py says when).
+field's type is the one the emulator meets; ``api`` imports them for the type checker only. They
+are generated, not checked in: ``make typecheck`` writes them (``google/`` here, git-ignored)
+whenever the installed pins change, so they cannot go stale. The emulator never needs them.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -83,6 +84,7 @@ def stubs() -> dict[str, str]:
 
 
 def main() -> int:
+    shutil.rmtree(HERE / "google", ignore_errors=True)  # a stub a moved pin no longer makes
     for path, text in stubs().items():
         target = HERE / path
         target.parent.mkdir(parents=True, exist_ok=True)

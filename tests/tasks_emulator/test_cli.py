@@ -50,6 +50,7 @@ def test_queues_on_the_command_line_exist_with_defaults(
     [
         (["--queue", "queues/q"], "--queue must be of the form"),
         (["--name-reserve-s", "-1"], "--name-reserve-s must not be negative"),
+        (["--api-threads", "0"], "--api-threads must be at least 1"),
         (["--port", "x"], "invalid int value"),
     ],
 )
