@@ -72,7 +72,6 @@ TOPIC_PATH = f"projects/{PROJECT_ID}/topics/enqueue-requests"
 SUBSCRIPTION = f"projects/{PROJECT_ID}/subscriptions/enqueue-requests-push"
 PAYLOAD_FILL = 1900  # characters: the envelope is ~2 KB of JSON, as in benchmarks/throughput.py
 PUSHES_READY_PER_S = 3000  # built before each window: above every shape's rate but the no-ops
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 RAW, BINARY = "raw", "binary"
 # tasks_emulator serves 4 API calls at once (``--api-threads``) and ``--latency`` holds the
 # serving thread: 80 CreateTasks of 30 ms in flight would queue behind 4 (at most 133/s). Cloud
@@ -209,17 +208,6 @@ async def _drive(port: int, mode: str, pushes: Pushes, *, in_flight: int, second
 
 
 # -- the processes ------------------------------------------------------------------------------
-
-
-def group_cpu_s(pgid: int) -> float:
-    total = 0
-    for pid in procs.group_members(pgid):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / CLK_TCK
 
 
 def group_rss_mib(pgid: int) -> float:
@@ -420,13 +408,16 @@ def main() -> None:
                 proc, port = servers[(name, latency_ms)]
                 figures = results[(name, mode, latency_ms)]
                 emulator = emulators[latency_ms].pid
-                cpu_before, emulator_before = group_cpu_s(proc.pid), group_cpu_s(emulator)
+                cpu_before, emulator_before = (
+                    procs.group_cpu_s(proc.pid),
+                    procs.group_cpu_s(emulator),
+                )
                 with RssSampler(proc.pid) as rss:
                     drive = asyncio.run(
                         _drive(port, mode, pushes, in_flight=args.in_flight, seconds=args.seconds)
                     )
-                cpu_s = group_cpu_s(proc.pid) - cpu_before
-                emulator_s = group_cpu_s(emulator) - emulator_before
+                cpu_s = procs.group_cpu_s(proc.pid) - cpu_before
+                emulator_s = procs.group_cpu_s(emulator) - emulator_before
                 answered = max(1, drive.answered)
                 figures.rates.append(drive.answered / drive.elapsed_s)
                 figures.cpu_ms.append(cpu_s * 1000 / answered)

@@ -51,7 +51,6 @@ VARIANTS = {
 }
 BRAIN = SERVICE_BY_NAME["brain"]
 PAYLOAD_FILL = 1900  # characters: the envelope is ~2 KB of JSON
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class LogTail:
@@ -113,18 +112,6 @@ def wait_until(check: Any, *, what: str, timeout_s: float) -> None:
     procs.wait_until(check, what=what, timeout_s=timeout_s, interval_s=0.005)
 
 
-def group_cpu_s(pgid: int) -> float:
-    """utime + stime (s) of the live processes of a process group (the function's gunicorn)."""
-    total = 0
-    for pid in procs.group_members(pgid):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
-    return total / CLK_TCK
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -181,7 +168,7 @@ class Bench:
         pids = self.stack.process_ids()
         log = self.stack.log_path("function")
         batch = self.envelopes(self.messages, f"burst-{variant}")
-        cpu_before = {name: group_cpu_s(pid) for name, pid in pids.items()}
+        cpu_before = {name: procs.group_cpu_s(pid) for name, pid in pids.items()}
         with LogTail(log) as tail:
             started = time.time()
             ids = self.publisher.publish_many(batch)
@@ -191,7 +178,7 @@ class Bench:
                 timeout_s=300,
             )
         cpu_ms = {
-            name: (group_cpu_s(pid) - cpu_before[name]) * 1000 / len(ids)
+            name: (procs.group_cpu_s(pid) - cpu_before[name]) * 1000 / len(ids)
             for name, pid in pids.items()
         }
         arrivals = [tail.created_at[m] for m in ids]

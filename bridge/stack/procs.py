@@ -111,6 +111,21 @@ def _group_alive(pgid: int) -> bool:
     return bool(group_members(pgid))
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")  # /proc's unit of CPU time
+
+
+def group_cpu_s(pgid: int) -> float:
+    """utime + stime (s) of the live processes of process group ``pgid`` (a benchmark's view)."""
+    total = 0
+    for pid in group_members(pgid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    return total / CLK_TCK
+
+
 def group_members(pgid: int) -> list[int]:
     """Live (not zombie) processes of process group ``pgid``, read from /proc.
 
