@@ -9,8 +9,8 @@ prefixes Cloud Tasks warns against. ``kind`` separates publisher keys from Pub/S
 from __future__ import annotations
 
 import hashlib
-import json
 from enum import StrEnum
+from json.encoder import encode_basestring_ascii
 
 _VERSION = "v1"  # bump only with a migration note: it changes every name
 
@@ -21,7 +21,10 @@ class KeyKind(StrEnum):
 
 
 def task_id_for(*, service: str, kind: KeyKind, value: str) -> str:
-    material = json.dumps([_VERSION, service, kind.value, value], ensure_ascii=True)
+    # ``json.dumps([...], ensure_ascii=True)`` as that writes a list of strings (its separator
+    # included: it is part of every name), string by string: a third of its time.
+    strings = (_VERSION, service, kind.value, value)
+    material = "[" + ", ".join(map(encode_basestring_ascii, strings)) + "]"
     return hashlib.sha256(material.encode("ascii")).hexdigest()
 
 

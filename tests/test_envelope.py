@@ -128,3 +128,17 @@ def test_a_key_with_surrounding_spaces_says_why(key: str) -> None:
 
 def test_inner_spaces_are_fine() -> None:
     assert parse_envelope(envelope_bytes(idempotency_key="CASE 1 B")).idempotency_key == "CASE 1 B"
+
+
+def key_reason(key: str) -> Reason | None:
+    try:
+        parse_envelope(envelope_bytes(idempotency_key=key))
+    except PermanentError as e:
+        return e.reason
+    return None
+
+
+def test_a_key_is_accepted_exactly_when_every_character_is_printable_ascii() -> None:
+    for code in [*range(0x100), 0x2028, 0xFEFF, 0x1F600]:
+        expected = None if 0x20 <= code <= 0x7E else Reason.BAD_IDEMPOTENCY_KEY
+        assert key_reason(f"K{chr(code)}K") is expected, hex(code)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import base64
 import json
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -8,7 +10,13 @@ from typing import Any
 import pytest
 
 from bridge.errors import PermanentError, Reason
-from bridge.event import UnreadableMessage, decode_event, parse_time, printable_id
+from bridge.event import (
+    UnreadableMessage,
+    _read_rfc3339,
+    decode_event,
+    parse_time,
+    printable_id,
+)
 from tests.conftest import b64, push_body
 
 SAMPLES = Path(__file__).parent / "data" / "cloudevents"
@@ -157,3 +165,59 @@ def test_printable_id_is_always_printable_ascii(value: object) -> None:
     assert text.isascii()
     assert text.isprintable()
     assert text == text.strip()
+
+
+def mangled_base64(rng: random.Random) -> str:
+    """Valid base64 of a random length, then up to five random edits (padding, spaces, line
+    breaks, other alphabets' letters, non-ASCII), as a hostile or broken publisher sends it."""
+    chars = list(base64.b64encode(rng.randbytes(rng.choice([0, 1, 2, 3, 31, 32, 33, 255, 2000]))))
+    alphabet = b"ABCxyz019+/" + b"= \n-_.\x00" * 3
+    for _ in range(rng.choice([0, 1, 1, 2, 5])):
+        where = rng.randrange(len(chars) + 1)
+        edit = rng.random()
+        if edit < 0.4:
+            chars.insert(where, rng.choice(alphabet))
+        elif chars and edit < 0.7:
+            chars[min(where, len(chars) - 1)] = rng.choice(alphabet)
+        elif chars:
+            del chars[min(where, len(chars) - 1)]
+    text = bytes(chars).decode("ascii")
+    return text + "é" if rng.random() < 0.02 else text
+
+
+def standard_library_reads(text: str) -> bytes | str:
+    """The data as ``base64.b64decode(validate=True)`` decodes it, or its error's words."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as e:  # binascii.Error is one
+        return str(e)
+
+
+def test_data_is_decoded_and_refused_exactly_as_the_standard_library_does() -> None:
+    rng = random.Random(7)
+    refused = 0
+    for _ in range(5000):
+        text = mangled_base64(rng)
+        body = {"message": {"data": text, "messageId": "1"}}
+        expected = standard_library_reads(text)
+        if isinstance(expected, bytes):
+            assert decode_event(event_id=None, event_time=None, data=body).data == expected
+            continue
+        refused += 1
+        with pytest.raises(UnreadableMessage) as caught:
+            decode_event(event_id=None, event_time=None, data=body)
+        assert caught.value.reason is Reason.BAD_BASE64
+        assert caught.value.detail == f"message data is not valid base64: {expected}"
+    assert 1000 < refused < 4000  # both sides of the line were tried
+
+
+def test_pubsubs_own_time_shape_reads_as_the_general_reading_reads_it() -> None:
+    rng = random.Random(11)
+    for _ in range(3000):
+        fields = [rng.randrange(10**n) for n in (4, 2, 2, 2, 2, 2)]  # months 0-99: some invalid
+        text = "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}".format(*fields)
+        digits = rng.randrange(10)
+        if digits:
+            text += "." + "".join(rng.choice("0123456789") for _ in range(digits))
+        text += "Z"
+        assert parse_time(text) == _read_rfc3339(text), text

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
 import pytest
@@ -77,3 +79,12 @@ def test_ids_share_no_sequential_prefix() -> None:
 def test_task_name_is_the_full_path() -> None:
     name = task_name_for(queue_path="projects/p/locations/l/queues/q", task_id="abc")
     assert name == "projects/p/locations/l/queues/q/tasks/abc"
+
+
+@pytest.mark.parametrize(
+    "value", ["K-1", 'quote " and \\ back', "ñ\U0001f600", "\ud800", "\x00\n", ""]
+)
+def test_the_name_material_is_json_dumps_of_the_four_strings(value: str) -> None:
+    material = json.dumps(["v1", "brain", "key", value], ensure_ascii=True)
+    expected = hashlib.sha256(material.encode("ascii")).hexdigest()
+    assert task_id_for(service="brain", kind=KeyKind.IDEMPOTENCY_KEY, value=value) == expected

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from functions_framework import create_app, event_conversion
+from starlette.datastructures import Headers
 
 from bridge.push import NotAPush, PushEntry, read_event
 from tests.doubles import starlette_request
@@ -104,6 +105,11 @@ CASES: dict[str, tuple[str, dict[str, str], bytes]] = {
     "unknown specversion": ("/", JSON, dumps({**RAW, "specversion": "9.9"})),
     "binary mode": ("/", CE, dumps(RAW)),
     "binary mode, body not JSON": ("/", CE, b"plain text"),
+    "binary mode, header names in capitals": (
+        "/",
+        {name.upper(): value for name, value in CE.items()},
+        dumps(RAW),
+    ),
     "binary mode, unknown specversion": ("/", {**CE, "ce-specversion": "0.9"}, dumps(RAW)),
     "binary mode, no ce-id": ("/", {k: v for k, v in CE.items() if k != "ce-id"}, dumps(RAW)),
     "structured mode": (
@@ -117,6 +123,19 @@ CASES: dict[str, tuple[str, dict[str, str], bytes]] = {
         dumps({k: v for k, v in STRUCTURED.items() if k != "id"}),
     ),
     "structured body as application/json": ("/", JSON, dumps(STRUCTURED)),
+    # Bodies that pydantic's parser (the fast read) refuses and json.loads takes:
+    "raw push, a lone surrogate escape in an attribute": (
+        "/",
+        JSON,
+        dumps({**RAW, "message": {**MESSAGE, "attributes": {"a": "\ud800"}}}),
+    ),
+    "raw push after a UTF-8 byte-order mark": ("/", JSON, b"\xef\xbb\xbf" + dumps(RAW)),
+    "raw push in UTF-16": ("/", JSON, json.dumps(RAW).encode("utf-16")),
+    "raw push nested deeper than pydantic's parser reads": (
+        "/",
+        JSON,
+        dumps(RAW)[:-1] + b', "deep": ' + b"[" * 300 + b"]" * 300 + b"}",
+    ),
 }
 
 
@@ -175,5 +194,5 @@ def test_a_well_formed_raw_push_is_read_without_the_conversion(
         raise AssertionError("the conversion ran for the common case")
 
     monkeypatch.setattr(event_conversion, "background_event_to_cloud_event", refuse)
-    event = read_event(headers={"content-type": "application/json"}, path="/", body=dumps(RAW))
+    event = read_event(headers=Headers(JSON), path="/", body=dumps(RAW))
     assert (event.event_id, event.data["message"]["data"]) == ("m-1", MESSAGE["data"])

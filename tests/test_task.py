@@ -7,9 +7,11 @@ from google.cloud.tasks_v2.types import cloudtasks
 from bridge.config import Settings
 from bridge.envelope import Envelope
 from bridge.naming import KeyKind
-from bridge.plan import DedupeKey, plan_task
+from bridge.plan import DedupeKey, TaskSpec, plan_task
 from bridge.task import build_request
 from tests.conftest import CALLER_SA, NOW, PUBLISHED_AT
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def test_the_request_carries_everything_the_spec_decided(settings: Settings) -> None:
@@ -48,3 +50,34 @@ def test_no_schedule_time_when_dispatching_now(settings: Settings) -> None:
         now=NOW,
     )
     assert not build_request(spec).task.HasField("schedule_time")
+
+
+def test_each_request_is_its_own_though_its_route_part_is_built_once(settings: Settings) -> None:
+    def spec_for(
+        key: str, *, payload: dict[str, str], delay_s: int, deadline_s: int | None
+    ) -> TaskSpec:
+        return plan_task(
+            Envelope(service="brain", payload=payload, delay_s=delay_s, deadline_s=deadline_s),
+            settings=settings,
+            dedupe=DedupeKey(KeyKind.IDEMPOTENCY_KEY, key),
+            message_id=None,
+            not_before=NOW,
+            now=NOW,
+            traceparent=TRACEPARENT if key == "A" else None,
+        )
+
+    first_spec = spec_for("A", payload={"a": "1"}, delay_s=60, deadline_s=120)
+    first = build_request(first_spec)
+    first_bytes = first.SerializeToString()
+    second_spec = spec_for("B", payload={"b": "2"}, delay_s=0, deadline_s=None)
+    second = build_request(second_spec)
+    assert first.SerializeToString() == first_bytes  # building the second changed nothing
+    assert dict(second.task.http_request.headers) == second_spec.headers  # no traceparent of A's
+    assert "traceparent" in first.task.http_request.headers
+    assert (second.task.name, second.task.http_request.body) == (
+        second_spec.task_name,
+        b'{"b":"2"}',
+    )
+    assert not second.task.HasField("schedule_time")
+    assert second.task.dispatch_deadline.seconds == settings.routes["brain"].deadline_s
+    assert first.task.dispatch_deadline.seconds == 120
