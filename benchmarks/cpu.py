@@ -1,6 +1,7 @@
 """Per-message CPU of the pure path (decode the event, validate, route, name, build the
-CreateTask request) against a floor: base64 + json.loads + the same request built directly with
-the raw protobuf classes, no validation. Envelopes of ~2 KB and ~500 KB.
+CreateTask request) against a floor: the same steps done the fastest way there is, with nothing
+checked (pybase64, pydantic's JSON parser, the body in compact JSON, the request copied from a
+prebuilt one and given its name, body and headers). Envelopes of ~2 KB and ~500 KB.
 
 Run: .venv/bin/python -m benchmarks.cpu [--runs N]
 """
@@ -15,6 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pybase64
+import pydantic_core
 from google.cloud.tasks_v2.types import cloudtasks, target, task
 from google.protobuf import duration_pb2
 
@@ -52,22 +55,29 @@ def ours(event: dict[str, Any]) -> Callable[[], object]:
 
 def floor(event: dict[str, Any]) -> Callable[[], object]:
     route = SETTINGS.routes["regresos"]
+    body_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    template = _Request(
+        parent=route.queue_path,
+        task=_Task(
+            http_request=_Http(
+                url=route.url,
+                http_method=1,
+                oidc_token=_Oidc(service_account_email=SETTINGS.caller_sa, audience=route.audience),
+            ),
+            dispatch_deadline=duration_pb2.Duration(seconds=route.deadline_s),
+        ),
+    )
 
     def run() -> object:
-        envelope = json.loads(base64.b64decode(event["message"]["data"]))
-        http = _Http(
-            url=route.url,
-            http_method=1,
-            headers={"Content-Type": "application/json", "X-Idempotency-Key": "CASE-001"},
-            body=json.dumps(envelope["payload"], ensure_ascii=False).encode(),
-            oidc_token=_Oidc(service_account_email=SETTINGS.caller_sa, audience=route.audience),
-        )
-        new_task = _Task(
-            name=f"{route.queue_path}/tasks/fixed",
-            http_request=http,
-            dispatch_deadline=duration_pb2.Duration(seconds=route.deadline_s),
-        )
-        return _Request(parent=route.queue_path, task=new_task)
+        envelope = pydantic_core.from_json(pybase64.b64decode(event["message"]["data"]))
+        request = _Request()
+        request.CopyFrom(template)
+        request.task.name = f"{route.queue_path}/tasks/fixed"
+        http = request.task.http_request
+        http.body = body_json.encode(envelope["payload"]).encode()
+        http.headers["Content-Type"] = "application/json"
+        http.headers["X-Idempotency-Key"] = envelope["idempotency_key"]
+        return request
 
     return run
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
+from pydantic import ValidationError
 
-from bridge.envelope import parse_attribute_envelope, parse_envelope
+from bridge.envelope import Envelope, _permanent_from, parse_attribute_envelope, parse_envelope
 from bridge.errors import PermanentError, Reason
 from bridge.limits import MAX_DELAY_S
 
@@ -142,3 +144,54 @@ def test_a_key_is_accepted_exactly_when_every_character_is_printable_ascii() -> 
     for code in [*range(0x100), 0x2028, 0xFEFF, 0x1F600]:
         expected = None if 0x20 <= code <= 0x7E else Reason.BAD_IDEMPOTENCY_KEY
         assert key_reason(f"K{chr(code)}K") is expected, hex(code)
+
+
+def read_in_one_pass(data: bytes) -> object:
+    """What pydantic's own JSON validation answers (``parse_envelope`` parses, then validates)."""
+    try:
+        return Envelope.model_validate_json(data).model_dump()
+    except ValidationError as e:
+        problem = _permanent_from(e, data)
+        return (problem.reason, problem.detail, problem.field)
+
+
+def read_by_the_bridge(data: bytes) -> object:
+    try:
+        return parse_envelope(data).model_dump()
+    except PermanentError as e:
+        return (e.reason, e.detail, e.field)
+
+
+def test_an_envelope_is_answered_as_pydantics_json_validation_answers_it() -> None:
+    valid = (
+        b'{"service": "brain", "payload": {"a": [1, 2.5, "x\\u00e9", null, true]}, '
+        b'"delay_s": 10, "idempotency_key": "K-1", "deadline_s": 60}'
+    )
+    rng = random.Random(5)
+    answers = set()
+    for _ in range(3000):
+        data = bytearray(valid)
+        for _ in range(rng.choice([1, 1, 2, 3])):
+            where = rng.randrange(len(data) + 1)
+            edit = rng.random()
+            if edit < 0.4:
+                data.insert(where, rng.choice(b'{}[]",:019.eE-+ \\untrfalsy\xff\x00'))
+            elif where < len(data):
+                if edit < 0.7:
+                    data[where] = rng.choice(b'{}[]",:019.eE-+ \\untrfalsy\xff\x00')
+                else:
+                    del data[where]
+        expected = read_in_one_pass(bytes(data))
+        assert read_by_the_bridge(bytes(data)) == expected, bytes(data)
+        answers.add(expected[0] if isinstance(expected, tuple) else "valid")
+    assert len(answers) > 5  # valid ones and several reasons were met
+
+
+@pytest.mark.parametrize("data", [b"null", b"[]", b'"x"', b"1"])
+def test_an_envelope_that_is_no_object_says_so_in_jsons_words(data: bytes) -> None:
+    with pytest.raises(PermanentError) as caught:
+        parse_envelope(data)
+    assert (caught.value.reason, caught.value.detail) == (
+        Reason.NOT_AN_OBJECT,
+        "envelope: Input should be an object",
+    )
