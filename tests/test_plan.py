@@ -5,6 +5,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bridge.config import Settings
 from bridge.envelope import Envelope
@@ -104,6 +106,64 @@ def test_unknown_service_lists_the_known_ones(settings: Settings) -> None:
 
 def test_body_keeps_non_ascii_and_is_compact() -> None:
     assert encode_body({"texto": "ñandú 🚀"}, max_body_bytes=100) == '{"texto":"ñandú 🚀"}'.encode()
+
+
+def pythons_json(payload: object) -> bytes | str:
+    """The body as Python's ``json`` writes it (the documented form), or why it refuses."""
+    try:
+        return json.dumps(
+            payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode("utf-8")
+    except (ValueError, TypeError) as e:
+        return type(e).__name__
+
+
+def encoded_by_the_bridge(payload: object) -> bytes | str:
+    try:
+        return encode_body(payload, max_body_bytes=10**9)
+    except PermanentError as e:
+        return "ValueError" if e.reason is Reason.BAD_JSON else e.reason.value
+    except (ValueError, TypeError) as e:
+        return type(e).__name__
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats()
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(payload=st.dictionaries(st.text(), JSON_VALUES, max_size=5))
+def test_the_body_is_written_as_pythons_json_writes_it(payload: dict[str, object]) -> None:
+    assert encoded_by_the_bridge(payload) == pythons_json(payload)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"x": 1e-05},  # pydantic's encoder: 0.00001
+        {"x": 1e16},  # 1e16
+        {"x": [1, {"y": 1.5e-07}]},
+        {"x": -0.0},
+        {"x": 10**40},
+        {"x": "\ud800"},  # a lone surrogate (a Python caller's): not UTF-8
+        {"x": {None: 1}},  # keys a Python caller made: "null" in Python's json
+        {"x": {(1, 2): 1}},
+        {"x": (1, 2)},
+        {"x": float("nan")},
+        {"x": '\u2028\x7f\x00\x1f"\\/\U0001f600é'},
+    ],
+)
+def test_what_pydantics_encoder_would_write_otherwise_is_written_by_pythons(
+    payload: dict[str, object],
+) -> None:
+    assert encoded_by_the_bridge(payload) == pythons_json(payload)
 
 
 def test_body_size_limit_counts_utf8_bytes() -> None:
