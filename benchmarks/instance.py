@@ -3,7 +3,7 @@ driven as Pub/Sub push drives it, against a Cloud Tasks whose CreateTask answers
 late (``tasks_emulator --latency CreateTask:MS``).
 
 Run: .venv/bin/python -m benchmarks.instance [--rounds 5] [--seconds 3] [--in-flight 80]
-     [--latencies 0,30,100] [--shapes bridge,minimal-async,...]
+     [--latencies 0,30,100] [--shapes bridge,minimal-async,...] [--paced MSG_PER_S]
 
 Shapes, each its own functions-framework process, all started at once (one per latency, each on
 the Cloud Tasks emulator of that latency), then driven in turn, round after round, in an order
@@ -73,6 +73,7 @@ SUBSCRIPTION = f"projects/{PROJECT_ID}/subscriptions/enqueue-requests-push"
 PAYLOAD_FILL = 1900  # characters: the envelope is ~2 KB of JSON, as in benchmarks/throughput.py
 PUSHES_READY_PER_S = 3000  # built before each window: above every shape's rate but the no-ops
 RAW, BINARY = "raw", "binary"
+PACED = "paced"  # raw pushes at ``--paced`` msg/s in all: the CPU per message under one load
 # tasks_emulator serves 4 API calls at once (``--api-threads``) and ``--latency`` holds the
 # serving thread: 80 CreateTasks of 30 ms in flight would queue behind 4 (at most 133/s). Cloud
 # Tasks answers every call in parallel, so the benchmark runs the emulator with as many API
@@ -175,10 +176,30 @@ class Ready:
         return self._pushes.next(self._mode, self._port)
 
 
-async def _connection(ready: Ready, port: int, stop_at: float, drive: Drive) -> None:
+class Pacer:
+    """Sends at a fixed rate across all connections (``--paced``): one send per slot of
+    1 / rate seconds, so that every shape is measured under the same load."""
+
+    def __init__(self, rate_per_s: float) -> None:
+        self._interval_s = 1 / rate_per_s
+        self._next = time.perf_counter()
+
+    async def turn(self) -> None:
+        now = time.perf_counter()
+        slot = max(now, self._next)
+        self._next = slot + self._interval_s
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+async def _connection(
+    ready: Ready, port: int, stop_at: float, drive: Drive, pacer: Pacer | None
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.perf_counter() < stop_at:
+            if pacer is not None:
+                await pacer.turn()
             writer.write(ready.next())
             head = await reader.readuntil(b"\r\n\r\n")
             status = head[9:12].decode()
@@ -196,12 +217,25 @@ async def _connection(ready: Ready, port: int, stop_at: float, drive: Drive) -> 
         writer.close()
 
 
-async def _drive(port: int, mode: str, pushes: Pushes, *, in_flight: int, seconds: float) -> Drive:
+async def _drive(
+    port: int,
+    mode: str,
+    pushes: Pushes,
+    *,
+    in_flight: int,
+    seconds: float,
+    rate_per_s: float | None = None,
+) -> Drive:
+    """Each of ``in_flight`` connections sends its next push when the last one is answered, as
+    fast as the function answers, or at ``rate_per_s`` in all (then at most)."""
     ready = Ready(pushes, mode, port, count=int(seconds * PUSHES_READY_PER_S))
     drive = Drive()
+    pacer = Pacer(rate_per_s) if rate_per_s else None
     started = time.perf_counter()
     stop_at = started + seconds
-    await asyncio.gather(*(_connection(ready, port, stop_at, drive) for _ in range(in_flight)))
+    await asyncio.gather(
+        *(_connection(ready, port, stop_at, drive, pacer) for _ in range(in_flight))
+    )
     drive.elapsed_s = time.perf_counter() - started
     drive.built_late = ready.built_late
     return drive
@@ -345,6 +379,10 @@ class Figures:
     built_late: int = 0
 
 
+def _pushes_of(mode: str) -> str:
+    return RAW if mode == PACED else mode
+
+
 def warm(port: int, mode: str, pushes: Pushes, in_flight: int) -> None:
     asyncio.run(_drive(port, mode, pushes, in_flight=in_flight, seconds=0.5))
 
@@ -362,6 +400,12 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=80)
     parser.add_argument("--latencies", default="0,30,100")
     parser.add_argument("--shapes", default="")
+    parser.add_argument(
+        "--paced",
+        type=float,
+        default=0,
+        help="also drive raw pushes at this many msg/s in all, every shape alike (0: not)",
+    )
     args = parser.parse_args()
     latencies = [int(x) for x in args.latencies.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bench-instance-"))
@@ -390,15 +434,16 @@ def main() -> None:
                 watch=[proc],
             )
         pushes = Pushes(tag=f"{os.getpid()}-")
+        paced = [PACED] if args.paced else []
         runs = [
             (name, mode, latency_ms)
             for latency_ms in latencies
             for name in chosen
-            for mode in table[name].modes
+            for mode in [*table[name].modes, *paced]
         ]
         for key in runs:
             name, mode, latency_ms = key
-            warm(servers[(name, latency_ms)][1], mode, pushes, args.in_flight)
+            warm(servers[(name, latency_ms)][1], _pushes_of(mode), pushes, args.in_flight)
             results[key] = Figures()
         labels = [f"{n}|{m}|{lat}" for n, m, lat in runs]
         for round_index in range(args.rounds):
@@ -414,7 +459,14 @@ def main() -> None:
                 )
                 with RssSampler(proc.pid) as rss:
                     drive = asyncio.run(
-                        _drive(port, mode, pushes, in_flight=args.in_flight, seconds=args.seconds)
+                        _drive(
+                            port,
+                            _pushes_of(mode),
+                            pushes,
+                            in_flight=args.in_flight,
+                            seconds=args.seconds,
+                            rate_per_s=args.paced if mode == PACED else None,
+                        )
                     )
                 cpu_s = procs.group_cpu_s(proc.pid) - cpu_before
                 emulator_s = procs.group_cpu_s(emulator) - emulator_before
@@ -486,6 +538,14 @@ def report(
             print(
                 "  best minimal raw CPU per message / bridge raw's: "
                 f"{cheapest / statistics.median(bridge.cpu_ms):.2f}x (medians)"
+            )
+        bridge_paced = rows.get(("bridge", PACED, latency_ms))
+        minimal_paced = [rows[k] for k in rows if k[0].startswith("minimal") and k[1] == PACED]
+        if bridge_paced and minimal_paced:
+            cheapest = min(statistics.median(m.cpu_ms) for m in minimal_paced)
+            print(
+                f"  at {args.paced:g} msg/s for both, best minimal CPU per message / bridge's: "
+                f"{cheapest / statistics.median(bridge_paced.cpu_ms):.2f}x (medians)"
             )
         if bridge and old:
             ratio = statistics.median(bridge.rates) / statistics.median(old.rates)
