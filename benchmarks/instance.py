@@ -534,23 +534,26 @@ def report(
             )
             # Where the function alone is the limit (the emulator and the load elsewhere, as in
             # production), the rate is the inverse of its CPU per message.
-            cheapest = min(statistics.median(m.cpu_ms) for m in minimals)
             print(
                 "  best minimal raw CPU per message / bridge raw's: "
-                f"{cheapest / statistics.median(bridge.cpu_ms):.2f}x (medians)"
+                f"{cpu_ratio(bridge, minimals):.2f}x (medians)"
             )
         bridge_paced = rows.get(("bridge", PACED, latency_ms))
         minimal_paced = [rows[k] for k in rows if k[0].startswith("minimal") and k[1] == PACED]
         if bridge_paced and minimal_paced:
-            cheapest = min(statistics.median(m.cpu_ms) for m in minimal_paced)
             print(
                 f"  at {args.paced:g} msg/s for both, best minimal CPU per message / bridge's: "
-                f"{cheapest / statistics.median(bridge_paced.cpu_ms):.2f}x (medians)"
+                f"{cpu_ratio(bridge_paced, minimal_paced):.2f}x (medians)"
             )
         if bridge and old:
             ratio = statistics.median(bridge.rates) / statistics.median(old.rates)
             per_round = [b / o for b, o in zip(bridge.rates, old.rates, strict=True)]
             print(f"  bridge raw / old default raw: {ratio:.2f}x (medians); {paired(per_round)}")
+
+
+def cpu_ratio(bridge: Figures, minimals: list[Figures]) -> float:
+    """The cheapest minimal's CPU per message over the bridge's (medians): its rate per CPU."""
+    return min(statistics.median(m.cpu_ms) for m in minimals) / statistics.median(bridge.cpu_ms)
 
 
 def paired(ratios: list[float]) -> str:

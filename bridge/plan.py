@@ -89,12 +89,7 @@ def encode_body(payload: object, *, max_body_bytes: int) -> bytes:
     half of the time (``tests/test_plan.py`` holds the two to the same bytes), so it writes
     those; Python's writes the rest, and refuses what it refuses.
     """
-    encoded = None
-    if _is_plain_json(payload):
-        try:
-            encoded = pydantic_core.to_json(payload)
-        except ValueError:  # a lone surrogate, too deep: Python's encoder says what is wrong
-            encoded = None
+    encoded = _written_by_pydantic(payload)
     if encoded is None:
         try:
             text = _BODY_JSON.encode(payload)
@@ -108,6 +103,16 @@ def encode_body(payload: object, *, max_body_bytes: int) -> bytes:
             field="payload",
         )
     return encoded
+
+
+def _written_by_pydantic(payload: object) -> bytes | None:
+    """The body by pydantic's encoder where it writes Python's bytes, else None."""
+    if not _is_plain_json(payload):
+        return None
+    try:
+        return pydantic_core.to_json(payload)
+    except ValueError:  # a lone surrogate, too deep: Python's encoder says what is wrong
+        return None
 
 
 def _is_plain_json(value: object) -> bool:
