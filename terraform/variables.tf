@@ -253,7 +253,7 @@ variable "function_cpu" {
 }
 
 variable "function_concurrency" {
-  description = "Requests one instance serves at once. The bridge is a coroutine on functions-framework's ASGI stack (main.py's functions_framework.aio entry points select it: no THREADS or FUNCTION_USE_ASGI to set): a request holds no thread while it waits on CreateTask (20-50 ms in production), so one vCPU keeps about 80 in flight and is CPU-bound, not latency-bound (~0.6-0.9 ms of CPU per message: about 1,100-1,600 messages/s; BENCHMARKS.md, \"One instance\"). Far above 80 only queues requests inside the instance, where Cloud Run would start another."
+  description = "Requests one instance serves at once. The bridge is a coroutine on functions-framework's ASGI stack (main.py's functions_framework.aio entry points select it: no THREADS or FUNCTION_USE_ASGI to set): a request holds no thread while it waits on CreateTask (20-50 ms in production), so one vCPU keeps about 80 in flight and is CPU-bound, not latency-bound (~0.5-0.9 ms of CPU per message: about 1,100-2,000 messages/s; BENCHMARKS.md, \"One instance\"). Far above 80 only queues requests inside the instance, where Cloud Run would start another."
   type        = number
   default     = 80
 
